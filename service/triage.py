@@ -1,0 +1,80 @@
+"""The state of one triage while pathways run (clinical-rules §7.1).
+
+Pathways run in the order of §7.1 step 3; each reads :class:`Triage` and may record what later
+pathways need (DVT open/closed, PE card tier ...). Pure data: no I/O.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.drafts import CardDraft
+from service.facts import Facts
+
+KNOWLEDGE_VERSION = "1.0.0"
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """The configuration the clinical rules read (contract §8)."""
+
+    age_adjusted_ddimer: bool = False
+
+
+@dataclass
+class DraftOrder:
+    """A draft ServiceRequest of an order hook (§6.16 item 2)."""
+
+    id: str
+    resource: dict[str, Any]
+    orderables: frozenset[str]      # catalog ids it matches (empty: unknown order, ignored)
+    reason_sets: frozenset[str]     # knee complaint sets matched on reasonCode (T5)
+    priority: str                   # stat | asap | urgent | routine (none = routine)
+    occurrence_day: str | None      # UTC date of occurrence[x], for duplicate detection
+    selected: bool = False          # order-select: in context.selections
+    index: int = 0                  # position in draftOrders
+
+
+@dataclass
+class Triage:
+    facts: Facts
+    settings: RuleSettings = field(default_factory=RuleSettings)
+    hook: str = "patient-view"
+    drafts: list[DraftOrder] = field(default_factory=list)
+
+    # §2 applicability
+    triggers: list[str] = field(default_factory=list)          # "T1", "T3" ...
+    # §5
+    dvt_suspected: bool = False
+    suspicion: list[str] = field(default_factory=list)         # "S1: leg swelling (Observation/...)"
+    population: str = "adult"                                  # adult | pregnancy | paediatric
+    # §6.3–6.5: not-suspected | open | closed
+    dvt_status: str = "not-suspected"
+    dvt_excluded_rule: str | None = None                       # L6/L7/U1/U4/G4/G5 rule id
+    # §6.1
+    pe_symptom: bool = False
+    pe_excluded_rule: str | None = None                        # PE-PERC-NEG | PE-EXCLUDED-DDIMER-NEG
+    pe_tier: str | None = None
+    # scores computed along the way (score key -> value as in §4.11)
+    scores: dict[str, Any] = field(default_factory=dict)
+    # cards produced so far, by topic (one per topic)
+    cards: dict[str, CardDraft] = field(default_factory=dict)
+    # rules that go onto the most urgent card (§7.2: PE-PERC-NEG, OTTAWA-NEG, DVT-NOT-SUSPECTED ...)
+    carry_rules: list[str] = field(default_factory=list)
+    # items for the assessment-needed card (§6.14): rule id -> lines
+    assessment: dict[str, list[str]] = field(default_factory=dict)
+    assessment_tiers: dict[str, str] = field(default_factory=dict)
+
+    def card(self, topic: str) -> CardDraft | None:
+        return self.cards.get(topic)
+
+    def add_card(self, draft: CardDraft) -> CardDraft:
+        self.cards[draft.topic] = draft
+        return draft
+
+    def need_assessment(self, rule: str, tier: str, lines: list[str]) -> None:
+        self.assessment.setdefault(rule, [])
+        for line in lines:
+            if line not in self.assessment[rule]:
+                self.assessment[rule].append(line)
+        self.assessment_tiers[rule] = tier
