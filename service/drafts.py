@@ -67,6 +67,17 @@ class NotSuggested:
 
 
 @dataclass
+class AdviceSuggestion:
+    """Order advice (§6.16 item 7): one suggestion = delete draft(s) and/or create test(s)."""
+
+    rule: str
+    label: str
+    deletes: list[str] = field(default_factory=list)   # draft ids (rendered "ServiceRequest/<id>")
+    creates: list[Suggest] = field(default_factory=list)
+    reason: str = ""                                    # action description text
+
+
+@dataclass
 class CardDraft:
     topic: str
     tier: str
@@ -78,6 +89,7 @@ class CardDraft:
     recommendation: list[str] = field(default_factory=list)
     not_recommended: list[NotSuggested] = field(default_factory=list)
     suggestions: list[Suggest] = field(default_factory=list)
+    advice: list[AdviceSuggestion] = field(default_factory=list)  # order-advice card only
     scores: dict[str, Any] = field(default_factory=dict)
     flags: list[str] = field(default_factory=list)
     quality: list[str] = field(default_factory=list)     # "Data quality" lines

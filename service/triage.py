@@ -51,8 +51,14 @@ class Triage:
     # §6.3–6.5: not-suspected | open | closed
     dvt_status: str = "not-suspected"
     dvt_excluded_rule: str | None = None                       # L6/L7/U1/U4/G4/G5 rule id
+    # DVT pathway inputs as decided (§6.3), for order advice (§6.16) and assembly
+    wells_class: str | None = None                             # likely | unlikely | indeterminate
+    us_state: str | None = None                                # positive | negative | negative-repeat | none
+    m_anti: bool = False                                       # §6.3 M-ANTI
+    m_img: bool = False                                        # §6.3 M-IMG
     # §6.1
     pe_symptom: bool = False
+    pe_likely: bool = False                                    # Wells PE likely or handled as likely
     pe_excluded_rule: str | None = None                        # PE-PERC-NEG | PE-EXCLUDED-DDIMER-NEG
     pe_tier: str | None = None
     # scores computed along the way (score key -> value as in §4.11)
