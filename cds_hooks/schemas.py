@@ -1,0 +1,324 @@
+"""Request validation: JSON decoding and marshmallow schemas per hook, plus feedback.
+
+Every rejection becomes a 400 OperationOutcome whose issues name the offending field
+("context.patientId", "feedback[0].outcome"), so a client developer can fix the request without
+reading our code.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from datetime import timezone
+from typing import Any
+
+from marshmallow import (EXCLUDE, INCLUDE, Schema, ValidationError, fields, validate,
+                         validates_schema)
+
+from .errors import Issue, ProtocolError
+
+# Deepest JSON nesting accepted. FHIR resources inside a Bundle inside prefetch stay far below it;
+# anything deeper is hostile and would only exhaust the recursion of whoever walks it next.
+MAX_JSON_DEPTH = 64
+
+FHIR_ID = r"^[A-Za-z0-9\-\.]{1,64}$"
+# "Practitioner/123", "ServiceRequest/abc": a relative reference (type/id)
+FHIR_REFERENCE = r"^[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-\.]{1,64}$"
+_id = dict(validate=validate.Regexp(FHIR_ID, error="Not a valid FHIR id."))
+_ref = dict(validate=validate.Regexp(FHIR_REFERENCE, error="Not a FHIR reference of the form Type/id."))
+
+
+# --------------------------------------------------------------------------- JSON decoding
+
+def decode_json_object(raw: bytes) -> dict[str, Any]:
+    """Bytes -> a JSON object, or ProtocolError(400) saying what is wrong with the body."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ProtocolError.single(400, f"Body is not valid UTF-8 (byte {err.start}).", "structure")
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ProtocolError.single(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels.", "structure")
+    except ValueError as err:  # JSONDecodeError, NaN/Infinity, over-long integers
+        where = f" (line {err.lineno}, column {err.colno})" if isinstance(err, json.JSONDecodeError) else ""
+        raise ProtocolError.single(400, f"Body is not valid JSON{where}.", "structure")
+    if not isinstance(value, dict):
+        raise ProtocolError.single(400, "Body must be a JSON object.", "structure")
+    _check_shape(value)
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_shape(root: Any) -> None:
+    """Reject nesting deeper than MAX_JSON_DEPTH and strings holding lone surrogates.
+
+    Iterative, so that the check itself cannot overflow the stack. Lone surrogates ("\\ud800") are
+    legal JSON escapes but not Unicode text; they would fail later when stored or re-encoded.
+    """
+    stack: list[tuple[Any, int, str]] = [(root, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, dict):
+            items = ((f".{k}", v, k) for k, v in value.items())
+        elif isinstance(value, list):
+            items = ((f"[{i}]", v, "") for i, v in enumerate(value))
+        elif isinstance(value, str):
+            if _has_surrogate(value):
+                raise ProtocolError.single(400, "String holds an unpaired UTF-16 surrogate.", "structure",
+                                           path.lstrip(".") or None)
+            continue
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise ProtocolError.single(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels.",
+                                       "structure", path.lstrip(".") or None)
+        for label, child, key in items:
+            if _has_surrogate(key):
+                raise ProtocolError.single(400, "Object key holds an unpaired UTF-16 surrogate.", "structure")
+            stack.append((child, depth + 1, path + label))
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------- error reporting
+
+def issues_from_validation(messages: Any, prefix: str = "") -> list[Issue]:
+    """Flatten marshmallow's nested messages into one Issue per field path."""
+    issues: list[Issue] = []
+    if isinstance(messages, dict):
+        for key, sub in messages.items():
+            if key == "_schema":
+                path = prefix
+            elif isinstance(key, int):
+                path = f"{prefix}[{key}]"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(sub, dict) and sub and set(sub) <= {"key", "value"}:
+                # fields.Dict reports {"<key>": {"key"|"value": [...]}}: the key name is the field
+                sub = [m for part in sub.values() for m in (part if isinstance(part, list) else [part])]
+            issues.extend(issues_from_validation(sub, path))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        for message in messages:
+            code = "required" if message.startswith("Missing data") else "invalid"
+            issues.append(Issue(f"{prefix or 'body'}: {message}", code, prefix or None))
+    elif isinstance(messages, list):
+        for sub in messages:
+            issues.extend(issues_from_validation(sub, prefix))
+    else:
+        issues.append(Issue(f"{prefix or 'body'}: {messages}", "invalid", prefix or None))
+    return issues
+
+
+def load_or_400(schema: Schema, data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return schema.load(data)
+    except ValidationError as err:
+        raise ProtocolError(400, issues_from_validation(err.messages)) from None
+
+
+# --------------------------------------------------------------------------- hook requests
+
+class _FhirObject(fields.Field):
+    """A JSON object (a FHIR resource); its content is read leniently by the fetch/domain layers."""
+
+    default_error_messages = {"invalid": "Not a JSON object."}
+
+    def __init__(self, resource_type: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.resource_type = resource_type
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, dict):
+            raise self.make_error("invalid")
+        if self.resource_type and value.get("resourceType") != self.resource_type:
+            raise ValidationError(f"Must be a FHIR {self.resource_type}.")
+        return value
+
+
+class _DraftOrders(_FhirObject):
+    """draftOrders: a Bundle whose entries hold resources."""
+
+    def __init__(self, **kwargs):
+        super().__init__(resource_type="Bundle", **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        bundle = super()._deserialize(value, attr, data, **kwargs)
+        entries = bundle.get("entry", [])
+        if not isinstance(entries, list):
+            raise ValidationError("Bundle.entry must be an array.")
+        errors = {}
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+                errors[i] = ["Bundle entry must be an object with a resource object."]
+        if errors:
+            raise ValidationError({"entry": errors})
+        return bundle
+
+
+class _PrefetchValue(fields.Field):
+    """A prefetch value: a FHIR resource object, or null ("no data", contract §2)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is not None and not isinstance(value, dict):
+            raise ValidationError("A prefetch value must be a FHIR resource object or null.")
+        return value
+
+
+class FhirAuthorizationSchema(Schema):
+    class Meta:
+        unknown = INCLUDE  # e.g. "patient", extensions
+
+    access_token = fields.String(required=True, validate=validate.Length(min=1, max=16384))
+    token_type = fields.String(required=True, validate=validate.Regexp(
+        r"^[Bb][Ee][Aa][Rr][Ee][Rr]$", error="Must be 'Bearer'."))
+    expires_in = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    scope = fields.String(required=True, validate=validate.Length(max=8192))
+    subject = fields.String(required=True, validate=validate.Length(max=1024))
+    patient = fields.String(validate=validate.Regexp(FHIR_ID, error="Not a valid FHIR id."))
+
+
+class _ContextBase(Schema):
+    class Meta:
+        unknown = INCLUDE  # hook extensions and newer context fields are passed through
+
+    userId = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-\.]{1,64}$", error="Not a FHIR reference of the form Type/id."))
+    patientId = fields.String(required=True, **_id)
+    encounterId = fields.String(allow_none=True, **_id)
+
+
+class PatientViewContext(_ContextBase):
+    pass
+
+
+class EncounterStartContext(_ContextBase):
+    encounterId = fields.String(required=True, **_id)
+
+
+class OrderSelectContext(_ContextBase):
+    selections = fields.List(fields.String(**_ref), required=True, validate=validate.Length(max=1000))
+    draftOrders = _DraftOrders(required=True)
+
+
+class OrderSignContext(_ContextBase):
+    draftOrders = _DraftOrders(required=True)
+
+
+CONTEXT_SCHEMAS: dict[str, type[Schema]] = {
+    "patient-view": PatientViewContext,
+    "encounter-start": EncounterStartContext,
+    "order-select": OrderSelectContext,
+    "order-sign": OrderSignContext,
+}
+
+
+class _HookRequestBase(Schema):
+    class Meta:
+        unknown = EXCLUDE  # top-level extension fields are ignored
+
+    hook = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    hookInstance = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    fhirServer = fields.String(allow_none=True, validate=validate.Regexp(
+        r"^https?://[^\s?#]+$", error="Must be an http(s) base URL."))
+    fhirAuthorization = fields.Nested(FhirAuthorizationSchema, allow_none=True)
+    prefetch = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=256)),
+                           values=_PrefetchValue(allow_none=True), allow_none=True)
+
+    @validates_schema
+    def _authorization_needs_server(self, data, **kwargs):
+        # CDS Hooks 2.0: fhirServer is required when fhirAuthorization is given
+        if data.get("fhirAuthorization") and not data.get("fhirServer"):
+            raise ValidationError("Required when fhirAuthorization is present.", field_name="fhirServer")
+
+
+@functools.lru_cache(maxsize=64)
+def request_schema(hook: str) -> Schema:
+    """The request schema of ``hook`` (a generic patient context for hooks we do not know)."""
+    context = CONTEXT_SCHEMAS.get(hook, _ContextBase)
+    cls = type(f"HookRequest[{hook}]", (_HookRequestBase,),
+               {"context": fields.Nested(context, required=True)})
+    return cls()
+
+
+def validate_hook_request(body: dict[str, Any], expected_hook: str) -> dict[str, Any]:
+    hook = body.get("hook")
+    if isinstance(hook, str) and hook != expected_hook:
+        raise ProtocolError.single(
+            400, f"hook {hook!r} does not match this service's hook {expected_hook!r}.", "invalid", "hook")
+    data = load_or_400(request_schema(expected_hook), body)
+    return data
+
+
+# --------------------------------------------------------------------------- feedback
+
+class CodingSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    system = fields.String(validate=validate.Length(max=1024))
+    code = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    display = fields.String(validate=validate.Length(max=1024))
+
+
+class OverrideReasonSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    reason = fields.Nested(CodingSchema)
+    userComment = fields.String(validate=validate.Length(max=10000))
+
+
+class AcceptedSuggestionSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    id = fields.String(required=True, validate=validate.Length(min=1, max=256))
+
+
+class FeedbackItemSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    card = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    outcome = fields.String(required=True, validate=validate.OneOf(["accepted", "overridden"]))
+    acceptedSuggestions = fields.List(fields.Nested(AcceptedSuggestionSchema),
+                                      validate=validate.Length(max=1000))
+    overrideReason = fields.Nested(OverrideReasonSchema)
+    outcomeTimestamp = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
+
+    @validates_schema(skip_on_field_errors=True)
+    def _outcome_consistency(self, data, **kwargs):
+        # CDS Hooks 2.0: acceptedSuggestions belong to "accepted", overrideReason to "overridden"
+        if data["outcome"] == "accepted":
+            if not data.get("acceptedSuggestions"):
+                raise ValidationError("Required (one or more) when outcome is accepted.",
+                                      field_name="acceptedSuggestions")
+            if "overrideReason" in data:
+                raise ValidationError("Only allowed when outcome is overridden.", field_name="overrideReason")
+        elif data.get("acceptedSuggestions"):
+            raise ValidationError("Only allowed when outcome is accepted.", field_name="acceptedSuggestions")
+
+
+class FeedbackRequestSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    feedback = fields.List(fields.Nested(FeedbackItemSchema), required=True,
+                           validate=validate.Length(min=1, max=1000))
+
+
+FEEDBACK_SCHEMA = FeedbackRequestSchema()
+
+
+def validate_feedback(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return load_or_400(FEEDBACK_SCHEMA, body)["feedback"]

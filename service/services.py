@@ -1,0 +1,72 @@
+"""The four knee-cds services (contract §1) and their prefetch templates (contract §2)."""
+from __future__ import annotations
+
+from cds_hooks.domain import ServiceDefinition
+
+# contract §2: the same templates serve prefetch and the FHIR fetch fallback. Only the spec's
+# recommended query subset (read, patient search, token equality, _sort); no dates, no _count.
+_COMMON_PREFETCH: dict[str, str] = {
+    "patient": "Patient/{{context.patientId}}",
+    "encounters": "Encounter?patient={{context.patientId}}",
+    "conditions": "Condition?patient={{context.patientId}}",
+    "observations": "Observation?patient={{context.patientId}}&_sort=-date",
+    "medicationRequests": "MedicationRequest?patient={{context.patientId}}",
+    "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
+    "procedures": "Procedure?patient={{context.patientId}}",
+    "serviceRequests": "ServiceRequest?patient={{context.patientId}}",
+}
+
+_ENCOUNTER_PREFETCH: dict[str, str] = {
+    "patient": _COMMON_PREFETCH["patient"],
+    "encounter": "Encounter/{{context.encounterId}}",
+    **{k: v for k, v in _COMMON_PREFETCH.items() if k != "patient"},
+}
+
+
+def knee_services() -> list[ServiceDefinition]:
+    """The services KneeDomain advertises, in discovery order."""
+    return [
+        ServiceDefinition(
+            id="knee-pain-triage",
+            hook="patient-view",
+            title="Pain behind the knee: triage",
+            description=(
+                "Triage of pain behind the knee when the chart is opened: red flags first (pulmonary "
+                "embolism, acute limb ischaemia, septic arthritis), the DVT pathway (two-level Wells, "
+                "D-dimer, leg-vein ultrasound per NICE NG158), then knee imaging and bloodwork. Cards "
+                "cite the chart resources behind every finding and say what is not documented."
+            ),
+            prefetch=dict(_COMMON_PREFETCH),
+        ),
+        ServiceDefinition(
+            id="knee-pain-encounter-triage",
+            hook="encounter-start",
+            title="Pain behind the knee: triage at the start of a visit",
+            description=(
+                "The same triage of pain behind the knee as knee-pain-triage, run when a visit starts; "
+                "also reads the visit's Encounter (reason for the visit)."
+            ),
+            prefetch=dict(_ENCOUNTER_PREFETCH),
+        ),
+        ServiceDefinition(
+            id="knee-order-advisor",
+            hook="order-select",
+            title="Pain behind the knee: order advice",
+            description=(
+                "Advice on the imaging or laboratory order being selected for pain behind the knee: "
+                "flags tests the pathway does not support for this patient (for example D-dimer alone "
+                "when DVT is likely, or MRI before knee radiographs) and suggests the recommended test."
+            ),
+            prefetch=dict(_COMMON_PREFETCH),
+        ),
+        ServiceDefinition(
+            id="knee-order-check",
+            hook="order-sign",
+            title="Pain behind the knee: order check at signing",
+            description=(
+                "Final check of all draft orders at signing for pain behind the knee: tests against the "
+                "pathway, duplicate drafts, and urgent tests the pathway wants that no draft covers."
+            ),
+            prefetch=dict(_COMMON_PREFETCH),
+        ),
+    ]
