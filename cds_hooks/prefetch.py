@@ -1,0 +1,424 @@
+"""Chart gathering: prefetch first, fetch the rest (contract §2, issue 4). See docs/fetching.md.
+
+``gather_chart`` turns a validated :class:`HookRequest` into a :class:`Chart`:
+
+1. every prefetch template of the service (``request.service.prefetch``; never hard-coded here) is
+   resolved from the request's ``prefetch`` when its key is present, else fetched from ``fhirServer``
+   with the same query; all keys are resolved concurrently;
+2. Bundles are read in full (``next`` links followed on fhirServer, up to ``max_pages`` pages per key);
+3. ``medicationReference``s that are not contained are resolved from the prefetch, else read;
+4. anything that cannot be read becomes an :class:`Unreadable`; malformed resources are skipped and listed
+   in ``Chart.skipped``. Only an unreadable Patient stops the call (:class:`PatientUnavailable` -> 412).
+
+Resources stay plain JSON dicts: they are never parsed into models (speed, and leniency towards the
+non-conformant payloads real EHRs send).
+"""
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from .domain import Chart, HookRequest, Unreadable
+from .fhir_client import FetchError, FetchSettings, FhirClient, InvalidFhirServer, check_fhir_server
+
+__all__ = ["FetchSettings", "InvalidFhirServer", "PatientUnavailable", "gather_chart"]
+
+PATIENT_KEY = "patient"
+_TOKEN = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
+_MED_SOURCES = ("MedicationRequest", "MedicationStatement")
+_NOT_FOUND = (404, 410)
+_MAX_WORKERS = 16
+
+
+class PatientUnavailable(Exception):
+    """The Patient (the one required prefetch key) could be read neither from prefetch nor fhirServer."""
+
+    def __init__(self, detail: str):
+        super().__init__(f"The patient could not be read: {detail}")
+        self.detail = detail
+
+
+# ---- templates ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    """One prefetch template, rendered for this request."""
+
+    key: str
+    resource_type: str
+    is_read: bool               # "Type/id" (instance read) vs "Type?..." (search)
+    relative_url: str | None    # None when a token could not be filled from the context
+    problem: str = ""           # why relative_url is None
+
+
+def _token_values(request: HookRequest) -> dict[str, str]:
+    """CDS Hooks 2.0 prefetch tokens: context.* plus the user* tokens derived from context.userId."""
+    values = {f"context.{k}": v for k, v in request.context.items() if isinstance(v, str) and v}
+    user = request.context.get("userId")
+    if isinstance(user, str) and "/" in user:
+        user_type, user_id = user.split("/", 1)
+        values[f"user{user_type}Id"] = user_id
+    return values
+
+
+def render_query(key: str, template: str, request: HookRequest) -> Query:
+    values = _token_values(request)
+    missing: list[str] = []
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            missing.append(name)
+            return ""
+        # ids are URL-encoded so a crafted context value cannot add query parameters or path segments
+        return quote(values[name], safe="")
+
+    rendered = _TOKEN.sub(fill, template)
+    path = template.split("?", 1)[0].strip("/")
+    resource_type = path.split("/", 1)[0]
+    is_read = "/" in path
+    if missing:
+        return Query(key, resource_type, is_read, None, f"context has no {', '.join(missing)}")
+    return Query(key, resource_type, is_read, rendered)
+
+
+# ---- per-key results ----------------------------------------------------------------------------
+
+
+@dataclass
+class KeyResult:
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    unreadable: list[Unreadable] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    # Medication resources seen along the way (_include'd entries), "Medication/<id>" -> resource
+    medications: dict[str, dict[str, Any]] = field(default_factory=dict)
+    readable: bool = True       # False: nothing usable was read for this key
+
+
+def _unreadable(query: Query, reason: str, detail: str, **extra: Any) -> Unreadable:
+    return Unreadable(key=query.key, resource_type=query.resource_type, reason=reason, detail=detail, **extra)
+
+
+def _failed(query: Query, reason: str, detail: str) -> KeyResult:
+    return KeyResult(unreadable=[_unreadable(query, reason, detail)], readable=False)
+
+
+def _is_error_outcome(resource: Any) -> bool:
+    """An OperationOutcome that reports an error (or says nothing): the data behind it is missing."""
+    if not isinstance(resource, dict) or resource.get("resourceType") != "OperationOutcome":
+        return False
+    issues = resource.get("issue")
+    if not isinstance(issues, list) or not issues:
+        return True
+    return any(not isinstance(i, dict) or i.get("severity") in ("error", "fatal", None) for i in issues)
+
+
+def _outcome_text(resource: dict[str, Any]) -> str:
+    for item in resource.get("issue") or []:
+        if isinstance(item, dict) and isinstance(item.get("diagnostics"), str):
+            return item["diagnostics"][:200]
+    return "OperationOutcome"
+
+
+def _entries(bundle: dict[str, Any]) -> list[Any]:
+    entries = bundle.get("entry")
+    return entries if isinstance(entries, list) else []
+
+
+def _bundle_reports_error(bundle: dict[str, Any]) -> str | None:
+    for entry in _entries(bundle):
+        if isinstance(entry, dict) and _is_error_outcome(entry.get("resource")):
+            return _outcome_text(entry["resource"])
+    return None
+
+
+def _next_link(bundle: dict[str, Any]) -> str | None:
+    links = bundle.get("link")
+    for link in links if isinstance(links, list) else []:
+        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+            return link["url"]
+    return None
+
+
+def _malformed(resource: Any, expected_type: str) -> str | None:
+    """Why a resource cannot be used, or None. Unknown elements are fine (leniency)."""
+    if not isinstance(resource, dict):
+        return f"not a JSON object ({type(resource).__name__})"
+    rtype = resource.get("resourceType")
+    if not isinstance(rtype, str) or not rtype:
+        return "no resourceType"
+    if rtype != expected_type:
+        return f"{rtype} where {expected_type} was expected"
+    rid = resource.get("id")
+    if not isinstance(rid, str) or not rid.strip():
+        return f"{rtype} without a string id"
+    return None
+
+
+def _describe(resource: Any) -> str:
+    if isinstance(resource, dict):
+        return f"{resource.get('resourceType', '?')}/{resource.get('id', '?')}"
+    return "entry"
+
+
+def _add_page(query: Query, bundle: dict[str, Any], result: KeyResult, seen: set[str]) -> None:
+    """Unwrap one searchset page into ``result`` (only the searched type; _include'd Medications kept)."""
+    for position, entry in enumerate(_entries(bundle)):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        mode = (entry.get("search") or {}).get("mode") if isinstance(entry, dict) else None
+        rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+        if rtype == "OperationOutcome":
+            continue  # warnings about the search itself (errors were handled before)
+        if rtype == "Medication" and query.resource_type != "Medication" and _malformed(resource, "Medication") is None:
+            result.medications[f"Medication/{resource['id']}"] = resource
+            continue
+        if mode == "include" and isinstance(rtype, str) and rtype != query.resource_type:
+            continue  # other _include'd types are not what this key is about
+        problem = _malformed(resource, query.resource_type)
+        if problem:
+            result.skipped.append((query.key, f"entry {position}: {problem} ({_describe(resource)})"))
+            continue
+        if resource["id"] in seen:
+            continue  # the same resource on two pages (server paging by offset while data changed)
+        seen.add(resource["id"])
+        result.resources.append(resource)
+
+
+# ---- resolving one key --------------------------------------------------------------------------
+
+
+def _read_pages(query: Query, first: dict[str, Any], client: FhirClient, settings: FetchSettings) -> KeyResult:
+    """Read a searchset Bundle and its next pages (on fhirServer) into a KeyResult."""
+    result, seen, bundle, pages = KeyResult(), set(), first, 1
+    while True:
+        _add_page(query, bundle, result, seen)
+        next_url = _next_link(bundle)
+        if not next_url:
+            return result
+        if pages >= settings.max_pages:
+            result.unreadable.append(_unreadable(
+                query, "page-cap",
+                f"Only the first {pages} pages of {query.resource_type} were read (page cap reached)",
+                truncated_pages=pages))
+            return result
+        if client.base is None:
+            result.unreadable.append(_unreadable(
+                query, "not-prefetched-no-fhir-server",
+                f"page {pages + 1} of {query.resource_type} not prefetched and no fhirServer"))
+            return result
+        try:
+            bundle = _expect_bundle(client.get_json(next_url))
+        except FetchError as err:
+            # what was read so far stays usable; the key is flagged incomplete
+            result.unreadable.append(_unreadable(query, err.reason, f"page {pages + 1}: {err.detail}"))
+            return result
+        pages += 1
+
+
+def _expect_bundle(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise FetchError("invalid-response", "response is not a JSON object")
+    if body.get("resourceType") == "OperationOutcome":
+        raise FetchError("invalid-response", f"server answered with an OperationOutcome: {_outcome_text(body)}")
+    if body.get("resourceType") != "Bundle":
+        raise FetchError("invalid-response", f"expected a Bundle, got {str(body.get('resourceType'))[:40]}")
+    error = _bundle_reports_error(body)
+    if error:
+        raise FetchError("invalid-response", f"server reported an error: {error}")
+    return body
+
+
+def _single(query: Query, value: Any) -> KeyResult:
+    """An instance read's value (a resource, or leniently a Bundle holding it)."""
+    candidates = [value]
+    if isinstance(value, dict) and value.get("resourceType") == "Bundle" and query.resource_type != "Bundle":
+        candidates = [e.get("resource") for e in _entries(value) if isinstance(e, dict)]
+        candidates = [c for c in candidates if isinstance(c, dict) and c.get("resourceType") == query.resource_type]
+        if not candidates:
+            return KeyResult()
+    problem = _malformed(candidates[0], query.resource_type)
+    if problem:
+        return KeyResult(skipped=[(query.key, f"{problem} ({_describe(candidates[0])})")], readable=False)
+    return KeyResult(resources=[candidates[0]])
+
+
+def _from_value(query: Query, value: Any, client: FhirClient, settings: FetchSettings) -> KeyResult:
+    if query.is_read:
+        return _single(query, value)
+    if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
+        return KeyResult(skipped=[(query.key, f"prefetch value is not a Bundle ({_describe(value)})")],
+                         readable=False)
+    return _read_pages(query, value, client, settings)
+
+
+def _fetch(query: Query, client: FhirClient, settings: FetchSettings) -> KeyResult:
+    if query.relative_url is None:
+        return _failed(query, "invalid-request", f"cannot build the query: {query.problem}")
+    if client.base is None:
+        return _failed(query, "not-prefetched-no-fhir-server", "not prefetched and no fhirServer")
+    try:
+        body = client.get_json(client.url_for(query.relative_url))
+        if query.is_read:
+            if not isinstance(body, dict) or body.get("resourceType") != query.resource_type:
+                raise FetchError("invalid-response", f"expected a {query.resource_type}, got {_describe(body)}")
+            return _single(query, body)
+        return _read_pages(query, _expect_bundle(body), client, settings)
+    except FetchError as err:
+        if query.is_read and err.status in _NOT_FOUND:
+            return KeyResult()  # a read that finds nothing is "no data", like a null prefetch value
+        return _failed(query, err.reason, err.detail)
+
+
+def _resolve_key(query: Query, prefetch: dict[str, Any], client: FhirClient, settings: FetchSettings) -> KeyResult:
+    if query.key in prefetch:
+        value = prefetch[query.key]
+        if value is None:
+            return KeyResult()  # null: the client says there is no data
+        if not _is_outcome_value(value):
+            return _from_value(query, value, client, settings)
+        # an OperationOutcome means the client could not prefetch: treat as absent and fetch
+    return _fetch(query, client, settings)
+
+
+def _is_outcome_value(value: Any) -> bool:
+    """An OperationOutcome, or a Bundle holding an error one: the client could not prefetch this key.
+
+    Informational/warning outcomes inside a searchset (search.mode "outcome", e.g. "parameter ignored")
+    do not make the data absent; they are dropped when the entries are read.
+    """
+    if not isinstance(value, dict):
+        return False
+    if value.get("resourceType") == "OperationOutcome":
+        return True
+    return value.get("resourceType") == "Bundle" and _bundle_reports_error(value) is not None
+
+
+# ---- medication references ----------------------------------------------------------------------
+
+
+def _medication_ref(resource: dict[str, Any], client: FhirClient) -> str | None:
+    """The Medication id named by a non-contained medicationReference, or None."""
+    ref = resource.get("medicationReference")
+    value = ref.get("reference") if isinstance(ref, dict) else None
+    if not isinstance(value, str) or not value or value.startswith("#"):
+        return None
+    if client.base and value.startswith(client.base + "/"):
+        value = value[len(client.base) + 1:]
+    return value
+
+
+def _prefetched_medications(prefetch: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every well-formed Medication anywhere in the prefetch (a value or a Bundle entry)."""
+    found: dict[str, dict[str, Any]] = {}
+    for value in prefetch.values():
+        items = [value]
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            items = [e.get("resource") for e in _entries(value) if isinstance(e, dict)]
+        for item in items:
+            if _malformed(item, "Medication") is None:
+                found[f"Medication/{item['id']}"] = item
+    return found
+
+
+def _read_medication(ref: str, client: FhirClient) -> dict[str, Any] | FetchError:
+    rid = ref.split("/", 1)[1]
+    try:
+        body = client.get_json(client.url_for(f"Medication/{quote(rid, safe='')}"))
+    except FetchError as err:
+        return err
+    problem = _malformed(body, "Medication")
+    if problem:
+        return FetchError("invalid-response", problem)
+    return body
+
+
+def _resolve_medications(chart: Chart, known: dict[str, dict[str, Any]], client: FhirClient,
+                         pool: ThreadPoolExecutor) -> None:
+    holders: dict[str, list[str]] = {}  # "Medication/<id>" -> referencing resources
+    failures: dict[str, FetchError] = {}
+    for items in chart.resources.values():
+        for resource in items:
+            if resource.get("resourceType") not in _MED_SOURCES:
+                continue
+            ref = _medication_ref(resource, client)
+            if ref is None:
+                continue
+            holder = f"{resource['resourceType']}/{resource['id']}"
+            parts = ref.split("/")
+            if len(parts) != 2 or parts[0] != "Medication" or not parts[1]:
+                failures.setdefault(ref, FetchError("invalid-request", f"unsupported medication reference {ref[:100]!r}"))
+            holders.setdefault(ref, []).append(holder)
+    wanted = [ref for ref in holders if ref not in known and ref not in failures]
+    if client.base is None:
+        failures.update({ref: FetchError("not-prefetched-no-fhir-server", "not prefetched and no fhirServer")
+                         for ref in wanted})
+        wanted = []
+    for ref, outcome in zip(wanted, pool.map(lambda r: _read_medication(r, client), wanted)):
+        if isinstance(outcome, FetchError):
+            failures[ref] = outcome
+        else:
+            known[ref] = outcome
+    for ref, refs_holders in holders.items():
+        if ref in failures:
+            err = failures[ref]
+            chart.unreadable.extend(
+                Unreadable(key="medication", resource_type="Medication", reason=err.reason,
+                           detail=f"{ref}: {err.detail}", reference=holder) for holder in refs_holders)
+        elif ref in known:
+            chart.medications[ref] = known[ref]
+
+
+# ---- the whole chart ----------------------------------------------------------------------------
+
+
+def gather_chart(request: HookRequest, settings: FetchSettings) -> Chart:
+    """Read the chart for ``request`` (see module doc). Raises PatientUnavailable, InvalidFhirServer."""
+    check_fhir_server(request.fhir_server)  # 400-worthy before any work is done
+    prefetch = request.prefetch if isinstance(request.prefetch, dict) else {}
+    queries = [render_query(key, template, request) for key, template in request.service.prefetch.items()]
+    workers = max(1, min(_MAX_WORKERS, len(queries)))
+    with FhirClient(request.fhir_server, request.access_token, settings, pool_size=workers) as client, \
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fhir-fetch") as pool:
+        # every key concurrently: one call costs about its slowest query, not the sum
+        results = dict(zip((q.key for q in queries),
+                           pool.map(lambda q: _resolve_key(q, prefetch, client, settings), queries)))
+        chart = _assemble(queries, results)
+        known = _prefetched_medications(prefetch)
+        for result in results.values():
+            known.update(result.medications)
+        _resolve_medications(chart, known, client, pool)
+    return chart
+
+
+def _assemble(queries: list[Query], results: dict[str, KeyResult]) -> Chart:
+    patient = _patient(results.get(PATIENT_KEY))
+    chart = Chart(patient=patient)
+    for query in queries:
+        result = results[query.key]
+        chart.skipped.extend(result.skipped)
+        chart.unreadable.extend(result.unreadable)
+        if query.key == PATIENT_KEY:
+            continue
+        if result.readable:
+            chart.resources[query.key] = result.resources
+        elif not result.unreadable:
+            # a malformed prefetch value: nothing read, and the domain must know the key is missing
+            chart.unreadable.append(_unreadable(query, "invalid-response", "the prefetched value is malformed"))
+    return chart
+
+
+def _patient(result: KeyResult | None) -> dict[str, Any]:
+    if result is None:
+        raise PatientUnavailable("the service has no 'patient' prefetch template")
+    if result.resources:
+        return result.resources[0]
+    if result.unreadable:
+        first = result.unreadable[0]
+        raise PatientUnavailable(first.detail or first.reason)
+    if result.skipped:
+        raise PatientUnavailable(f"the Patient resource is malformed: {result.skipped[0][1]}")
+    raise PatientUnavailable("no Patient resource (prefetch null or not found on fhirServer)")
