@@ -1,0 +1,91 @@
+"""Pittsburgh knee rule (Seaberg 1994/1998), clinical-rules §4.6.
+
+Applies to a fall or blunt injury (twisting injuries are outside the rule) within 6 days with no knee
+surgery on record. Radiograph if age < 12 or > 50 (51 scores, 50 does not), or the patient cannot walk
+4 weight-bearing steps. Indeterminate -> key absent, handled as positive (§6.9 R3).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.facts import Facts
+from service.scores.injury import PITTSBURGH, InjuryEpisode, injury_episode
+from service.scores.score_items import ScoreItem, reading_flags, reading_sources
+
+YOUNG_BELOW = 12
+OLD_ABOVE = 50
+
+
+@dataclass(frozen=True)
+class PittsburghResult:
+    applies: bool
+    value: bool | None
+    items: tuple[ScoreItem, ...] = ()
+    reason: str = ""
+
+    @property
+    def positive(self) -> tuple[ScoreItem, ...]:
+        return tuple(i for i in self.items if i.state is True)
+
+    @property
+    def unknown(self) -> tuple[ScoreItem, ...]:
+        return tuple(i for i in self.items if i.state is None)
+
+    @property
+    def indeterminate(self) -> bool:
+        return self.applies and self.value is None
+
+    @property
+    def positive_or_indeterminate(self) -> bool:
+        return self.applies and self.value is not False
+
+    def score_keys(self) -> dict[str, bool]:
+        """§4.11: "pittsburgh": true|false; absent when indeterminate or not applicable."""
+        return {"pittsburgh": self.value} if self.applies and self.value is not None else {}
+
+
+def items(facts: Facts) -> tuple[ScoreItem, ...]:
+    label = f"age under {YOUNG_BELOW} or over {OLD_ABOVE}"
+    if facts.age is None:
+        age = ScoreItem("age", label, None, detail="age unknown (no date of birth)")
+    else:
+        age = ScoreItem("age", label, facts.age < YOUNG_BELOW or facts.age > OLD_ABOVE, (), f"age {facts.age}")
+    reading = facts.ka.get("bear-weight-4-steps")
+    value = reading.value if reading else None
+    if isinstance(value, bool):
+        walk = ScoreItem("bear-weight-4-steps", "unable to walk 4 weight-bearing steps", not value,
+                         reading_sources(reading),
+                         "cannot walk 4 weight-bearing steps" if not value else "walks 4 weight-bearing steps",
+                         reading_flags(reading))
+    else:
+        walk = ScoreItem("bear-weight-4-steps", "unable to walk 4 weight-bearing steps", None,
+                         reading_sources(reading), "not recorded", reading_flags(reading))
+    return (age, walk)
+
+
+def not_applicable_reason(episode: InjuryEpisode | None) -> str:
+    if episode is None:
+        return "no recent knee injury recorded"
+    if not episode.fall_or_blunt:
+        return "not a fall or blunt injury (twisting injuries are outside the rule)"
+    if not episode.within(PITTSBURGH):
+        return "injury more than 6 days ago"
+    if episode.surgery_on_record:
+        return "knee surgery or prosthesis on record: the rule does not apply"
+    return ""
+
+
+def score(facts: Facts, episode: InjuryEpisode | None = None) -> PittsburghResult:
+    if episode is None:
+        episode = injury_episode(facts)
+    reason = not_applicable_reason(episode)
+    if reason:
+        return PittsburghResult(False, None, (), reason)
+    its = items(facts)
+    if any(i.state is True for i in its):
+        value: bool | None = True
+    elif all(i.state is False for i in its):
+        value = False
+    else:
+        value = None
+    return PittsburghResult(True, value, its)

@@ -1,0 +1,133 @@
+"""Small pieces shared by the musculoskeletal scores (clinical-rules §4.5–§4.7, §4.10).
+
+- :class:`ScoreItem`: one criterion of a score, with the resources behind it.
+- :func:`compare`: a threshold test on a :class:`Quantity` honouring comparators
+  (terminology.md §13 "Comparators"): settled -> True/False, unsettled -> None (unknown).
+  ``service.units.compare`` is used when the chart layer provides it; the local copy below has the
+  same contract so the scores can be tested before it lands.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from service.facts import Quantity, Reading, Source
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+}
+
+
+@dataclass(frozen=True)
+class ScoreItem:
+    """One criterion: ``state`` True = scores (positive), False = known negative, None = unknown."""
+
+    code: str                          # stable id, e.g. "age", "bear-weight-4-steps", "esr-crp"
+    label: str                         # human criterion text: "age 55 or over"
+    state: bool | None
+    sources: tuple[Source, ...] = ()
+    detail: str = ""                   # what was found: "age 60", "ESR 55 mm/h"
+    flags: frozenset[str] = frozenset()
+
+    @property
+    def known(self) -> bool:
+        return self.state is not None
+
+
+def _local_compare(q: Quantity, op: str, threshold: float) -> bool | None:
+    """terminology §13: the test is applied to the whole range the comparator allows."""
+    test = _OPS[op]
+    comparator = q.comparator
+    if comparator in (None, ""):
+        return test(q.value, threshold)
+    if op in ("<", "<="):
+        # "x < t" is "not (x >= t)": settle the complement, then invert.
+        inverse = _local_compare(q, ">=" if op == "<" else ">", threshold)
+        return None if inverse is None else not inverse
+    v = q.value
+    strict = op == ">"                  # x > t  vs  x >= t
+    if comparator == "<":               # every x < v
+        return False if v <= threshold else None
+    if comparator == "<=":              # every x <= v
+        return False if (v <= threshold if strict else v < threshold) else None
+    if comparator == ">":               # every x > v
+        return True if v >= threshold else None
+    if comparator == ">=":              # every x >= v
+        return True if (v > threshold if strict else v >= threshold) else None
+    return None                         # "ad" and anything else settles nothing
+
+
+try:  # the chart layer's implementation, when present (same contract)
+    from service.units import compare as _units_compare  # type: ignore[attr-defined]
+except Exception:  # pragma: no cover - depends on the parallel work
+    _units_compare = None
+
+
+def compare(q: Quantity, op: str, threshold: float) -> bool | None:
+    if _units_compare is not None:
+        return _units_compare(q, op, threshold)
+    return _local_compare(q, op, threshold)
+
+
+def quantity(reading: Reading | None) -> Quantity | None:
+    """The Quantity of a reading, or None when unknown (plain numbers are wrapped)."""
+    if reading is None or reading.value is None:
+        return None
+    value: Any = reading.value
+    if isinstance(value, Quantity):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Quantity(float(value), None)
+    return None
+
+
+def check_reading(reading: Reading | None, op: str, threshold: float,
+                 factors: dict[str, float] | None = None) -> bool | None:
+    """Threshold test on a reading: None when unknown or unsettled (never "below").
+
+    ``factors`` converts a non-canonical unit the chart layer may have left (e.g. CRP mg/dL x 10,
+    terminology §13); values are canonical otherwise.
+    """
+    q = quantity(reading)
+    if q is None:
+        return None
+    if factors and q.unit in factors:
+        q = Quantity(q.value * factors[q.unit], None, q.comparator, q.as_recorded)
+    return compare(q, op, threshold)
+
+
+def num(value: float) -> str:
+    """38.0 -> '38', 38.55 -> '38.55' (card text)."""
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+UNIT_TEXT = {
+    "Cel": " °C", "/min": "/min", "%": "%", "mm[Hg]": " mmHg", "10*9/L": " × 10⁹/L",
+    "mg/L": " mg/L", "mm/h": " mm/h", "umol/L": " µmol/L", "min": " min", "cm": " cm",
+}
+
+
+def fmt_quantity(q: Quantity | None) -> str:
+    if q is None:
+        return "unknown"
+    comparator = q.comparator if q.comparator not in (None, "ad") else ""
+    unit = UNIT_TEXT.get(q.unit or "", f" {q.unit}" if q.unit else "")
+    text = f"{comparator}{num(q.value)}{unit}"
+    if q.as_recorded and q.as_recorded.replace(" ", "") != text.replace(" ", ""):
+        text += f" (recorded as {q.as_recorded})"
+    return text
+
+
+def reading_sources(reading: Reading | None) -> tuple[Source, ...]:
+    return tuple(reading.sources) if reading else ()
+
+
+def reading_flags(reading: Reading | None) -> frozenset[str]:
+    if reading is None:
+        return frozenset()
+    flags = set(reading.flags)
+    if reading.winner is not None:
+        flags |= set(reading.winner.flags)
+    return frozenset(flags)
