@@ -72,3 +72,10 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def wsgi_app():
+    """WSGI entry for gunicorn tests: ``gunicorn 'tests.support.fake_domain:wsgi_app()'``."""
+    from service.app import create_app  # noqa: PLC0415
+
+    return create_app(domain=FakeDomain())

@@ -1,7 +1,8 @@
 """Fixtures that run real knee-cds server processes on 127.0.0.1 (loaded by tests/conftest.py).
 
-- ``service_server_factory(env=None, *, fake_domain=None, db_path=None, host="127.0.0.1")`` ->
-  :class:`ServiceServer`. Session-scoped factory; every server it starts is stopped at the end of
+- ``service_server_factory(env=None, *, fake_domain=None, db_path=None, host="127.0.0.1",
+  gunicorn=False)`` -> :class:`ServiceServer`. ``gunicorn=True`` runs deploy/gunicorn.conf.py
+  (there an unset KNEE_CDS_AUTH means "required") instead of `knee-cds serve`. Session-scoped factory; every server it starts is stopped at the end of
   the session (or earlier with ``server.stop()``). ``env`` is added to a clean environment (no
   KNEE_CDS_* variable is inherited except KNEE_CDS_TEST_FAKE_DOMAIN). ``fake_domain=None`` means:
   the fake domain when KNEE_CDS_TEST_FAKE_DOMAIN=1 or ``service.engine`` is not importable, else
@@ -43,7 +44,11 @@ def engine_available() -> bool:
         return False
 
 
-def _command(fake_domain: bool, host: str, port: int) -> list[str]:
+def _command(fake_domain: bool, host: str, port: int, gunicorn: bool = False) -> list[str]:
+    if gunicorn:
+        app = "tests.support.fake_domain:wsgi_app()" if fake_domain else "service.app:create_app()"
+        return [str(Path(sys.executable).parent / "gunicorn"), "-c", str(REPO / "deploy" / "gunicorn.conf.py"),
+                "--bind", f"{host}:{port}", app]
     if fake_domain:
         return [sys.executable, "-m", "tests.support.fake_domain", "--host", host, "--port", str(port)]
     script = Path(sys.executable).parent / "knee-cds"
@@ -60,6 +65,7 @@ class ServiceServer:
     db_path: Path | None
     log_path: Path
     fake_domain: bool
+    gunicorn: bool = False
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -78,7 +84,7 @@ class ServiceServer:
 
     def start(self) -> "ServiceServer":
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(_command(self.fake_domain, self.host, self.port), cwd=REPO, env=self.env,
+        self.process = subprocess.Popen(_command(self.fake_domain, self.host, self.port, self.gunicorn), cwd=REPO, env=self.env,
                                         stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -124,7 +130,8 @@ def service_server_factory(tmp_path_factory) -> Callable[..., ServiceServer]:
     workdir = tmp_path_factory.mktemp("knee-cds-servers")
 
     def start(env: dict[str, str] | None = None, *, fake_domain: bool | None = None,
-              db_path: Path | str | None = None, host: str = "127.0.0.1") -> ServiceServer:
+              db_path: Path | str | None = None, host: str = "127.0.0.1",
+              gunicorn: bool = False) -> ServiceServer:
         if fake_domain is None:
             fake_domain = os.environ.get("KNEE_CDS_TEST_FAKE_DOMAIN") == "1" or not engine_available()
         index = len(started)
@@ -134,7 +141,8 @@ def service_server_factory(tmp_path_factory) -> Callable[..., ServiceServer]:
             env["KNEE_CDS_DATABASE_URL"] = f"sqlite:///{db_path}"
         server = ServiceServer(host=host, port=free_port(host), env=_clean_env(env),
                                db_path=Path(db_path) if db_path else None,
-                               log_path=workdir / f"server-{index}.log", fake_domain=fake_domain)
+                               log_path=workdir / f"server-{index}.log", fake_domain=fake_domain,
+                               gunicorn=gunicorn)
         started.append(server)
         return server.start()
 
