@@ -57,8 +57,9 @@ class Query:
 
 def _token_values(request: HookRequest) -> dict[str, str]:
     """CDS Hooks 2.0 prefetch tokens: context.* plus the user* tokens derived from context.userId."""
-    values = {f"context.{k}": v for k, v in request.context.items() if isinstance(v, str) and v}
-    user = request.context.get("userId")
+    context = request.context if isinstance(request.context, dict) else {}
+    values = {f"context.{k}": v for k, v in context.items() if isinstance(v, str) and v}
+    user = context.get("userId")
     if isinstance(user, str) and "/" in user:
         user_type, user_id = user.split("/", 1)
         values[f"user{user_type}Id"] = user_id
