@@ -16,6 +16,7 @@ from marshmallow import (EXCLUDE, INCLUDE, Schema, ValidationError, fields, vali
                          validates_schema)
 
 from .errors import Issue, ProtocolError
+from .fhir_client import InvalidFhirServer, check_fhir_server
 
 # Deepest JSON nesting accepted. FHIR resources inside a Bundle inside prefetch stay far below it;
 # anything deeper is hostile and would only exhaust the recursion of whoever walks it next.
@@ -222,14 +223,21 @@ CONTEXT_SCHEMAS: dict[str, type[Schema]] = {
 }
 
 
+def _fhir_server_base(value: str) -> None:
+    # the fetch layer's rule, applied here so that the 400 names the field before any work
+    try:
+        check_fhir_server(value)
+    except InvalidFhirServer as err:
+        raise ValidationError(str(err)) from None
+
+
 class _HookRequestBase(Schema):
     class Meta:
         unknown = EXCLUDE  # top-level extension fields are ignored
 
     hook = fields.String(required=True, validate=validate.Length(min=1, max=256))
     hookInstance = fields.String(required=True, validate=validate.Length(min=1, max=256))
-    fhirServer = fields.String(allow_none=True, validate=validate.Regexp(
-        r"^https?://[^\s?#]+$", error="Must be an http(s) base URL."))
+    fhirServer = fields.String(allow_none=True, validate=[validate.Length(max=2048), _fhir_server_base])
     fhirAuthorization = fields.Nested(FhirAuthorizationSchema, allow_none=True)
     prefetch = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=256)),
                            values=_PrefetchValue(allow_none=True), allow_none=True)
