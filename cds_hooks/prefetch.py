@@ -19,7 +19,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 from .domain import Chart, HookRequest, Unreadable
 from .fhir_client import FetchError, FetchSettings, FhirClient, InvalidFhirServer, check_fhir_server
@@ -212,7 +212,8 @@ def _read_pages(query: Query, first: dict[str, Any], client: FhirClient, setting
                 f"page {pages + 1} of {query.resource_type} not prefetched and no fhirServer"))
             return result
         try:
-            bundle = _expect_bundle(client.get_json(next_url))
+            # a relative next link is relative to fhirServer; absolute ones must stay on its origin
+            bundle = _expect_bundle(client.get_json(urljoin(client.base + "/", next_url)))
         except FetchError as err:
             # what was read so far stays usable; the key is flagged incomplete
             result.unreadable.append(_unreadable(query, err.reason, f"page {pages + 1}: {err.detail}"))

@@ -256,3 +256,10 @@ def test_calls_run_concurrently(stub):
     elapsed = time.monotonic() - start
     assert chart.unreadable == []
     assert elapsed < 0.2 * 1.5 + 0.15, f"8 queries of 0.2 s took {elapsed:.2f} s"
+
+
+def test_relative_next_link_resolved_against_fhir_server(stub):
+    stub.add_search("Observation", [obs("x0"), obs("x1")], page_size=1)
+    first = searchset([obs("pre")], next_url="Observation?_page=1")
+    chart = call(stub.base, prefetch={"patient": PATIENT, "observations": first})
+    assert [o["id"] for o in chart.resources["observations"]] == ["pre", "x1"]
