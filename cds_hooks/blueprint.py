@@ -167,7 +167,7 @@ def _read_limited(limit: int) -> bytes:
 def _service(service_id: str) -> ServiceDefinition:
     service = _runtime().services.get(service_id)
     if service is None:
-        raise ProtocolError.single(404, f"Unknown service {service_id[:100]!r}.", expression=None)
+        raise ProtocolError.single(404, f"Unknown service {service_id[:100]!r}.")
     return service
 
 

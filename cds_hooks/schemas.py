@@ -192,8 +192,7 @@ class _ContextBase(Schema):
     class Meta:
         unknown = INCLUDE  # hook extensions and newer context fields are passed through
 
-    userId = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-\.]{1,64}$", error="Not a FHIR reference of the form Type/id."))
+    userId = fields.String(required=True, **_ref)
     patientId = fields.String(required=True, **_id)
     encounterId = fields.String(allow_none=True, **_id)
 
