@@ -599,8 +599,9 @@ class _Advisor:
                 # recommended (checked by the caller for every row).
                 out.append(self.finding(
                     "OA-DDIMER-NOT-INDICATED", "urgent", draft, orderable, [],
-                    why="DVT not suspected (no leg swelling, deep-vein tenderness or VTE risk factor "
-                        "recorded)" + ("; PE pathway does not ask for it" if s.pe_card else ""),
+                    why="DVT not suspected (DVT-NOT-SUSPECTED"
+                        + (f"; {self.ka_cite('leg-swelling')}" if "leg-swelling" in self.facts.ka else "")
+                        + ")" + ("; the PE pathway does not ask for it" if s.pe_card else ""),
                     advice="D-dimer is not indicated: DVT is not suspected and no PE pathway needs it; "
                            "if DVT is suspected, record the Wells items first (NICE NG158 1.1.2)",
                     motivating=["DVT-NOT-SUSPECTED"] if "DVT-NOT-SUSPECTED" in _all_rules(self.cards, self.t)
@@ -625,8 +626,9 @@ class _Advisor:
         if orderable in ("d-dimer", "ctpa") and s.perc_neg and not s.dvt_suspected:
             out.append(self.finding(
                 "OA-PE-TEST-PERC-NEG", "urgent", draft, orderable, [],
-                why="PE excluded by PERC (PE-PERC-NEG: low clinical suspicion attested, all eight "
-                    "criteria negative); DVT not suspected",
+                why="PE excluded by PERC (PE-PERC-NEG: low clinical suspicion attested"
+                    + (f", {self.ka_cite('pe-suspicion-low')}" if "pe-suspicion-low" in self.facts.ka else "")
+                    + ", all eight criteria negative); DVT not suspected",
                 advice="PERC-negative with low suspicion: no further PE testing (Kline; NICE NG158)",
                 motivating=["PE-PERC-NEG"], cards=[]))
         if orderable == "ctpa" and s.pregnant and s.dvt_suspected and s.us_state == "none":
@@ -1066,7 +1068,7 @@ def _assemble(advisor: _Advisor, findings: list[_Finding]) -> CardDraft:
                 card.guidelines.append(key)
 
     judged_ids = {d.id for d in advisor.judged}
-    touched = {d.id for f in findings for d in f.deletes} | {
+    touched = {d.id for f in findings for d in f.deletes + f.triggers} | {
         f.kept.id for f in findings if f.kept is not None}
     fine: list[str] = []
     for d in advisor.drafts:
@@ -1088,28 +1090,54 @@ def _assemble(advisor: _Advisor, findings: list[_Finding]) -> CardDraft:
         card.extra.append(("Draft orders that are fine", fine))
 
     top = findings[0]
-    card.headline = f"**Order advice: {_short(top)}.** {top.advice[:1].upper()}{top.advice[1:]}."
+    short = _short(top, advisor)
+    card.headline = f"**Order advice: {short}.** {top.advice[:1].upper()}{top.advice[1:]}."
     more = len(findings) - 1
-    card.summary = _short(top) + (f" (+{more} more)" if more else "")
+    card.summary = short + (f" (+{more} more)" if more else "")
     card.meta["findings"] = [
         {"rule": f.rule, "tier": f.tier, "deletes": [d.id for d in f.deletes],
          "creates": [s.orderable for s in f.creates]} for f in findings]
     return card
 
 
-def _short(f: _Finding) -> str:
-    """Summary phrase: the action first (§7.5)."""
+# Why, in a few words, for the summary (§7.5: the action first, then the key reason).
+SHORT_REASON = {
+    "OA-DDIMER-PREGNANCY": "D-dimer is not used in pregnancy",
+    "OA-DDIMER-ALONE-LIKELY": "DVT likely",
+    "OA-DDIMER-ANTICOAG": "D-dimer unreliable on anticoagulation",
+    "OA-DDIMER-IMAGING-FIRST": "inpatient or recent surgery, image first",
+    "OA-DDIMER-CHILD": "D-dimer not validated under 18",
+    "OA-DDIMER-NOT-INDICATED": "DVT not suspected",
+    "OA-DDIMER-DVT-EXCLUDED": "DVT already excluded",
+    "OA-PE-DDIMER-LIKELY": "PE likely, CTPA now",
+    "OA-PE-TEST-PERC-NEG": "PE excluded by PERC",
+    "OA-CTPA-PREG-DUPLEX-FIRST": "pregnant with leg symptoms, duplex first",
+    "OA-MRI-BEFORE-XR": "radiographs first",
+    "OA-KNEE-IMAGING-DVT-OPEN": "DVT not yet excluded",
+    "OA-XR-RULES-NEG": "Ottawa rule negative",
+    "OA-URATE-WITHOUT-ASPIRATION": "hot swollen knee, aspirate first",
+    "OA-VENOUS-US-FOR-PAES": "suspected popliteal artery entrapment",
+    "OA-FORBIDDEN-TEST": "not recommended for this patient",
+    "OA-MISSING-TEST": "recommended, not yet ordered",
+}
+
+
+def _short(f: _Finding, advisor: "_Advisor") -> str:
+    """Summary phrase: the action first, then the reason (§7.5)."""
     test = TITLES.get(f.orderable or "", f.orderable or "")
     creates = _unique_list(TITLES.get(s.orderable, s.orderable) for s in f.creates)
+    reason = SHORT_REASON.get(f.rule, f.rule)
+    if f.rule == "OA-DDIMER-ALONE-LIKELY":
+        reason = f"DVT likely ({advisor.wells_text().split(':')[0]})"
     if f.rule == "OA-DUPLICATE-DRAFT":
         return f"Duplicate {test} drafts: keep one"
     if f.rule == "OA-MISSING-TEST":
-        return f"Add {' and '.join(creates) or test}: recommended, not ordered"
+        return f"Add {' and '.join(creates) or test}: {reason}"
     if f.deletes and creates:
-        return f"Replace {test} with {' and '.join(creates)} ({f.rule})"
+        return f"Replace {test} with {' and '.join(creates)}: {reason}"
     if f.deletes:
-        return f"Remove the {test} draft ({f.rule})"
-    return f"Add {' and '.join(creates)} to the {test} order ({f.rule})"
+        return f"Remove the {test} draft: {reason}"
+    return f"Add {' and '.join(creates)} to the {test} order: {reason}"
 
 
 def _label(f: _Finding) -> str:

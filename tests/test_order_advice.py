@@ -389,6 +389,7 @@ def test_urate_without_aspiration():
     assert c.tier == "emergency-same-day" and a.creates[0].priority == "stat"
     assert "GOUT-VS-SEPTIC" in c.rules and "SEPTIC-ADULT" in c.rules
     assert any("Observation/obs-hot-swollen-joint" in e for e in c.evidence)
+    assert not any("ServiceRequest/ua" in line for _t, lines in c.extra for line in lines)
 
 
 def test_urate_with_aspiration_draft_is_fine():
@@ -422,7 +423,8 @@ def test_venous_us_for_paes_with_abi_draft_falls_to_forbidden_test():
 # OA-FORBIDDEN-TEST
 # =================================================================================================
 def test_forbidden_test_quotes_reason_and_creates_card_tests():
-    ia = card("inflammatory-arthritis", "urgent", ["IA-KNOWN-FLARE"], not_suggested={"rheumatoid-factor": "no diagnostic serology"})
+    ia = card("inflammatory-arthritis", "urgent", ["IA-KNOWN-FLARE"],
+              not_suggested={"rheumatoid-factor": "no diagnostic serology"})
     ckp = card("chronic-knee-pain-imaging", "routine", ["KNEE-PAIN-REVIEW", "CKP-XR-FIRST"], suggest=["knee-xray"],
                not_suggested={"anti-ccp": "no inflammatory features"})
     c = advise(triage(ds=drafts(draft("rf", "rheumatoid-factor"), draft("ccp", "anti-ccp"))), [ia, ckp])
@@ -455,7 +457,8 @@ def test_recommended_test_is_never_forbidden():
     # d-dimer suggested by the DVT card (L2) and listed as "not suggested" elsewhere: recommended wins
     l2 = card("dvt-pathway", "emergency-same-day", ["DVT-LIKELY-SCAN-DELAYED"], suggest=["d-dimer", "venous-duplex-us"])
     sep = card("septic-arthritis", "emergency-same-day", ["SEPTIC-ADULT"], not_suggested={"d-dimer": "unless DVT"})
-    t = triage(facts(ka={"ultrasound-within-4h": False}), drafts(draft("dd", "d-dimer"), draft("us", "venous-duplex-us")))
+    t = triage(facts(ka={"ultrasound-within-4h": False}),
+               drafts(draft("dd", "d-dimer"), draft("us", "venous-duplex-us")))
     assert advise(t, [l2, sep]) is None
 
 
@@ -637,3 +640,70 @@ def test_alone_likely_with_duplex_draft_is_fine():
     # the D-dimer is still "not suggested" by the DVT card: forbidden, urgent, nothing to create
     assert [a.rule for a in c.advice] == ["OA-FORBIDDEN-TEST"]
     assert c.tier == "urgent" and created(c) == []
+
+
+# =================================================================================================
+# The real terminology (mappings/codesets.json) on the shared vignettes' draft orders
+# =================================================================================================
+def _vignette_drafts(vid: str):
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "shared" / "vignettes" / f"{vid}.json"
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    v = json.loads(path.read_text())
+    selections = (v.get("context") or {}).get("selections")
+    if selections is None and v["hook"] == "order-select":
+        selections = [f"ServiceRequest/{v['draftOrders'][0]['id']}"]   # contract §9 default
+    return v, bundle(*v["draftOrders"]), selections or []
+
+
+@pytest.mark.parametrize("vid, orderable, selected", [("V26", "d-dimer", True), ("V27", "mri-knee", False)])
+def test_match_drafts_with_real_terminology(vid, orderable, selected):
+    terminology = pytest.importorskip("service.terminology")
+    v, b, selections = _vignette_drafts(vid)
+    out = match_drafts(b, selections, terminology.default_terminology(), hook=v["hook"])
+    assert [(d.orderables, d.selected) for d in out] == [(frozenset({orderable}), selected)]
+    assert out[0].id == v["draftOrders"][0]["id"] and out[0].priority == "routine"
+
+
+def test_rendered_card_v26_shape():
+    """The advice card through the renderer: delete + create actions, priority from the DVT card."""
+    cards = pytest.importorskip("service.cards")
+    terminology = pytest.importorskip("service.terminology")
+    t = triage(ds=drafts(draft("v26-sr-ddimer", "d-dimer", selected=True)), hook="order-select")
+    c = build_order_advice(t, [dvt_likely_card()], "order-select")
+    out = cards.CardRenderer(terminology.default_terminology()).render(c, t.facts)
+    assert out["indicator"] == "critical" and out["source"]["topic"]["code"] == "order-advice"
+    assert out["extension"]["example.knee-cds"]["tier"] == "emergency-same-day"
+    (suggestion,) = out["suggestions"]
+    delete, create = suggestion["actions"]
+    assert delete["type"] == "delete" and delete["resourceId"] == ["ServiceRequest/v26-sr-ddimer"]
+    sr_ = create["resource"]
+    assert create["type"] == "create" and sr_["priority"] == "stat" and sr_["status"] == "draft"
+    assert {"system": ORDERABLE_SYSTEM, "code": "venous-duplex-us"}.items() <= next(
+        cd for cd in sr_["code"]["coding"] if cd["system"] == ORDERABLE_SYSTEM).items()
+    assert sr_["reasonCode"][0]["text"].startswith("DVT-LIKELY-US4H: ")
+    assert len(out["summary"]) <= 139 and "ServiceRequest/v26-sr-ddimer" in out["detail"]
+
+
+def test_pregnant_minor_is_the_pregnancy_row():
+    # §3: the pregnancy variant comes before the paediatric one
+    c = advise(triage(facts(age=16, pregnancy="pregnant"), drafts(draft("dd", "d-dimer"))), [preg_dvt_card()])
+    assert [a.rule for a in c.advice] == ["OA-DDIMER-PREGNANCY"]
+
+
+def test_us_state_falls_back_to_the_facts():
+    from datetime import timedelta
+
+    from service.facts import Source, Value
+
+    f = facts()
+    t0 = NOW - timedelta(days=2)
+    f.ultrasounds = [Value("no-dvt-seen", Source("Observation/us1", t0, "final"), t0)]
+    dvt = card("dvt-pathway", "urgent", ["X-CUSTOM"], suggest=["d-dimer"])
+    t = triage(f, drafts(draft("dd", "d-dimer", selected=True)), hook="order-select",
+               dvt_suspected=True, wells_class="likely")
+    # US negative (facts): not "D-dimer alone"; the D-dimer is what the card wants -> nothing to say
+    assert advise(t, [dvt], hook="order-select") is None
