@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.drafts import CardDraft
+from service.drafts import CardDraft, NotSuggested
 from service.facts import Facts
 
 KNOWLEDGE_VERSION = "1.0.0"
@@ -67,6 +67,12 @@ class Triage:
     cards: dict[str, CardDraft] = field(default_factory=dict)
     # rules that go onto the most urgent card (§7.2: PE-PERC-NEG, OTTAWA-NEG, DVT-NOT-SUSPECTED ...)
     carry_rules: list[str] = field(default_factory=list)
+    # §6.9 R9 (OTTAWA-NEG, KNEE-INJURY-NO-XR) has no card of its own: the evidence lines and the
+    # "not suggested" entries (knee-xray, mri-knee) that go with those carried rules onto the card that
+    # receives them (self-care or the review card, §7.2). Written by pathways/knee_injury.py; the review
+    # pathway drops knee-xray from it when its own ACR chronic-pain radiograph is suggested (§7.3).
+    carry_evidence: list[str] = field(default_factory=list)
+    carry_not_recommended: list[NotSuggested] = field(default_factory=list)
     # items for the assessment-needed card (§6.14): rule id -> lines
     assessment: dict[str, list[str]] = field(default_factory=dict)
     assessment_tiers: dict[str, str] = field(default_factory=dict)

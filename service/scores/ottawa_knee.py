@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.facts import Facts
+from service.facts import Facts, Source
 from service.scores.injury import ACUTE, InjuryEpisode, injury_episode
 from service.scores.score_items import ScoreItem, reading_flags, reading_sources
 
@@ -61,7 +61,12 @@ def _age_item(facts: Facts) -> ScoreItem:
     label = f"age {AGE_LIMIT} or over"
     if facts.age is None:
         return ScoreItem("age", label, None, detail="age unknown (no date of birth)")
-    return ScoreItem("age", label, facts.age >= AGE_LIMIT, (), f"age {facts.age}")
+    return ScoreItem("age", label, facts.age >= AGE_LIMIT, (patient_source(facts),), f"age {facts.age}")
+
+
+def patient_source(facts: Facts) -> Source:
+    """The Patient resource behind an age criterion (its birthDate)."""
+    return Source(ref=facts.patient_ref, display="date of birth")
 
 
 def items(facts: Facts) -> tuple[ScoreItem, ...]:

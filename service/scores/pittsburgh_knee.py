@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from service.facts import Facts
 from service.scores.injury import PITTSBURGH, InjuryEpisode, injury_episode
+from service.scores.ottawa_knee import patient_source
 from service.scores.score_items import ScoreItem, reading_flags, reading_sources
 
 YOUNG_BELOW = 12
@@ -49,7 +50,8 @@ def items(facts: Facts) -> tuple[ScoreItem, ...]:
     if facts.age is None:
         age = ScoreItem("age", label, None, detail="age unknown (no date of birth)")
     else:
-        age = ScoreItem("age", label, facts.age < YOUNG_BELOW or facts.age > OLD_ABOVE, (), f"age {facts.age}")
+        age = ScoreItem("age", label, facts.age < YOUNG_BELOW or facts.age > OLD_ABOVE, (patient_source(facts),),
+                        f"age {facts.age}")
     reading = facts.ka.get("bear-weight-4-steps")
     value = reading.value if reading else None
     if isinstance(value, bool):
