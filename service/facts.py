@@ -259,6 +259,15 @@ class Facts:
     medication_use: dict[str, list[Source]] = field(default_factory=dict)
     medication_use_unknown: set[str] = field(default_factory=set)
 
+    # ADDED (chart layer): smoking status 72166-2 within 12 months (§1.4; shown as a risk factor, never
+    # scored): value "current" | "former" | "never" | None (unknown)
+    smoking: Reading | None = None
+    # ADDED (chart layer): W1 "cancer treatment within 6 months" (§4.1 W1, §1.12 item 3): a Procedure,
+    # Z51.- Condition (onset, else recordedDate) or Encounter reasonCode in set:antineoplastic-therapy, or an
+    # antineoplastic medication started, within 6 months. Current antineoplastic medication is in
+    # medication_use["antineoplastic-therapy"].
+    cancer_treatment: list[Source] = field(default_factory=list)
+
     # data-quality flags raised while reading, with the line a card shows for each
     quality: list[tuple[str, str]] = field(default_factory=list)  # (flag, text)
     # site map versions that matched something in this chart ("site 2026-03-01.1")
@@ -281,6 +290,15 @@ class Facts:
 
     def procedures_in(self, set_name: str) -> list[ProcedureFact]:
         return [p for p in self.procedures if set_name in p.sets]
+
+    def surgeries_within(self, days: int) -> list[Surgery]:
+        """Qualifying surgeries (§1.11 item 4) performed within ``days`` days of now (inclusive, day
+        ``days`` counts). Undated ones are included: an undated finding that raises risk is used (§1.1
+        item 4, flagged ``undated`` in quality)."""
+        from datetime import timedelta
+        start = self.now - timedelta(days=days)
+        return [s for s in self.setting.qualifying_surgeries
+                if s.time is None or start <= s.time <= self.now + timedelta(minutes=5)]
 
     def unreadable(self, resource_type: str) -> bool:
         return resource_type in self.unreadable_types

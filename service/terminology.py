@@ -158,7 +158,7 @@ EMPTY_MATCH = Match(frozenset())
 
 
 def _key(system: Any, code: Any) -> tuple[str, str] | None:
-    if not isinstance(system, str) or not isinstance(code, str):
+    if type(system) is not str or type(code) is not str:
         return None
     s, c = system.strip(), code.strip()
     return (s, c) if s and c else None
@@ -166,17 +166,18 @@ def _key(system: Any, code: Any) -> tuple[str, str] | None:
 
 def _codings(codings: Any) -> list[dict[str, Any]]:
     """Accept a list of codings, a CodeableConcept, a single Coding or a list of CodeableConcepts."""
-    if isinstance(codings, Mapping):
+    # plain dict checks: typing.Mapping isinstance is slow on the hot path (chart layer < 1 ms)
+    if isinstance(codings, dict):
         if "coding" in codings:
             inner = codings.get("coding")
-            return [c for c in inner if isinstance(c, Mapping)] if isinstance(inner, list) else []
+            return [c for c in inner if isinstance(c, dict)] if isinstance(inner, list) else []
         return [codings]
     if isinstance(codings, list):
         out: list[dict[str, Any]] = []
         for item in codings:
-            if isinstance(item, Mapping) and "coding" in item:
+            if isinstance(item, dict) and "coding" in item:
                 out.extend(_codings(item))
-            elif isinstance(item, Mapping):
+            elif isinstance(item, dict):
                 out.append(item)
         return out
     return []
@@ -192,7 +193,8 @@ class Terminology:
         sets = {k: v for k, v in data.items() if k != "orderables" and isinstance(v, Mapping)}
         self._sets = MappingProxyType(sets)
         members: dict[tuple[str, str, str], set[str]] = {}
-        prefixes: dict[str, list[tuple[str, str]]] = {}
+        # element -> first two characters -> ((prefix, set), ...): prefixes are >= 2 characters long
+        prefixes: dict[str, dict[str, list[tuple[str, str]]]] = {}
         anticoag: dict[tuple[str, str], dict[str, Any]] = {}
         answer_to: dict[str, str] = {}
         for name, spec in sets.items():
@@ -213,10 +215,12 @@ class Terminology:
                             meta[item] = entry[item]
             for entry in spec.get("prefixes", []) or []:
                 if entry.get("system") == ICD10CM and isinstance(entry.get("prefix"), str):
+                    prefix = entry["prefix"].strip()
                     for element in read_from:
-                        prefixes.setdefault(element, []).append((entry["prefix"].strip(), name))
+                        prefixes.setdefault(element, {}).setdefault(prefix[:2], []).append((prefix, name))
         self._members = MappingProxyType({k: frozenset(v) for k, v in members.items()})
-        self._prefixes = MappingProxyType({k: tuple(v) for k, v in prefixes.items()})
+        self._prefixes = MappingProxyType({
+            k: MappingProxyType({p: tuple(v) for p, v in by2.items()}) for k, by2 in prefixes.items()})
         self._anticoag = MappingProxyType({k: MappingProxyType(v) for k, v in anticoag.items()})
         self._answer_to = MappingProxyType(answer_to)
         orderables = data.get("orderables", {}) or {}
@@ -289,7 +293,7 @@ class Terminology:
                 continue
             hit = set(self._members.get((element, *key), ()))
             if key[0] == ICD10CM:
-                for prefix, name in self._prefixes.get(element, ()):
+                for prefix, name in self._prefixes.get(element, {}).get(key[1][:2], ()):
                     if key[1].startswith(prefix):
                         hit.add(name)
             local = self._local_members.get((element, *key))
@@ -342,6 +346,8 @@ class Terminology:
 
     def local_entry(self, codings: Any) -> LocalCode | None:
         """The site-map entry of the first coding that has one (value mapping: unit, units, answers)."""
+        if not self._local:
+            return None
         for coding in _codings(codings):
             key, _alias = self.canonical(coding)
             if key is not None and key in self._local:

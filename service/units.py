@@ -172,7 +172,7 @@ def read_quantity(concept: str, vq: Any, *, default_unit: str | None = None,
 
     ``default_unit`` and ``unit_aliases`` come from a site map entry (contract §10 "unit", "units"):
     the unit to use when the value has none, and local unit strings -> accepted units."""
-    if not isinstance(vq, Mapping):
+    if not isinstance(vq, dict):      # plain dict: typing.Mapping checks are slow on the hot path
         return UnitResult(None, frozenset({FLAG_UNIT}), "value is not a Quantity")
     value = _number(vq.get("value"))
     comparator = vq.get("comparator") if isinstance(vq.get("comparator"), str) else None
