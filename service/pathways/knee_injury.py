@@ -269,7 +269,7 @@ def _suggestions(t: Triage, draft: CardDraft, episode: InjuryEpisode | None, row
         mc.suggest(draft, Suggest("mri-knee", "KNEE-DERANGEMENT-MRI",
                                   "MRI knee without IV contrast: derangement features after a radiograph without "
                                   "fracture (ACR variant 3)",
-                                  done_since=facts.now - timedelta(days=365)))
+                                  done_since=mc.months_before(facts.now, 12)))  # §7.7 mri-knee: done within 12 months
     if any(r in rows for r in ("OTTAWA-POS", "OTTAWA-INDETERMINATE", "PITTSBURGH-POS",
                                "KNEE-INJURY-PRIOR-SURGERY", "ACR-EFFUSION-XR")):
         mc.not_suggest(draft, "mri-knee", MRI_FIRST)

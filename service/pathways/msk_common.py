@@ -25,7 +25,6 @@ CARD_FLAGS = frozenset({
 
 TWO_WEEKS = timedelta(days=14)       # §6.13 r6, §6.15
 TWELVE_WEEKS = timedelta(days=84)    # §1.1 item 2: 12 weeks = 84 days (§6.12, §6.13)
-THREE_MONTHS_DAYS = 91               # §6.10 / §7.7 "onset unknown: within 3 months" (calendar-ish, safer wide)
 
 KA_LABELS = {
     "hot-swollen-joint": "Hot, swollen, tender knee with restricted movement",
@@ -151,10 +150,22 @@ def fmt_span(span: timedelta) -> str:
     return f"{days / 365.25:.1f} years"
 
 
+def months_before(dt: datetime, months: int) -> datetime:
+    """Calendar months (§1.1 item 2); a day that does not exist in the target month clamps to its end."""
+    year, month = divmod(dt.month - 1 - months, 12)
+    year, month = dt.year + year, month + 1
+    for day in (dt.day, 30, 29, 28):
+        try:
+            return dt.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise ValueError(dt)
+
+
 def onset_window_start(facts: Facts) -> datetime:
     """§6.10 / §7.7: on or after ka:symptom-onset; onset unknown: within 3 months."""
     start, _src = onset(facts)
-    return start if start is not None else facts.now - timedelta(days=THREE_MONTHS_DAYS)
+    return start if start is not None else months_before(facts.now, 3)
 
 
 # -- radiographs ----------------------------------------------------------------------------

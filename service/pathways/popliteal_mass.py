@@ -1,0 +1,203 @@
+"""Popliteal mass and tumour red flags (topic ``popliteal-mass``), clinical-rules §6.10: NICE NG12.
+
+Rows M1–M5. **Young** = age < 25 [design, §9 item 15]; an unknown age is handled as young (the wider
+work-up; absent data never lowers risk, and M4's routine outcome needs a known adult age).
+**Radiograph after onset** = a ka:knee-radiograph-result dated on or after ka:symptom-onset (onset
+unknown: within 3 months); when one exists the rows suggest no radiograph (§7.7 table).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from service.drafts import CardDraft, Suggest, more_urgent
+from service.evidence import cite, fmt_date
+from service.facts import ConditionFact, Facts
+from service.pathways import msk_common as mc
+from service.triage import Triage
+
+TOPIC = "popliteal-mass"
+YOUNG_BELOW = 25
+VERY_URGENT = timedelta(hours=48)       # NG12 "very urgent": within 48 h
+ROW_TIER = {
+    "XR-SUSPICIOUS-LESION": "urgent", "MASS-YOUNG-NG12": "urgent", "MASS-ADULT": "urgent",
+    "MASS-KNOWN-CYST": "routine", "BONE-PAIN-NIGHT": "urgent",
+}
+TUMOUR_SETS = ("bone-tumour", "soft-tissue-malignancy-lower-limb")
+
+
+def _young(facts: Facts) -> bool:
+    return facts.age is None or facts.age < YOUNG_BELOW
+
+
+def _tumour_conditions(facts: Facts) -> list[ConditionFact]:
+    """M1: active bone-tumour / soft-tissue malignancy Conditions (unconfirmed count: they raise risk)."""
+    seen, out = set(), []
+    for name in TUMOUR_SETS:
+        for c in facts.conditions_in(name):
+            if c.active and c.source.ref not in seen:
+                seen.add(c.source.ref)
+                out.append(c)
+    return out
+
+
+def _known_cysts(facts: Facts) -> list[ConditionFact]:
+    """M4: an active, **confirmed** Baker's cyst (unconfirmed never lowers urgency, §1.2)."""
+    return [c for c in facts.conditions_in("bakers-cyst") if c.active and c.verification == "confirmed"]
+
+
+def rows(facts: Facts) -> list[str]:
+    out: list[str] = []
+    xr = mc.latest_radiograph(facts)
+    mass = facts.ka_true("popliteal-mass")
+    night = facts.ka_true("night-pain")
+    young = _young(facts)
+    if (xr is not None and xr.value == "suspicious-lesion") or _tumour_conditions(facts):
+        out.append("XR-SUSPICIOUS-LESION")                                     # M1
+    if young and (night or mass):
+        out.append("MASS-YOUNG-NG12")                                          # M2
+    if not young and mass:
+        if (_known_cysts(facts) and not facts.ka_true("mass-enlarging") and not night):
+            out.append("MASS-KNOWN-CYST")                                      # M4
+        else:
+            out.append("MASS-ADULT")                                           # M3
+    if not young and night and not mass:
+        out.append("BONE-PAIN-NIGHT")                                          # M5
+    return out
+
+
+def evaluate(t: Triage) -> None:
+    facts = t.facts
+    fired = rows(facts)
+    if not fired:
+        return
+    tier = None
+    for rule in fired:
+        tier = more_urgent(tier, ROW_TIER[rule])
+    draft = CardDraft(topic=TOPIC, tier=tier or "urgent")
+    for rule in fired:
+        draft.add_rule(rule)
+    draft.guidelines += ["ng12", "acr"]
+    since = mc.onset_window_start(facts)
+    xr_after = mc.radiograph_since(facts, since)
+
+    _evidence(facts, draft, xr_after)
+    _unknowns(facts, draft, fired)
+    _suggest(t, draft, fired, since, xr_after)
+    _recommend(facts, draft, fired)
+    draft.summary, draft.headline = _summary(facts, fired)
+    mc.finish(draft, t)
+
+
+def _evidence(facts: Facts, draft: CardDraft, xr_after) -> None:
+    if facts.age is not None:
+        band = "young (< 25, NG12 children and young people)" if facts.age < YOUNG_BELOW else "adult"
+        draft.evidence.append(f"Age {facts.age}: {band}. {facts.patient_ref}")
+    for code in ("popliteal-mass", "mass-enlarging", "night-pain"):
+        line = mc.ka_line(facts, code, draft=draft)
+        if line:
+            draft.evidence.append(line)
+    start, src = mc.onset(facts)
+    if start is not None and src is not None:
+        draft.evidence.append(f"Onset {fmt_date(start)}: {cite(src)}")
+    for c in _tumour_conditions(facts):
+        draft.evidence.append(mc.condition_line("Bone or soft-tissue tumour recorded", c))
+    for c in facts.conditions_in("bakers-cyst"):
+        status = "" if c in _known_cysts(facts) else " (not counted as a known cause: not active and confirmed)"
+        draft.evidence.append(mc.condition_line("Baker's cyst recorded", c) + status)
+    xr = mc.latest_radiograph(facts)
+    if xr is not None:
+        draft.evidence.append(mc.radiograph_line(xr))
+        for flag in sorted(set(xr.flags) & mc.CARD_FLAGS):
+            draft.add_flag(flag)
+
+
+def _unknowns(facts: Facts, draft: CardDraft, fired: list[str]) -> None:
+    if facts.age is None:
+        draft.unknown.append("Age unknown (no date of birth): handled as young (< 25), the wider NG12 work-up.")
+    if facts.ka_true("popliteal-mass") and facts.ka_value("mass-enlarging") is None:
+        draft.unknown.append("Whether the lump is enlarging is not recorded (ka:mass-enlarging, true/false): an "
+                             "enlarging lump is a sarcoma red flag (very urgent ultrasound).")
+    if facts.ka_value("night-pain") is None:
+        draft.unknown.append("Night or rest pain not recorded (ka:night-pain, true/false): it is a bone tumour red "
+                             "flag (radiograph).")
+    if mc.onset(facts)[0] is None:
+        draft.unknown.append("Symptom onset not recorded (ka:symptom-onset): any radiograph within 3 months counts.")
+
+
+def _suggest(t: Triage, draft: CardDraft, fired: list[str], since, xr_after) -> None:
+    facts = t.facts
+    now = facts.now
+    night = facts.ka_true("night-pain")
+    mass = facts.ka_true("popliteal-mass")
+    enlarging = facts.ka_true("mass-enlarging")
+    very_urgent = (now, now + VERY_URGENT)
+    wants_xr = ("MASS-YOUNG-NG12" in fired or ("MASS-ADULT" in fired and night) or "BONE-PAIN-NIGHT" in fired)
+    if wants_xr and xr_after is None:
+        rule = next(r for r in fired if r in ("MASS-YOUNG-NG12", "MASS-ADULT", "BONE-PAIN-NIGHT"))
+        if rule == "MASS-YOUNG-NG12":
+            mc.suggest(draft, Suggest("knee-xray", rule, "very urgent radiograph (NG12: child or young person with "
+                                      "unexplained bone pain or a lump), within 48 h", period=very_urgent,
+                                      done_since=since))
+        else:
+            mc.suggest(draft, Suggest("knee-xray", rule, "night or rest pain: radiograph for a bone lesion",
+                                      done_since=since))
+    elif wants_xr and xr_after is not None:
+        mc.not_suggest(draft, "knee-xray", f"done: radiograph {fmt_date(xr_after.time)} after onset "
+                                           f"({xr_after.source.ref})")
+    if "MASS-YOUNG-NG12" in fired and night:
+        mc.suggest(draft, Suggest("cbc", "MASS-YOUNG-NG12", "very urgent full blood count (NG12: persistent "
+                                  "unexplained bone pain)", period=very_urgent))
+    wants_us = mass and any(r in fired for r in ("MASS-YOUNG-NG12", "MASS-ADULT"))
+    if wants_us:
+        rule = "MASS-YOUNG-NG12" if "MASS-YOUNG-NG12" in fired else "MASS-ADULT"
+        if t.dvt_status == "open":
+            # §6.10 / §7.2: while DVT is open the venous duplex is the scan, and it also shows a cyst
+            mc.not_suggest(draft, "popliteal-us", "DVT work-up open: the venous duplex also shows a cyst")
+            draft.recommendation.append("Popliteal ultrasound not suggested while DVT is open: the venous duplex "
+                                        "will show a cyst; ultrasound the lump if it is not explained.")
+        else:
+            period = very_urgent if (rule == "MASS-YOUNG-NG12" and enlarging) else None
+            reason = ("ultrasound of the lump" + (", very urgent (enlarging), within 48 h" if period else "")
+                      if rule == "MASS-YOUNG-NG12" else
+                      "urgent ultrasound of the lump; enlarging -> local sarcoma pathway")
+            mc.suggest(draft, Suggest("popliteal-us", rule, reason, period=period, done_since=since))
+    mc.not_suggest(draft, "mri-knee", "MRI per specialist after the radiograph or ultrasound")
+    mc.dvt_tests_not_suggested(t, draft, duplex=False, why="no DVT suspicion recorded (§5): not a test for a lump "
+                                                           "or bone pain")
+
+
+def _recommend(facts: Facts, draft: CardDraft, fired: list[str]) -> None:
+    rec = draft.recommendation
+    if "XR-SUSPICIOUS-LESION" in fired:
+        rec.append("Very urgent referral to the bone / soft-tissue sarcoma service (within 48 h for a child or young "
+                   "person); MRI per specialist.")
+    if "MASS-YOUNG-NG12" in fired:
+        rec.append("Young person with night or rest pain or a lump: very urgent imaging (within 48 h) per NG12.")
+    if "MASS-ADULT" in fired:
+        rec.append("Lump behind the knee in an adult: ultrasound; an enlarging lump -> urgent ultrasound and the "
+                   "local sarcoma pathway.")
+    if "MASS-KNOWN-CYST" in fired:
+        rec.append("Known Baker's cyst, not enlarging and no night pain: routine review; ultrasound if it changes.")
+    if "BONE-PAIN-NIGHT" in fired:
+        rec.append("Night or rest pain: knee radiograph to look for a bone lesion.")
+    rec.append("Night or rest pain and an enlarging lump are tumour red flags: never 'growing pains' or self-care "
+               "while they stand; a lump behind the knee -> see a doctor within days.")
+
+
+def _summary(facts: Facts, fired: list[str]) -> tuple[str, str]:
+    first = fired[0]
+    if first == "XR-SUSPICIOUS-LESION":
+        return (mc.clip("Suspicious bone or soft-tissue lesion: very urgent sarcoma service referral (NG12)"),
+                "**Suspicious lesion: very urgent sarcoma referral (NICE NG12).** Refer to the bone / soft-tissue "
+                "sarcoma service, within 48 h for a child or young person.")
+    if first == "MASS-YOUNG-NG12":
+        return (mc.clip("Very urgent imaging within 48 h: tumour red flag in a young person (NG12)"),
+                "**Tumour red flag in a child or young person (NICE NG12).** Very urgent imaging within 48 h.")
+    if first == "MASS-ADULT":
+        return (mc.clip("Ultrasound the lump behind the knee: see a doctor within days (NG12)"),
+                "**Lump behind the knee (NICE NG12).** Ultrasound of the popliteal fossa; see a doctor within days.")
+    if first == "MASS-KNOWN-CYST":
+        return (mc.clip("Known Baker's cyst, unchanged: routine review; ultrasound if it changes"),
+                "**Known Baker's cyst, not enlarging, no night pain.** Routine review; ultrasound if it changes.")
+    return (mc.clip("Knee radiograph for night or rest pain: tumour red flag (NG12)"),
+            "**Night or rest pain: tumour red flag (NICE NG12).** Knee radiograph.")
