@@ -4,7 +4,7 @@ import pytest
 from service.drafts import CardDraft, NotSuggested
 from service.pathways import knee_review
 from service.pathways.msk_common import months_before
-from tests.support.msk_facts import (NOW, condition, days_ago, make_facts, make_triage, not_suggested, q, reading,
+from tests.support.msk_facts import (NOW, condition, days_ago, make_facts, make_triage, not_suggested, q,
                                      suggested)
 
 OA = condition("Condition/oa", {"knee-osteoarthritis"}, onset=days_ago(730))

@@ -76,3 +76,10 @@ def test_comparator_settled():
 def test_adult_not_applicable():
     assert kocher.score(make_facts(18)).score_keys() == {}
     assert kocher.score(make_facts(None)).score_keys() == {}
+
+
+def test_card_text_shows_recorded_unit_only_when_converted():
+    from service.scores.score_items import fmt_quantity
+    assert fmt_quantity(q(38.9, "Cel", as_recorded="38.9 Cel")) == "38.9 °C"
+    assert fmt_quantity(q(20, "mg/L", as_recorded="2.0 mg/dL")) == "20 mg/L (recorded as 2.0 mg/dL)"
+    assert fmt_quantity(q(5, "mg/L", "<", as_recorded="<5 mg/L")) == "<5 mg/L"

@@ -103,7 +103,7 @@ def evaluate(t: Triage) -> None:
         "Fullness behind the knee suggests a Baker's cyst (popliteal ultrasound only if a lump is recorded).",
     ]
     mc.not_suggest(draft, "mri-knee", "not the first test for suspected inflammatory arthritis")
-    mc.dvt_tests_not_suggested(t, draft, duplex=False, why="no DVT suspicion recorded (§5): not indicated")
+    mc.dvt_tests_not_suggested(t, draft, duplex=False, why="no DVT suspicion recorded: not indicated")
 
     if rule == "IA-KNOWN-FLARE":
         draft.summary = mc.clip("Rheumatology review of active rheumatoid arthritis: synovitis flare, no serology")

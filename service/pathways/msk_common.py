@@ -217,7 +217,7 @@ def not_suggest(draft: CardDraft, orderable: str, reason: str) -> None:
 
 
 def dvt_tests_not_suggested(t: Triage, draft: CardDraft, *, d_dimer: bool = True, duplex: bool = True,
-                            why: str = "no DVT suspicion recorded (§5): low-prevalence testing gives false positives") -> None:
+                            why: str = "no DVT suspicion recorded: low-prevalence testing gives false positives") -> None:
     """"Not suggested: d-dimer / venous-duplex-us (unless DVT is suspected)": when DVT is suspected
     the DVT card decides these tests, and an equal-tier "not suggested" here must not cancel them (§7.3)."""
     if t.dvt_suspected or any(c.suggests("d-dimer") for c in t.cards.values() if c is not draft):

@@ -46,7 +46,7 @@ def evaluate(t: Triage) -> None:
     mc.suggest(draft, Suggest("abi", "PAES-SUSPECTED", "at rest and after exercise or plantar-flexion / "
                               "dorsiflexion provocation", done_since=since))
     mc.suggest(draft, Suggest("arterial-duplex", "PAES-SUSPECTED", "with provocative manoeuvres", done_since=since))
-    mc.dvt_tests_not_suggested(t, draft, why="no DVT suspicion recorded (§5): venous tests do not assess arterial "
+    mc.dvt_tests_not_suggested(t, draft, why="no DVT suspicion recorded: venous tests do not assess arterial "
                                               "entrapment")
     mc.not_suggest(draft, "knee-xray", "does not assess arterial entrapment")
     mc.not_suggest(draft, "mri-knee", "a non-vascular knee protocol does not assess entrapment (MRA or CTA with "

@@ -162,7 +162,7 @@ def _suggest(t: Triage, draft: CardDraft, fired: list[str], since, xr_after) -> 
                       "urgent ultrasound of the lump; enlarging -> local sarcoma pathway")
             mc.suggest(draft, Suggest("popliteal-us", rule, reason, period=period, done_since=since))
     mc.not_suggest(draft, "mri-knee", "MRI per specialist after the radiograph or ultrasound")
-    mc.dvt_tests_not_suggested(t, draft, duplex=False, why="no DVT suspicion recorded (§5): not a test for a lump "
+    mc.dvt_tests_not_suggested(t, draft, duplex=False, why="no DVT suspicion recorded: not a test for a lump "
                                                            "or bone pain")
 
 

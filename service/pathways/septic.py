@@ -184,7 +184,7 @@ def _adult(t: Triage) -> None:
         mc.suggest(draft, Suggest("uric-acid", "GOUT-VS-SEPTIC", "serum urate (supports, never confirms, gout; NG219)"))
     mc.not_suggest(draft, "mri-knee", "not a first test for a hot swollen knee: aspirate and radiograph first")
     mc.dvt_tests_not_suggested(t, draft, duplex=False,
-                               why="no DVT suspicion recorded (§5): not indicated for a hot swollen joint")
+                               why="no DVT suspicion recorded: not indicated for a hot swollen joint")
 
     draft.scores.update(sep.score_keys())
     n = sep.value
@@ -272,7 +272,7 @@ def _child(t: Triage) -> None:
     _prosthesis(facts, draft)
     _lab_evidence(facts, draft)
     _workup(draft, "SEPTIC-CHILD", facts, "joint ultrasound ± aspiration by the paediatric orthopaedic team")
-    mc.dvt_tests_not_suggested(t, draft, why="no DVT suspicion recorded (§5): not indicated for a hot joint in a child")
+    mc.dvt_tests_not_suggested(t, draft, why="no DVT suspicion recorded: not indicated for a hot joint in a child")
 
     max_part = f"–{score.max}" if score.max != score.value else ""
     draft.summary = mc.clip(f"Possible septic arthritis in a child: same-day paediatric orthopaedics, aspirate "

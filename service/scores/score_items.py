@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -103,6 +104,8 @@ def num(value: float) -> str:
     return text or "0"
 
 
+_RECORDED = re.compile(r"^([<>=]*|ad)\s*(-?\d+(?:\.\d+)?)\s*(.*)$")
+
 UNIT_TEXT = {
     "Cel": " °C", "/min": "/min", "%": "%", "mm[Hg]": " mmHg", "10*9/L": " × 10⁹/L",
     "mg/L": " mg/L", "mm/h": " mm/h", "umol/L": " µmol/L", "min": " min", "cm": " cm",
@@ -115,7 +118,10 @@ def fmt_quantity(q: Quantity | None) -> str:
     comparator = q.comparator if q.comparator not in (None, "ad") else ""
     unit = UNIT_TEXT.get(q.unit or "", f" {q.unit}" if q.unit else "")
     text = f"{comparator}{num(q.value)}{unit}"
-    if q.as_recorded and q.as_recorded.replace(" ", "") != text.replace(" ", ""):
+    # show the recorded form only when it differs from the canonical value (a converted unit)
+    m = _RECORDED.match(q.as_recorded.strip()) if q.as_recorded else None
+    unchanged = m is not None and float(m.group(2)) == q.value and m.group(3).strip() in ("", q.unit or "")
+    if q.as_recorded and not unchanged:
         text += f" (recorded as {q.as_recorded})"
     return text
 
