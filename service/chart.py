@@ -25,7 +25,7 @@ from service.facts import (
     ProcedureFact, Pregnancy, Quantity, Reading, ReportFact, Setting, Source, Surgery, Value,
 )
 from service.terminology import (
-    ANTICOAGULANT_SETS, BOOLEAN, CODED, DATETIME, ICD10CM, KA_CODED_ANSWERS, KNEE_ASSESSMENT, QUANTITY,
+    ANTICOAGULANT_SETS, BOOLEAN, CODED, ICD10CM, KA_CODED_ANSWERS, KNEE_ASSESSMENT, QUANTITY,
     SIDE_QUESTION, LocalCode, Terminology,
 )
 

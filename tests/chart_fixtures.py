@@ -72,6 +72,8 @@ def chart_of(resources: list[dict], patient: dict | None = None, **kw) -> Chart:
 
 def facts_of(resources: list[dict], now: datetime = NOW, context: dict | None = None, terminology=None,
              hook: str = "patient-view", **kw):
+    if kw.get("patient"):
+        kw["patient"] = render(kw["patient"], now)
     chart = chart_of(render(resources, now), **kw)
     return build_facts(chart, now, terminology or default_terminology(), context or {}, hook)
 

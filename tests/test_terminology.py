@@ -65,7 +65,6 @@ def test_answer_sets_respect_answer_to():
     no = first_code("answer-no")
     assert T.yes_no(coding(*yes)) is True and T.yes_no(coding(*no)) is False
     assert T.yes_no(coding(system, code)) is None
-    preg = first_code("pregnancy-status")
     assert not T.answer_sets(coding(*first_code("not-pregnant")), "smoking-status")
 
 
