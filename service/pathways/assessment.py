@@ -135,3 +135,17 @@ def _summary(t: Triage, first: str) -> str:
     if "ASSESS-WELLS-INCOMPLETE" in t.assessment:
         return "Examine today: Wells DVT items unknown, cannot classify as unlikely; treat as DVT likely until done"
     return f"Assessment needed: {first.lower()}; absent data not treated as normal"
+
+
+def evaluate_fetch_only(t: Triage) -> None:
+    """No trigger visible, but the unread data could hold one (§2): DATA-FETCH-INCOMPLETE alone."""
+    lines, _flags = data_fetch_lines(t)
+    t.need_assessment("DATA-FETCH-INCOMPLETE", "urgent", lines + [
+        "No knee complaint is visible in what was read; the unread data may hold one."])
+
+
+def triage_incomplete(t: Triage) -> None:
+    """§7.1 step 6: the pathway applies but nothing fired."""
+    mtd = minimum_dataset(t)
+    t.need_assessment("ASSESS-TRIAGE-INCOMPLETE", "urgent", mtd.missing or [
+        "The knee complaint is recorded but no pathway could be completed: examine and record the knee-assessment items."])

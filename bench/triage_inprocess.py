@@ -1,0 +1,69 @@
+"""In-process triage benchmark and vignette smoke run (parsed JSON in -> cards out, HTTP excluded).
+
+Usage: python bench/triage_inprocess.py [--repeat N]
+Prints per-vignette result vs expect, then p50/p99 latency per call with the chart size.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cds_hooks.prefetch import FetchSettings, gather_chart  # noqa: E402
+from service.config import load_settings  # noqa: E402
+from service.engine import KneeDomain  # noqa: E402
+from tests.support import vignettes as vg  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=200)
+    args = ap.parse_args()
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    domains = {}
+    failures = 0
+    timings: list[float] = []
+    for path in vg.vignette_paths():
+        v = vg.load_vignette(path)
+        env = {"KNEE_CDS_AUTH": "off", **(v.get("config") or {})}
+        key = tuple(sorted(env.items()))
+        if key not in domains:
+            domains[key] = KneeDomain(load_settings(env, bind_host="127.0.0.1"))
+        domain = domains[key]
+        loaded = vg.prepare(v, now)
+        service = vg.service_for(loaded.hook)
+        body = vg.build_request(loaded)
+        request = vg.hook_request(body, service)
+        request.received_at = now
+        chart = gather_chart(request, FetchSettings())
+        result = domain.evaluate(request, chart)
+        response = {"cards": result.cards}
+        problems = vg.check_expect(v["expect"], response) + vg.validate_cards(response)
+        topics = [c["source"]["topic"]["code"] for c in result.cards]
+        status = "ok  " if not problems else "FAIL"
+        failures += bool(problems)
+        print(f"{status} {v['id']:8} {result.overall_tier} {topics}")
+        for p in problems:
+            print(f"       - {p}")
+        n = len(chart.all_resources())
+        for _ in range(args.repeat if not problems else 0):
+            t0 = time.perf_counter()
+            domain.evaluate(request, chart)
+            timings.append((time.perf_counter() - t0) * 1000)
+    if timings:
+        timings.sort()
+        p50 = statistics.median(timings)
+        p99 = timings[int(len(timings) * 0.99) - 1]
+        print(f"\nin-process triage: {len(timings)} calls, p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+              f"(vignette charts of about {n} resources)")
+    print(f"{failures} vignette(s) failing")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

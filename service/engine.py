@@ -1,0 +1,131 @@
+"""KneeDomain: request → chart → facts → pathways → cards (clinical-rules §7.1).
+
+The protocol layer (cds_hooks) calls :meth:`KneeDomain.evaluate`; everything below it is pure.
+"""
+from __future__ import annotations
+
+import importlib
+from datetime import datetime, timezone
+from typing import Any
+
+from cds_hooks.domain import Chart, DomainResult, HookRequest, ServiceDefinition
+from service.assembly import assemble
+from service.cards import EXTENSION_KEY, CardRenderer
+from service.chart import build_facts
+from service.drafts import CardDraft
+from service.order_advice import build_order_advice, match_drafts
+from service.pathways import applicability, assessment, self_care
+from service.services import knee_services
+from service.terminology import Terminology, load_terminology
+from service.triage import KNOWLEDGE_VERSION, RuleSettings, Triage
+
+ORDER_HOOKS = ("order-select", "order-sign")
+
+# §7.1 step 3, in order. dvt_suspicion decides population and suspicion before PE and DVT run.
+PATHWAYS = (
+    "dvt_suspicion", "pe", "limb_ischaemia", "dvt", "dvt_pregnancy", "dvt_paediatric",
+    "septic", "knee_injury", "popliteal_mass", "paes", "inflammatory", "knee_review",
+)
+
+
+def _load_pathways() -> list[Any]:
+    modules = []
+    for name in PATHWAYS:
+        try:
+            modules.append(importlib.import_module(f"service.pathways.{name}"))
+        except ModuleNotFoundError:   # TEMPORARY while pathways land
+            pass
+    return modules
+
+
+def run_triage(triage: Triage, pathways: list[Any]) -> list[CardDraft]:
+    """Pure: the whole clinical pathway for one chart (§2–§7)."""
+    facts = triage.facts
+    if facts.deceased:
+        return []                                           # §1.6 item 1
+    if not applicability.evaluate(triage):
+        if applicability.trigger_may_be_hidden(triage):     # §2 "Unreadable chart"
+            assessment.evaluate_fetch_only(triage)
+            card = assessment.build_card(triage)
+            return [card] if card else []
+        return []
+    for module in pathways:
+        module.evaluate(triage)
+    assessment.evaluate(triage)
+    self_care.evaluate(triage)
+    card = assessment.build_card(triage)
+    if card is not None:
+        triage.add_card(card)
+    if not triage.cards:                                     # §7.1 step 6: never empty
+        assessment.triage_incomplete(triage)
+        triage.add_card(assessment.build_card(triage))
+    return assemble(triage)
+
+
+def run_order_hook(triage: Triage, pathways: list[Any]) -> list[CardDraft]:
+    """§6.16 item 1: the whole pathway, then only the order-advice card (or the fetch card)."""
+    cards = run_triage(triage, pathways)
+    pathway_cards = [c for c in cards if c.topic != "assessment-needed"]
+    advice = build_order_advice(triage, pathway_cards, triage.hook)
+    fetch = assessment.data_fetch_incomplete(triage)
+    if advice is not None:
+        if fetch:
+            lines, flags = assessment.data_fetch_lines(triage)
+            advice.add_rule("DATA-FETCH-INCOMPLETE")
+            advice.raise_to("urgent")
+            advice.extra.append(("Part of the chart could not be read", lines))
+            for flag in flags:
+                advice.add_flag(flag)
+        return [advice]
+    if fetch:
+        triage.assessment = {"DATA-FETCH-INCOMPLETE": triage.assessment.get("DATA-FETCH-INCOMPLETE")
+                             or assessment.data_fetch_lines(triage)[0]}
+        triage.assessment_tiers = {"DATA-FETCH-INCOMPLETE": "urgent"}
+        card = assessment.build_card(triage)
+        return [card] if card else []
+    return []
+
+
+class KneeDomain:
+    """The knee-cds clinical domain, configured once at app start (contract §8)."""
+
+    def __init__(self, settings: Any, terminology: Terminology | None = None):
+        self.settings = settings
+        self.terminology = terminology or load_terminology(getattr(settings, "site_maps", ()) or ())
+        self.rules = RuleSettings(age_adjusted_ddimer=bool(getattr(settings, "age_adjusted_ddimer", False)))
+        self.renderer = CardRenderer(self.terminology)
+        self.pathways = _load_pathways()
+        self._services = knee_services()
+
+    def services(self) -> list[ServiceDefinition]:
+        return list(self._services)
+
+    def triage(self, request: HookRequest, chart: Chart, now: datetime | None = None) -> tuple[Triage, list[CardDraft]]:
+        now = now or request.received_at or datetime.now(timezone.utc)
+        facts = build_facts(chart, now, self.terminology, request.context, request.hook)
+        triage = Triage(facts=facts, settings=self.rules, hook=request.hook)
+        if request.hook in ORDER_HOOKS:
+            triage.drafts = match_drafts(request.context.get("draftOrders"), request.context.get("selections") or [],
+                                         self.terminology, hook=request.hook)
+            return triage, run_order_hook(triage, self.pathways)
+        return triage, run_triage(triage, self.pathways)
+
+    def evaluate(self, request: HookRequest, chart: Chart) -> DomainResult:
+        triage, drafts = self.triage(request, chart)
+        cards = [self.renderer.render(d, triage.facts) for d in drafts]
+        return DomainResult(
+            cards=cards,
+            overall_tier=drafts[0].tier if drafts else None,
+            knowledge_version=KNOWLEDGE_VERSION,
+            site_map_versions=sorted(self.terminology_versions()),
+        )
+
+    def terminology_versions(self) -> list[str]:
+        """Loaded site maps, recorded in every audit row (contract §10, §11)."""
+        return [f"{m.site} {m.version}" for m in self.terminology.site_maps]
+
+    def card_audit(self, card: dict[str, Any]) -> dict[str, Any]:
+        ext = (card.get("extension") or {}).get(EXTENSION_KEY) or {}
+        topic = ((card.get("source") or {}).get("topic") or {}).get("code")
+        return {"topic": topic, "tier": ext.get("tier"), "rules": list(ext.get("rules") or []),
+                "flags": list(ext.get("flags") or [])}

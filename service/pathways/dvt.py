@@ -1,0 +1,391 @@
+"""Suspected DVT in adults (clinical-rules §6.3, NICE NG158).
+
+Rows L1–L7 (Wells likely or indeterminate) and U1–U5 (unlikely), pre-checks R1–R4 and the modifier
+rules. Indeterminate Wells is handled as likely: absent data never makes DVT "unlikely".
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from service.drafts import CardDraft, NotSuggested, Suggest
+from service.evidence import cite, cite_all, fmt_time
+from service.scores.d_dimer import DDimerState, interpret, interpret_ddimer, select
+from service.scores.wells_dvt import WellsDvt, wells_dvt
+from service.triage import Triage
+
+CURRENT_SCAN = timedelta(days=8)
+INTERIM_TEXT = (
+    "If the scan (or D-dimer) result cannot be obtained within 4 h: draw the D-dimer first, then offer "
+    "interim therapeutic anticoagulation, preferably one that can be continued if DVT is confirmed (for "
+    "example apixaban or rivaroxaban; NG158), and get the scan result within 24 h."
+)
+EXCLUDED_RULES = ("DVT-LIKELY-US-NEG-DDIMER-NEG", "DVT-REPEAT-US-NEG", "DVT-UNLIKELY-US-NEG", "DVT-UNLIKELY-DDIMER-NEG")
+KNEE_IMAGING_REASON = "knee assessment and imaging once DVT is excluded."
+
+
+def us_state(facts) -> str:
+    """§6.3 US state from ka:venous-ultrasound-result (latest within 8 days)."""
+    now = facts.now
+    current = [u for u in facts.ultrasounds if u.time is not None and u.time >= now - CURRENT_SCAN]
+    if not current:
+        return "none"
+    latest = max(current, key=lambda u: u.time)
+    if latest.value == "dvt-seen":
+        return "positive"
+    if latest.value != "no-dvt-seen":
+        return "none"
+    earlier = [u for u in facts.ultrasounds if u.value == "no-dvt-seen" and u.time is not None
+               and timedelta(days=5) <= latest.time - u.time <= timedelta(days=10)]
+    return "negative-repeat" if earlier else "negative"
+
+
+def latest_negative_scan(facts):
+    current = [u for u in facts.ultrasounds if u.time is not None and u.time >= facts.now - CURRENT_SCAN
+               and u.value == "no-dvt-seen"]
+    return max(current, key=lambda u: u.time) if current else None
+
+
+def known_recent_dvt(facts) -> list:
+    """R2: an active DVT Condition (not Z86.-) with onset within 90 days, or dvt-seen 9–90 days ago."""
+    now = facts.now
+    out = []
+    for c in facts.conditions_in("vte-history-dvt"):
+        personal_history = any(code.startswith("Z86") for _s, code in c.codes)
+        if c.active and not personal_history and c.onset and c.onset >= now - timedelta(days=90):
+            out.append(c.source)
+    for u in facts.ultrasounds:
+        if u.value == "dvt-seen" and u.time and now - timedelta(days=90) <= u.time < now - CURRENT_SCAN:
+            out.append(u.source)
+    return out
+
+
+def _not(draft: CardDraft, orderable: str, reason: str) -> None:
+    if not draft.forbids(orderable):
+        draft.not_recommended.append(NotSuggested(orderable, reason))
+
+
+def _interim(t: Triage, draft: CardDraft) -> None:
+    if t.m_anti:
+        return                                  # never add a second anticoagulant (§6.3 M-ANTI)
+    text = INTERIM_TEXT
+    if t.facts.anticoagulation.state == "uncertain":
+        text = "Confirm whether the patient is still taking an anticoagulant first. " + text
+    if t.facts.pregnancy.state == "unknown" and t.facts.gender in (None, "female", "other", "unknown"):
+        text += " Confirm pregnancy status first."
+    if t.facts.medication_use.get("oestrogen-therapy"):
+        text += " Counsel on contraception and hormone therapy."
+    if t.m_img:
+        text += " Weigh post-operative bleeding risk."
+    draft.recommendation.append(text)
+
+
+def _stop_interim(t: Triage, draft: CardDraft) -> None:
+    ac = t.facts.anticoagulation
+    if ac.state == "current" and ac.pre_existing is False:
+        draft.recommendation.append(
+            f"Stop the interim anticoagulation ({cite_all(ac.sources, False)}): DVT is excluded.")
+
+
+def _duplex(rule: str, hours: int, reason: str, now) -> Suggest:
+    return Suggest("venous-duplex-us", rule, reason, label=f"Order proximal leg-vein ultrasound (result within {hours} hours)",
+                   period=(now, now + timedelta(hours=hours)))
+
+
+def _ddimer_suggest(rule: str, reason: str, now) -> Suggest:
+    return Suggest("d-dimer", rule, reason, label="Order quantitative D-dimer (result within 4 hours)",
+                   period=(now, now + timedelta(hours=4)))
+
+
+def _forbid_knee_imaging(draft: CardDraft) -> None:
+    for orderable in ("knee-xray", "mri-knee", "popliteal-us"):
+        _not(draft, orderable, KNEE_IMAGING_REASON)
+
+
+def evaluate(t: Triage) -> None:
+    if not t.dvt_suspected or t.population != "adult":
+        return
+    facts = t.facts
+    now = facts.now
+    wells = wells_dvt(facts)
+    t.wells_class = wells.klass
+    ac = facts.anticoagulation
+    t.m_anti = ac.state == "current" and ac.pre_existing is True
+    t.m_img = facts.setting.imaging_first
+    us = us_state(facts)
+    t.us_state = us
+    likely = wells.klass != "unlikely"
+    dd = interpret_ddimer(facts, t.settings, wells_unlikely=not likely, population="adult", imaging_first=t.m_img)
+    draft = CardDraft(topic="dvt-pathway", tier="emergency-same-day", guidelines=["ng158"])
+    wells_txt = f"Wells {wells.min}" if wells.min == wells.max else f"Wells {wells.min}–{wells.max}"
+
+    recent = known_recent_dvt(facts)
+    if us == "positive":
+        draft.add_rule("DVT-CONFIRMED")
+        scan = max((u for u in facts.ultrasounds if u.value == "dvt-seen" and u.time), key=lambda u: u.time)
+        draft.summary = "DVT confirmed on ultrasound: start treatment (NG158) and assess for PE symptoms"
+        draft.headline = "**DVT confirmed on ultrasound (NICE NG158).** Start treatment and assess for PE symptoms."
+        draft.evidence.append(f"Leg-vein ultrasound: DVT seen. {cite(scan.source)}")
+        _not(draft, "d-dimer", "DVT is already confirmed.")
+        _not(draft, "venous-duplex-us", "DVT is already confirmed on ultrasound.")
+    elif recent:
+        draft.add_rule("DVT-KNOWN-RECENT")
+        draft.tier = "emergency-same-day" if ac.state in ("none", "uncertain") else "urgent"
+        draft.summary = "Known recent DVT: ultrasound if symptoms are new or worse (extension or recurrence)"
+        draft.headline = "**Known recent DVT (NICE NG158).** Check adherence to anticoagulation."
+        draft.evidence.append(f"Recent DVT: {cite_all(recent)}")
+        draft.suggestions.append(_duplex("DVT-KNOWN-RECENT", 24, "if symptoms are new or worse: extension or recurrence", now))
+        _not(draft, "d-dimer", "useless with a known DVT.")
+    elif likely:
+        _likely_rows(t, draft, wells, us, dd)
+    else:
+        _unlikely_rows(t, draft, wells, us, dd)
+
+    _modifiers(t, draft, wells, dd)
+    _evidence(t, draft, wells, dd)
+    for rule in EXCLUDED_RULES:
+        if rule in draft.rules:
+            draft.tier = "self-care"
+            draft.safety_net = True
+            t.dvt_status = "closed"
+            t.dvt_excluded_rule = rule
+            _stop_interim(t, draft)
+            draft.recommendation.append("DVT is unlikely by the NG158 pathway: consider an alternative diagnosis "
+                                        "(strain, Baker's cyst, OA, cellulitis).")
+            break
+    else:
+        t.dvt_status = "open"
+        if not draft.summary:
+            draft.summary = f"DVT pathway ({wells_txt})"
+    draft.scores["wellsDvt"] = wells.score_key()
+    draft.scores["dDimer"] = dd.score_key()
+    pe = t.cards.get("pe-emergency")
+    if pe is not None and t.pe_tier == "emergency-immediate":
+        # §6.1/§7.2: the immediate PE card supersedes the DVT card and carries its scores and evidence
+        pe.add_rule("DVT-SUPERSEDED-BY-PE")
+        pe.scores.setdefault("wellsDvt", draft.scores["wellsDvt"])
+        pe.scores.setdefault("dDimer", draft.scores["dDimer"])
+        pe.evidence.extend(line for line in draft.evidence if line not in pe.evidence)
+        pe.unknown.extend(line for line in draft.unknown if line not in pe.unknown)
+        for flag in draft.flags:
+            pe.add_flag(flag)
+        note = "Leg vein ultrasound can support the diagnosis; do not delay CTPA for it."
+        if note not in pe.recommendation:
+            pe.recommendation.append(note)
+        return
+    t.add_card(draft)
+
+
+def _likely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDimerState) -> None:
+    facts, now = t.facts, t.facts.now
+    label = "DVT likely" if wells.klass == "likely" else "DVT cannot be excluded"
+    score = f"Wells {wells.min}" if wells.min == wells.max else f"Wells {wells.min}–{wells.max}"
+    within_4h = facts.ka_value("ultrasound-within-4h")
+    if us == "none":
+        if within_4h is not False or t.m_anti or t.m_img:
+            draft.add_rule("DVT-LIKELY-US4H")
+            draft.summary = f"{label} ({score}): proximal leg-vein ultrasound with result within 4 hours"
+            draft.headline = (f"**{label}: two-level {score} (NICE NG158).** Proximal leg-vein ultrasound with the "
+                              "result within 4 hours.")
+            draft.suggestions.append(_duplex("DVT-LIKELY-US4H", 4, f"{label} (two-level {score}); NICE NG158 1.1.3: "
+                                             "proximal leg-vein ultrasound with the result within 4 hours", now))
+            draft.recommendation.append("Proximal leg-vein ultrasound, result within 4 hours (suggested). Positive: "
+                                        "diagnose and treat DVT, and assess for PE symptoms.")
+            draft.recommendation.append("Scan negative: D-dimer, then follow NG158.")
+            if within_4h is None:
+                draft.unknown.append("Whether a scan result can be had within 4 hours is not recorded "
+                                     "(ultrasound-within-4h): assumed yes.")
+            _interim(t, draft)
+            _not(draft, "d-dimer", "only if the scan is negative (a negative D-dimer does not rule out DVT when "
+                                   "Wells is likely).")
+            _forbid_knee_imaging(draft)
+        else:
+            draft.add_rule("DVT-LIKELY-SCAN-DELAYED")
+            draft.summary = f"{label} ({score}), scan not within 4 h: D-dimer now, interim anticoagulation, scan within 24 h"
+            draft.headline = f"**{label}: two-level {score}; the scan cannot be had within 4 hours (NICE NG158).**"
+            draft.suggestions.append(_duplex("DVT-LIKELY-SCAN-DELAYED", 24, "scan result within 24 h", now))
+            if dd.state == "none":
+                draft.suggestions.insert(0, _ddimer_suggest("DVT-LIKELY-SCAN-DELAYED",
+                                                            "draw before the first anticoagulant dose", now))
+            else:
+                _not(draft, "d-dimer", "already drawn; a negative result does not exclude DVT in the likely group.")
+            _interim(t, draft)
+            _forbid_knee_imaging(draft)
+        return
+    if us == "negative-repeat":
+        draft.add_rule("DVT-REPEAT-US-NEG")
+        draft.summary = f"DVT excluded: repeat leg-vein ultrasound negative ({score})"
+        draft.headline = "**DVT unlikely by the NG158 pathway: the repeat proximal scan is negative.**"
+        _not(draft, "d-dimer", "DVT excluded by two negative scans.")
+        _not(draft, "venous-duplex-us", "DVT excluded by two negative scans.")
+        return
+    scan = latest_negative_scan(facts)
+    around = select(facts, scan.time - timedelta(hours=72), scan.time + timedelta(hours=72))
+    ac = facts.anticoagulation
+    state = interpret(facts, around, age_adjusted_on=False, wells_unlikely=False, population="adult",
+                      imaging_first=t.m_img, anticoag_state=ac.state, anticoag_start=ac.start)
+    effective = state.state
+    if effective == "none" and (t.m_anti or t.m_img):
+        effective = "unusable"
+    draft.evidence.append(f"Leg-vein ultrasound: no DVT seen. {cite(scan.source)}")
+    if around is not None:
+        draft.evidence.append(state.line())
+    if effective == "none":
+        draft.add_rule("DVT-LIKELY-US-NEG-DDIMER-NEEDED")
+        draft.tier = "urgent"
+        draft.summary = f"DVT likely ({score}), scan negative: D-dimer now to decide on a repeat scan"
+        draft.headline = "**Scan negative but DVT likely (NICE NG158 1.1.4):** D-dimer now."
+        draft.suggestions.append(_ddimer_suggest("DVT-LIKELY-US-NEG-DDIMER-NEEDED", "scan negative, Wells likely", now))
+        _not(draft, "knee-xray", KNEE_IMAGING_REASON)
+        _not(draft, "mri-knee", KNEE_IMAGING_REASON)
+    elif effective in ("positive", "unusable"):
+        draft.add_rule("DVT-LIKELY-US-NEG-DDIMER-POS-REPEAT")
+        draft.tier = "urgent"
+        start, end = scan.time + timedelta(days=6), scan.time + timedelta(days=8)
+        draft.summary = f"DVT likely ({score}), scan negative, D-dimer {effective}: repeat scan in 6–8 days"
+        draft.headline = ("**Scan negative, D-dimer positive or unusable (NICE NG158 1.1.4):** repeat the proximal "
+                          f"leg-vein scan 6–8 days after the first ({fmt_time(start)} to {fmt_time(end)}).")
+        draft.suggestions.append(Suggest("venous-duplex-us", "DVT-LIKELY-US-NEG-DDIMER-POS-REPEAT",
+                                         "repeat proximal scan 6–8 days after the first",
+                                         label="Book repeat proximal leg-vein ultrasound (6–8 days after the first)",
+                                         period=(start, end), repeat=True))
+        _stop_interim(t, draft)
+        for orderable in ("d-dimer", "mri-knee", "knee-xray"):
+            _not(draft, orderable, "the repeat scan decides; " + ("already drawn." if orderable == "d-dimer" else KNEE_IMAGING_REASON))
+    else:
+        draft.add_rule("DVT-LIKELY-US-NEG-DDIMER-NEG")
+        draft.summary = f"DVT excluded: scan and D-dimer negative ({score})"
+        draft.headline = "**DVT unlikely by the NG158 pathway: scan and D-dimer negative.**"
+        _not(draft, "d-dimer", "DVT excluded.")
+        _not(draft, "venous-duplex-us", "DVT excluded.")
+
+
+def _unlikely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDimerState) -> None:
+    now = t.facts.now
+    score = f"Wells {wells.max}"
+    if us in ("negative", "negative-repeat"):
+        draft.add_rule("DVT-UNLIKELY-US-NEG")
+        draft.summary = f"DVT excluded: unlikely ({score}) and scan negative"
+        draft.headline = "**DVT unlikely by the NG158 pathway: Wells unlikely and the scan is negative.**"
+        _not(draft, "d-dimer", "DVT excluded.")
+        _not(draft, "venous-duplex-us", "DVT excluded.")
+        return
+    if dd.state == "none":
+        if t.m_anti or t.m_img:
+            draft.add_rule("DVT-ANTICOAGULATED" if t.m_anti else "DVT-IMAGING-FIRST")
+            draft.summary = f"DVT unlikely ({score}) but D-dimer unreliable here: leg-vein ultrasound"
+            draft.headline = "**D-dimer cannot be used here (NICE NG158): image first.**"
+            draft.suggestions.append(_duplex(draft.rules[-1], 4, "image first: D-dimer unreliable here "
+                                             "(result within 4 h where possible, 24 h at the latest)", now))
+            _not(draft, "d-dimer", "unreliable on anticoagulation or in the imaging-first group.")
+            return
+        draft.add_rule("DVT-UNLIKELY-DDIMER")
+        draft.summary = f"DVT unlikely ({score}): D-dimer with result within 4 hours"
+        draft.headline = f"**DVT unlikely: two-level {score} (NICE NG158).** Quantitative D-dimer, result within 4 hours."
+        draft.suggestions.append(_ddimer_suggest("DVT-UNLIKELY-DDIMER", f"DVT unlikely (two-level {score}); NICE NG158 "
+                                                 "1.1.5: D-dimer with the result within 4 hours", now))
+        draft.recommendation.append("D-dimer positive: proximal leg-vein ultrasound within 4 hours. Negative: DVT unlikely.")
+        _interim(t, draft)
+        _not(draft, "venous-duplex-us", "only if the D-dimer is positive.")
+        _forbid_knee_imaging(draft)
+    elif dd.state in ("positive", "unusable"):
+        draft.add_rule("DVT-UNLIKELY-DDIMER-POS-US")
+        draft.summary = f"DVT unlikely ({score}) but D-dimer {dd.state}: proximal leg-vein ultrasound within 4 hours"
+        draft.headline = (f"**D-dimer {dd.state} with Wells unlikely (NICE NG158 1.1.6):** proximal leg-vein ultrasound "
+                          "within 4 hours.")
+        draft.suggestions.append(_duplex("DVT-UNLIKELY-DDIMER-POS-US", 4, f"D-dimer {dd.state}; NICE NG158: ultrasound "
+                                         "within 4 h, else interim anticoagulation and scan within 24 h", now))
+        _interim(t, draft)
+        _not(draft, "d-dimer", "already drawn.")
+        _not(draft, "knee-xray", KNEE_IMAGING_REASON)
+        _not(draft, "mri-knee", KNEE_IMAGING_REASON)
+    else:
+        draft.add_rule("DVT-UNLIKELY-DDIMER-NEG")
+        draft.summary = f"DVT excluded: unlikely ({score}) and D-dimer negative"
+        draft.headline = "**DVT unlikely by the NG158 pathway: Wells unlikely and D-dimer negative.**"
+        for orderable in ("d-dimer", "venous-duplex-us"):
+            _not(draft, orderable, "DVT excluded.")
+        _not(draft, "knee-xray", "not needed for this result; see the knee-pain review if it applies.")
+        _not(draft, "mri-knee", "not needed for this result.")
+
+
+def _modifiers(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) -> None:
+    facts = t.facts
+    if wells.klass == "indeterminate":
+        draft.add_rule("DVT-INDETERMINATE")
+        unknown = ", ".join(i.label for i in wells.unknown)
+        draft.recommendation.append(f"Wells cannot be classified as unlikely: {unknown} could add up to "
+                                    f"+{wells.max - wells.min}. Examine today. Until then treat as DVT likely.")
+        t.need_assessment("ASSESS-WELLS-INCOMPLETE", "emergency-same-day",
+                          [f"{i.label} (Wells {i.id})" for i in wells.unknown] +
+                          [f"{i.label}: not documented" for i in wells.items if i.state == "not-documented"] +
+                          ["pregnancy status, hormone therapy"])
+    if t.m_anti:
+        draft.add_rule("DVT-ANTICOAGULATED")
+        draft.recommendation.append("On an anticoagulant: D-dimer may be falsely low and is not used; anticoagulation "
+                                    "does not exclude DVT; DVT despite an anticoagulant needs specialist review "
+                                    "(adherence, dose, treatment failure). Do not add a second anticoagulant.")
+        _not(draft, "d-dimer", "may be falsely low on anticoagulation.")
+    if t.m_img:
+        draft.add_rule("DVT-IMAGING-FIRST")
+        draft.recommendation.append(f"{facts.setting.imaging_first_reason or 'Inpatient or recent surgery'}: D-dimer is "
+                                    "unreliable here and its evidence comes from community patients; image first.")
+        if facts.anticoagulation.state == "prophylactic":
+            draft.recommendation.append("Prophylactic LMWH does not exclude DVT.")
+        _not(draft, "d-dimer", "not as the first or only test in the imaging-first group.")
+    if facts.anticoagulation.state == "prophylactic":
+        line = "Prophylactic-dose anticoagulation does not exclude DVT."
+        if line not in draft.recommendation:
+            draft.recommendation.append(line)
+    if facts.anticoagulation.state == "uncertain":
+        draft.add_flag("anticoagulation-uncertain")
+    cysts = facts.conditions_in("bakers-cyst")
+    if cysts or (facts.ka_true("sudden-onset") and facts.ka_true("popliteal-mass")):
+        draft.add_rule("DVT-BAKER-MIMIC")
+        draft.recommendation.append("A ruptured Baker's cyst mimics DVT and both can coexist; the venous duplex "
+                                    "excludes DVT and can show the cyst; do not withhold the pathway or interim "
+                                    "anticoagulation because a cyst is known.")
+        if cysts:
+            draft.evidence.append(f"Baker's cyst: {cite_all([c.source for c in cysts])}")
+    for rule in dd.rules:
+        draft.add_rule(rule)
+    for flag in dd.flags:
+        draft.add_flag(flag)
+    if facts.pregnancy.state == "unknown" and facts.gender in (None, "female", "other", "unknown") \
+            and (facts.age is None or 12 <= facts.age <= 50):
+        draft.recommendation.append("Confirm pregnancy status before choosing an anticoagulant (DOACs are not used "
+                                    "in pregnancy).")
+        t.need_assessment("ASSESS-PREGNANCY-STATUS", draft.tier,
+                          ["Pregnancy status (LOINC 82810-3): decides the pathway and the anticoagulant."])
+
+
+def _evidence(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) -> None:
+    facts = t.facts
+    draft.evidence[:0] = wells.evidence_lines()
+    side = facts.ka.get("symptom-side")
+    if side and side.winner:
+        if side.value == "bilateral":
+            draft.evidence.append(f"Bilateral symptoms ({side.winner.source.ref}): score the more symptomatic leg.")
+        else:
+            draft.evidence.append(f"{str(side.value).capitalize()} leg ({side.winner.source.ref})")
+    draft.evidence.extend(t.suspicion)
+    if dd.result is not None and not any(line.startswith("D-dimer") for line in draft.evidence):
+        draft.evidence.append(dd.line())
+    non_scoring = []
+    for cls, label in (("oestrogen-therapy", "oestrogen"), ("serm", "SERM"), ("testosterone", "testosterone")):
+        if facts.medication_use.get(cls):
+            non_scoring.append(f"{label} ({cite_all(facts.medication_use[cls], False)})")
+    if facts.ka_true("long-haul-travel"):
+        non_scoring.append("long-haul travel")
+    if facts.smoking is not None and facts.smoking.value == "current":
+        non_scoring.append("current smoker")
+    draft.evidence.append("Risk factors that do not score in Wells: " + ("; ".join(non_scoring) or "none recorded") + ".")
+    draft.unknown[:0] = wells.unknown_lines()
+    if dd.result is None:
+        draft.unknown.append("No D-dimer on record.")
+    not_doc = [i for i in wells.items if i.state == "not-documented"]
+    if not_doc:
+        draft.add_flag("not-documented")
+        draft.quality.append("not-documented: the history items listed above.")
+    for item in wells.items:
+        if item.flag == "cancer-activity-unconfirmed":
+            draft.add_flag("cancer-activity-unconfirmed")
