@@ -1,0 +1,40 @@
+"""Suspected DVT under 18 (topic ``dvt-pathway``), clinical-rules §6.5 [design].
+
+DVT-PAEDIATRIC: emergency-same-day; suggest venous-duplex-us; not suggested: d-dimer. Wells N/A.
+"""
+from __future__ import annotations
+
+from service.drafts import CardDraft, Suggest
+from service.pathways import msk_common as mc
+from service.triage import Triage
+
+TOPIC = "dvt-pathway"
+REASON = "same-day paediatric assessment; Wells and D-dimer are not validated under 18, NG158 scope"
+
+
+def evaluate(t: Triage) -> None:
+    if t.population != "paediatric" or not t.dvt_suspected:
+        return
+    from service.pathways.dvt import us_state
+    facts = t.facts
+    t.us_state = us_state(facts)
+    t.dvt_status = "open"
+    draft = CardDraft(topic=TOPIC, tier="emergency-same-day", guidelines=["ng158"])
+    draft.add_rule("DVT-PAEDIATRIC")
+    if facts.age is not None:
+        draft.evidence.append(f"Age {facts.age}. {facts.patient_ref}")
+    draft.evidence.extend(f"DVT suspected, {line}" for line in t.suspicion)
+    mc.suggest(draft, Suggest("venous-duplex-us", "DVT-PAEDIATRIC", REASON))
+    mc.not_suggest(draft, "d-dimer", "not validated under 18 (NG158 covers adults only).")
+    draft.recommendation.append("Same-day paediatric assessment and leg-vein duplex ultrasound. Wells and D-dimer "
+                                "are not validated under 18 (NG158 scope).")
+    draft.summary = "Suspected DVT under 18: same-day paediatric assessment and leg-vein duplex ultrasound"
+    draft.headline = ("**Suspected DVT under 18.** Same-day paediatric assessment and leg-vein duplex ultrasound; "
+                      "Wells and D-dimer are not validated under 18.")
+    if t.pe_tier == "emergency-immediate":                                        # §6.1, §7.2
+        pe = t.cards.get("pe-emergency")
+        if pe is not None:
+            pe.add_rule("DVT-SUPERSEDED-BY-PE")
+            pe.evidence.extend(line for line in draft.evidence if line not in pe.evidence)
+        return
+    mc.finish(draft, t)
