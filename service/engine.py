@@ -29,13 +29,7 @@ PATHWAYS = (
 
 
 def _load_pathways() -> list[Any]:
-    modules = []
-    for name in PATHWAYS:
-        try:
-            modules.append(importlib.import_module(f"service.pathways.{name}"))
-        except ModuleNotFoundError:   # TEMPORARY while pathways land
-            pass
-    return modules
+    return [importlib.import_module(f"service.pathways.{name}") for name in PATHWAYS]
 
 
 def run_triage(triage: Triage, pathways: list[Any]) -> list[CardDraft]:
