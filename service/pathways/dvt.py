@@ -59,6 +59,12 @@ def known_recent_dvt(facts) -> list:
     return out
 
 
+def pregnancy_status_needed(facts) -> bool:
+    """§1.9 item 4: female (or gender unknown/other), aged 12–50 (or age unknown), status unknown."""
+    return (facts.pregnancy.state == "unknown" and facts.gender in (None, "female", "other", "unknown")
+            and (facts.age is None or 12 <= facts.age <= 50))
+
+
 def _not(draft: CardDraft, orderable: str, reason: str) -> None:
     if not draft.forbids(orderable):
         draft.not_recommended.append(NotSuggested(orderable, reason))
@@ -70,7 +76,7 @@ def _interim(t: Triage, draft: CardDraft) -> None:
     text = INTERIM_TEXT
     if t.facts.anticoagulation.state == "uncertain":
         text = "Confirm whether the patient is still taking an anticoagulant first. " + text
-    if t.facts.pregnancy.state == "unknown" and t.facts.gender in (None, "female", "other", "unknown"):
+    if pregnancy_status_needed(t.facts):
         text += " Confirm pregnancy status first."
     if t.facts.medication_use.get("oestrogen-therapy"):
         text += " Counsel on contraception and hormone therapy."
@@ -161,9 +167,11 @@ def evaluate(t: Triage) -> None:
     pe = t.cards.get("pe-emergency")
     if pe is not None and t.pe_tier == "emergency-immediate":
         # §6.1/§7.2: the immediate PE card supersedes the DVT card and carries its scores and evidence
+        pe.scores.setdefault("dDimer", draft.scores["dDimer"])
+        if "DVT-SUPERSEDED-BY-PE" in pe.rules:
+            return                      # the PE pathway already carried the DVT evidence (§6.1)
         pe.add_rule("DVT-SUPERSEDED-BY-PE")
         pe.scores.setdefault("wellsDvt", draft.scores["wellsDvt"])
-        pe.scores.setdefault("dDimer", draft.scores["dDimer"])
         pe.evidence.extend(line for line in draft.evidence if line not in pe.evidence)
         pe.unknown.extend(line for line in draft.unknown if line not in pe.unknown)
         for flag in draft.flags:
@@ -350,8 +358,7 @@ def _modifiers(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) ->
         draft.add_rule(rule)
     for flag in dd.flags:
         draft.add_flag(flag)
-    if facts.pregnancy.state == "unknown" and facts.gender in (None, "female", "other", "unknown") \
-            and (facts.age is None or 12 <= facts.age <= 50):
+    if pregnancy_status_needed(facts):
         draft.recommendation.append("Confirm pregnancy status before choosing an anticoagulant (DOACs are not used "
                                     "in pregnancy).")
         t.need_assessment("ASSESS-PREGNANCY-STATUS", draft.tier,

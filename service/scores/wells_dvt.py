@@ -124,9 +124,9 @@ def cancer_item(facts: Facts) -> WellsItem:
     recent_onset = [c.source for c in cancers if c.onset and c.onset >= now - SIX_MONTHS]
     qualifiers = treatment + palliative + recent_onset
     if treatment and not cancers:
-        return WellsItem("W1", label, 1, tuple(treatment), "scores")       # (b) treatment on its own
+        return WellsItem("W1", label, 1, tuple(dict.fromkeys(treatment)), "scores")  # (b) treatment on its own
     if cancers and qualifiers:
-        return WellsItem("W1", label, 1, tuple([c.source for c in cancers] + qualifiers), "scores")
+        return WellsItem("W1", label, 1, tuple(dict.fromkeys([c.source for c in cancers] + qualifiers)), "scores")
     if facts.unreadable_types & {"Condition", "Procedure", "MedicationRequest", "MedicationStatement"}:
         return WellsItem("W1", label, None, state="unknown")
     if cancers:
