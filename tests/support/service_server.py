@@ -92,9 +92,10 @@ class ServiceServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"knee-cds exited with {self.process.returncode}:\n{self.log_text()[-4000:]}")
             try:
-                requests.get(self.url("/cds-services"), timeout=1)
+                requests.get(self.url("/cds-services"), timeout=5)
                 return self
-            except requests.ConnectionError:
+            except requests.RequestException:
+                # not listening yet, or a worker still booting on a busy machine: keep waiting
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"knee-cds did not answer within {STARTUP_TIMEOUT_S} s:\n{self.log_text()[-4000:]}")
