@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.facts import Facts, Reading
-from service.scores.score_items import (ScoreItem, check_reading, fmt_quantity, quantity, reading_flags,
+from service.scores.score_items import (ItemizedResult, ScoreItem, check_reading, fmt_quantity, quantity, reading_flags,
                                         reading_sources)
 
 TEMP_ABOVE = 38.5        # °C; 38.5 does not score
@@ -26,20 +26,12 @@ CAVEAT = ("Kocher criteria were derived for the hip; at the knee they are an ext
 
 
 @dataclass(frozen=True)
-class KocherResult:
+class KocherResult(ItemizedResult):
     applies: bool
     value: int
     max: int
     items: tuple[ScoreItem, ...] = ()
     flags: frozenset[str] = frozenset()   # conflict (ESR and CRP disagree)
-
-    @property
-    def positive(self) -> tuple[ScoreItem, ...]:
-        return tuple(i for i in self.items if i.state is True)
-
-    @property
-    def unknown(self) -> tuple[ScoreItem, ...]:
-        return tuple(i for i in self.items if i.state is None)
 
     def probability_text(self) -> str:
         text = f"derivation probability {PROBABILITY[self.value]}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from service.facts import Facts, Source
 from service.scores.injury import ACUTE, InjuryEpisode, injury_episode
-from service.scores.score_items import ScoreItem, reading_flags, reading_sources
+from service.scores.score_items import ItemizedResult, ScoreItem, reading_flags, reading_sources
 
 AGE_LIMIT = 55          # "age 55 years or older" scores (55 scores, 54 does not)
 MIN_AGE = 5             # under 5: the rule was not derived for them (children: secondary evidence)
@@ -30,23 +30,11 @@ KA_ITEMS = (
 
 
 @dataclass(frozen=True)
-class OttawaResult:
+class OttawaResult(ItemizedResult):
     applies: bool
     value: bool | None                  # True positive, False negative, None indeterminate / not applicable
     items: tuple[ScoreItem, ...] = ()
     reason: str = ""                    # why it does not apply
-
-    @property
-    def positive(self) -> tuple[ScoreItem, ...]:
-        return tuple(i for i in self.items if i.state is True)
-
-    @property
-    def negative(self) -> tuple[ScoreItem, ...]:
-        return tuple(i for i in self.items if i.state is False)
-
-    @property
-    def unknown(self) -> tuple[ScoreItem, ...]:
-        return tuple(i for i in self.items if i.state is None)
 
     @property
     def indeterminate(self) -> bool:

@@ -11,26 +11,18 @@ from dataclasses import dataclass
 from service.facts import Facts
 from service.scores.injury import PITTSBURGH, InjuryEpisode, injury_episode
 from service.scores.ottawa_knee import patient_source
-from service.scores.score_items import ScoreItem, reading_flags, reading_sources
+from service.scores.score_items import ItemizedResult, ScoreItem, reading_flags, reading_sources
 
 YOUNG_BELOW = 12
 OLD_ABOVE = 50
 
 
 @dataclass(frozen=True)
-class PittsburghResult:
+class PittsburghResult(ItemizedResult):
     applies: bool
     value: bool | None
     items: tuple[ScoreItem, ...] = ()
     reason: str = ""
-
-    @property
-    def positive(self) -> tuple[ScoreItem, ...]:
-        return tuple(i for i in self.items if i.state is True)
-
-    @property
-    def unknown(self) -> tuple[ScoreItem, ...]:
-        return tuple(i for i in self.items if i.state is None)
 
     @property
     def indeterminate(self) -> bool:

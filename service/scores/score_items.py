@@ -137,3 +137,22 @@ def reading_flags(reading: Reading | None) -> frozenset[str]:
     if reading.winner is not None:
         flags |= set(reading.winner.flags)
     return frozenset(flags)
+
+
+class ItemizedResult:
+    """Shared views of a score's items (true / false / unknown state) for the result dataclasses."""
+
+    items: tuple[ScoreItem, ...]
+
+    @property
+    def positive(self) -> tuple[ScoreItem, ...]:
+        return tuple(i for i in self.items if i.state is True)
+
+    @property
+    def negative(self) -> tuple[ScoreItem, ...]:
+        return tuple(i for i in self.items if i.state is False)
+
+    @property
+    def unknown(self) -> tuple[ScoreItem, ...]:
+        return tuple(i for i in self.items if i.state is None)
+
