@@ -5,6 +5,7 @@ The protocol layer (cds_hooks) calls :meth:`KneeDomain.evaluate`; everything bel
 from __future__ import annotations
 
 import importlib
+import logging
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,10 +17,12 @@ from service.drafts import CardDraft
 from service.order_advice import build_order_advice, match_drafts
 from service.pathways import applicability, assessment, self_care
 from service.services import knee_services
-from service.terminology import Terminology, load_terminology
+from service.config import ConfigError
+from service.terminology import SiteMapError, Terminology, load_terminology
 from service.triage import KNOWLEDGE_VERSION, RuleSettings, Triage
 
 ORDER_HOOKS = ("order-select", "order-sign")
+log = logging.getLogger("knee_cds")
 
 # §7.1 step 3, in order. dvt_suspicion decides population and suspicion before PE and DVT run.
 PATHWAYS = (
@@ -85,7 +88,16 @@ class KneeDomain:
 
     def __init__(self, settings: Any, terminology: Terminology | None = None):
         self.settings = settings
-        self.terminology = terminology or load_terminology(getattr(settings, "site_maps", ()) or ())
+        if terminology is None:
+            try:
+                terminology = load_terminology(getattr(settings, "site_maps", ()) or ())
+            except SiteMapError as err:
+                # contract §10: a bad site map stops the service, naming the file and entry
+                raise ConfigError(str(err)) from err
+        self.terminology = terminology
+        for info in terminology.site_maps:
+            log.info("site map loaded: %s version %s from %s (%d entries)", info.site, info.version, info.file,
+                     info.entries)
         self.rules = RuleSettings(age_adjusted_ddimer=bool(getattr(settings, "age_adjusted_ddimer", False)))
         self.renderer = CardRenderer(self.terminology)
         self.pathways = _load_pathways()
