@@ -66,11 +66,15 @@ class WellsDvt:
             lines.append(f"Not recorded: {', '.join(unknown)}. Each would add 1 point (Wells could reach {self.max}).")
         not_doc = [i.label for i in self.items if i.state == "not-documented"]
         if not_doc:
-            lines.append(f"{'; '.join(not_doc)}: not documented. Each would add 1 point.")
+            tail = "; DVT is already likely." if self.klass == "likely" else "."
+            lines.append(f"{'; '.join(not_doc)[:1].upper()}{'; '.join(not_doc)[1:]}: not documented. "
+                         f"Each would add 1 point{tail}")
         w10 = next((i for i in self.items if i.id == "W10"), None)
         if w10 and w10.points == 0:
+            after = classify(self.min - 2, self.max - 2)
+            still = ", still likely" if self.klass == "likely" and after == "likely" else f", {after}"
             lines.append("No attestation that an alternative diagnosis is at least as likely "
-                         f"(it would subtract 2: Wells {self.min - 2}).")
+                         f"(it would subtract 2: Wells {self.min - 2}{still}).")
         return lines
 
 
