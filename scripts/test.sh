@@ -3,6 +3,7 @@
 # server it uses itself (knee-cds processes and a sekmet-fhir FHIR server, all on 127.0.0.1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install-system-packages.sh
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
