@@ -13,12 +13,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import ClientDisconnected
 
 from .auth import AuthResult, Authenticator
 from .cards_protocol import response_cards, suggestion_uuids
 from .domain import Chart, Domain, DomainResult, HookRequest, ServiceDefinition
-from .errors import ProtocolError, install_error_handlers
-from .prefetch import FetchSettings, InvalidFhirServer, PatientUnavailable, gather_chart
+from .errors import ProtocolError, install_error_handlers, log_safe
+from .prefetch import PATIENT_KEY, FetchSettings, InvalidFhirServer, PatientUnavailable, gather_chart
 from .schemas import decode_json_object, validate_feedback, validate_hook_request
 from .store import AuditCard, AuditRecord, Store, StoreUnavailable
 
@@ -48,6 +49,9 @@ def init_app(app: Flask, runtime: CdsRuntime) -> None:
     # werkzeug's own guard, also for bodies read by anything but _read_limited (limit + 1 so that
     # _read_limited can see the byte that makes a body too large)
     app.config["MAX_CONTENT_LENGTH"] = runtime.max_body_bytes + 1
+    # "/cds-services//x" is answered as the path it is (an OperationOutcome 404), not redirected
+    # with a 308 HTML page: CDS clients do not follow redirects on POST, and must see the error
+    app.url_map.merge_slashes = False
     install_error_handlers(app)
     app.register_blueprint(bp)
 
@@ -154,7 +158,13 @@ def _read_limited(limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     while size <= limit:
-        part = stream.read(min(64 * 1024, limit + 1 - size))
+        try:
+            part = stream.read(min(64 * 1024, limit + 1 - size))
+        except (OSError, ClientDisconnected):
+            # the HTTP server's body-read deadline passed (a client trickling its body) or the
+            # client went away: nothing usable arrived, and the connection is closed after this
+            log.info("request body not received in time (%d bytes read)", size)
+            raise ProtocolError.single(408, "Request body not received in full in time.", "timeout")
         if not part:
             break
         parts.append(part)
@@ -233,9 +243,32 @@ def _gather(hook_request: HookRequest, settings: FetchSettings) -> Chart:
     try:
         return gather_chart(hook_request, settings)
     except PatientUnavailable as err:
+        if _patient_fetched(hook_request):
+            # Whether the server refused, timed out, answered 404 or spoke something else stays in
+            # the log: the caller names the fhirServer, so telling them apart would let it map
+            # which hosts and ports answer (a port scanner driven through this service).
+            log.warning("patient not read from fhirServer %s: %s",
+                        log_safe(hook_request.fhir_server), log_safe(err.detail))
+            raise ProtocolError.single(412, PATIENT_NOT_READ, "not-found", "prefetch.patient")
         raise ProtocolError.single(412, str(err), "not-found", "prefetch.patient")
     except InvalidFhirServer as err:
         raise ProtocolError.single(400, str(err), "invalid", "fhirServer")
+
+
+PATIENT_NOT_READ = ("The patient could not be read: the FHIR server could not be read "
+                    "(prefetch the 'patient' key, or check fhirServer and fhirAuthorization).")
+
+
+def _patient_fetched(hook_request: HookRequest) -> bool:
+    """True when the Patient was to come from fhirServer: not prefetched, or prefetched as an
+    OperationOutcome (the client could not read it either), contract §2."""
+    if not hook_request.fhir_server:
+        return False
+    prefetch = hook_request.prefetch if isinstance(hook_request.prefetch, dict) else {}
+    if PATIENT_KEY not in prefetch:
+        return True
+    value = prefetch[PATIENT_KEY]
+    return isinstance(value, dict) and value.get("resourceType") in ("OperationOutcome", "Bundle")
 
 
 def _audit_result(result: DomainResult, cards: list[dict[str, Any]]) -> None:

@@ -23,11 +23,36 @@ _ISSUE_CODE = {
     403: "forbidden",
     404: "not-found",
     405: "not-supported",
+    408: "timeout",
     412: "not-found",
     413: "too-long",
+    414: "too-long",
     415: "not-supported",
+    431: "too-long",
     503: "transient",
 }
+
+# Texts of the answers the HTTP server itself gives before the app sees a request (gunicorn's
+# request-line/header limits, malformed HTTP). They never quote the request.
+HTTP_SERVER_TEXT = {
+    400: "Malformed HTTP request.",
+    403: "Request forbidden.",
+    408: "Request not received in time.",
+    414: "Request line too long.",
+    417: "Expectation not supported.",
+    431: "Request header fields too large.",
+    501: "Transfer coding not supported.",
+}
+
+
+def log_safe(value: object, limit: int = 200) -> str:
+    """A client-supplied value as it may appear in a log line: printable, one line, bounded.
+
+    ``repr`` escapes control characters (a CR/LF in a hookInstance would forge a log line) and
+    non-printable code points; the cut keeps one request from flooding the log.
+    """
+    text = value if isinstance(value, str) else str(value)
+    return repr(text[:limit])[1:-1] + ("..." if len(text) > limit else "")
 
 
 @dataclass(frozen=True)
@@ -63,9 +88,16 @@ class Unauthorized(Exception):
     """401 with an empty body: an invalid JWT gets no details (contract §7)."""
 
 
+def operation_outcome_json(issues: list[Issue]) -> str:
+    return json.dumps({"resourceType": "OperationOutcome", "issue": [i.json() for i in issues]})
+
+
 def operation_outcome(status: int, issues: list[Issue], headers: dict | None = None) -> Response:
-    body = {"resourceType": "OperationOutcome", "issue": [i.json() for i in issues]}
-    return Response(json.dumps(body), status=status, mimetype=FHIR_JSON, headers=headers)
+    return Response(operation_outcome_json(issues), status=status, mimetype=FHIR_JSON, headers=headers)
+
+
+def issue_code(status: int) -> str:
+    return _ISSUE_CODE.get(status, "processing")
 
 
 def unauthorized_response() -> Response:

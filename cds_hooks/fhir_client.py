@@ -16,6 +16,7 @@ Failures are raised as :class:`FetchError` with a ``reason`` from the vocabulary
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
@@ -26,6 +27,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 _REDIRECTS = (301, 302, 303, 307, 308)
+# A URL with these would be rewritten or refused by the HTTP stack: refuse it before it gets there
+_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _CHUNK = 64 * 1024
 
 
@@ -69,19 +72,31 @@ def check_fhir_server(base: str | None) -> str | None:
         return None
     if not isinstance(base, str):
         raise InvalidFhirServer("fhirServer must be a string")
-    parts = urlsplit(base.strip())
+    text = base.strip()
+    if _SPACE_OR_CONTROL.search(text):
+        raise InvalidFhirServer("fhirServer must not contain spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  raises ValueError for a port out of range or not a number
+    except ValueError:
+        # "http://[::1/fhir", "http://ehr:99999/fhir", "http://ehr:abc/fhir"
+        raise InvalidFhirServer(f"fhirServer is not a valid URL (host or port), got {base[:100]!r}") from None
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise InvalidFhirServer(f"fhirServer must be an http or https URL, got {base[:100]!r}")
     if parts.username or parts.password:
         # credentials in the URL would be sent along with the bearer token; refuse rather than guess
         raise InvalidFhirServer("fhirServer must not carry credentials")
-    return base.strip().rstrip("/")
+    return text.rstrip("/")
 
 
-def origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    port = parts.port or {"http": 80, "https": 443}.get(scheme)
+def origin(url: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of ``url``; None when it has no valid host or port."""
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        return None
     return scheme, (parts.hostname or "").lower(), port
 
 
@@ -135,9 +150,10 @@ class FhirClient:
 
     def is_on_server(self, url: str) -> bool:
         """True when ``url`` is on the fhirServer's origin (so the token may be sent there)."""
-        if self.base is None or not isinstance(url, str):
+        if self.base is None or not isinstance(url, str) or _SPACE_OR_CONTROL.search(url):
             return False
-        return origin(url) == origin(self.base) and urlsplit(url).scheme.lower() in ("http", "https")
+        target = origin(url)
+        return target is not None and target == origin(self.base) and target[0] in ("http", "https")
 
     # ---- requests ---------------------------------------------------------------------------------
 
@@ -191,12 +207,18 @@ class FhirClient:
             raise FetchError("connection-error", f"connection failed ({type(exc).__name__})")
         except requests.exceptions.RequestException as exc:
             raise FetchError("connection-error", f"request failed ({type(exc).__name__})")
+        except (ValueError, UnicodeError) as exc:
+            # a URL the HTTP stack cannot parse, or a header value outside Latin-1 (http.client)
+            raise FetchError("connection-error", f"request could not be sent ({type(exc).__name__})")
 
     def _same_origin_redirect(self, response: requests.Response, url: str) -> str:
         location = response.headers.get("Location")
         if not location:
             raise FetchError("invalid-response", f"HTTP {response.status_code} without Location")
-        target = urljoin(url, location)
+        try:
+            target = urljoin(url, location)
+        except ValueError:
+            raise FetchError("invalid-response", f"HTTP {response.status_code} with an invalid Location") from None
         if not self.is_on_server(target):
             raise FetchError("forbidden-redirect", f"redirect to another host refused: {target[:200]}")
         return target

@@ -21,6 +21,13 @@ from .fhir_client import InvalidFhirServer, check_fhir_server
 # Deepest JSON nesting accepted. FHIR resources inside a Bundle inside prefetch stay far below it;
 # anything deeper is hostile and would only exhaust the recursion of whoever walks it next.
 MAX_JSON_DEPTH = 64
+# Longest string accepted anywhere in a body. The longest legitimate ones (a narrative div, a
+# userComment) stay far below; the body limit alone would let one string fill 5 MB of memory per copy.
+MAX_STRING_CHARS = 1_000_000
+# The token is sent on as an HTTP header value, where anything outside Latin-1 cannot even be encoded
+# and spaces or control characters would change the header. RFC 6750's b64token is stricter still;
+# visible ASCII keeps every real EHR token (JWTs, opaque base64) while refusing what cannot travel.
+BEARER_TOKEN = r"^[\x21-\x7e]+$"
 
 FHIR_ID = r"^[A-Za-z0-9\-\.]{1,64}$"
 # "Practitioner/123", "ServiceRequest/abc": a relative reference (type/id)
@@ -38,7 +45,7 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as err:
         raise ProtocolError.single(400, f"Body is not valid UTF-8 (byte {err.start}).", "structure")
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except RecursionError:
         raise ProtocolError.single(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels.", "structure")
     except ValueError as err:  # JSONDecodeError, NaN/Infinity, over-long integers
@@ -52,6 +59,13 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text[:20]} overflows a double")  # 1e999: valid JSON, not a number we can use
+    return value
 
 
 def _check_shape(root: Any) -> None:
@@ -68,6 +82,9 @@ def _check_shape(root: Any) -> None:
         elif isinstance(value, list):
             items = ((f"[{i}]", v, "") for i, v in enumerate(value))
         elif isinstance(value, str):
+            if len(value) > MAX_STRING_CHARS:
+                raise ProtocolError.single(413, f"String longer than {MAX_STRING_CHARS} characters.",
+                                           "too-long", path.lstrip(".") or None)
             if _has_surrogate(value):
                 raise ProtocolError.single(400, "String holds an unpaired UTF-16 surrogate.", "structure",
                                            path.lstrip(".") or None)
@@ -78,6 +95,9 @@ def _check_shape(root: Any) -> None:
             raise ProtocolError.single(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels.",
                                        "structure", path.lstrip(".") or None)
         for label, child, key in items:
+            if len(key) > MAX_STRING_CHARS:
+                raise ProtocolError.single(413, f"Object key longer than {MAX_STRING_CHARS} characters.",
+                                           "too-long", path.lstrip(".") or None)
             if _has_surrogate(key):
                 raise ProtocolError.single(400, "Object key holds an unpaired UTF-16 surrogate.", "structure")
             stack.append((child, depth + 1, path + label))
@@ -179,7 +199,10 @@ class FhirAuthorizationSchema(Schema):
     class Meta:
         unknown = INCLUDE  # e.g. "patient", extensions
 
-    access_token = fields.String(required=True, validate=validate.Length(min=1, max=16384))
+    access_token = fields.String(required=True, validate=[
+        validate.Length(min=1, max=16384),
+        validate.Regexp(BEARER_TOKEN, error="Not a bearer token: only visible ASCII characters "
+                                           "(no spaces, no characters outside ASCII) are allowed.")])
     token_type = fields.String(required=True, validate=validate.Regexp(
         r"^[Bb][Ee][Aa][Rr][Ee][Rr]$", error="Must be 'Bearer'."))
     expires_in = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))

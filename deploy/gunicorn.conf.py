@@ -12,20 +12,28 @@ import os
 wsgi_app = os.environ.get("KNEE_CDS_WSGI_APP", "service.app:create_app()")
 bind = [b.strip() for b in os.environ.get("KNEE_CDS_BIND", "0.0.0.0:8080").split(",") if b.strip()]
 
-# Hook calls wait on FHIR fetches (KNEE_CDS_FHIR_TIMEOUT per request, pages in sequence), so
-# threads keep a worker busy-but-responsive; workers give CPU parallelism. The jti replay records
-# and the patient-hash salt live in the store, so workers need no shared memory.
+# Hook calls wait on FHIR fetches (KNEE_CDS_FHIR_TIMEOUT per request, pages in sequence) and
+# clients may send slowly: with gevent each connection is a greenlet, so neither holds one of a few
+# threads (40 clients trickling a body left gthread workers answering nothing). The worker class
+# adds a deadline for receiving a body (KNEE_CDS_BODY_TIMEOUT_S, 408 then close) and answers
+# gunicorn's own errors (request line too long, bad headers) with an OperationOutcome. Workers give
+# CPU parallelism; the jti replay records and the patient-hash salt live in the store, so workers
+# need no shared memory.
 workers = int(os.environ.get("KNEE_CDS_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8)))
-threads = int(os.environ.get("KNEE_CDS_THREADS", 4))
-worker_class = "gthread"
+worker_class = os.environ.get("KNEE_CDS_WORKER_CLASS", "cds_hooks.gunicorn_worker.KneeCdsWorker")
+worker_connections = int(os.environ.get("KNEE_CDS_WORKER_CONNECTIONS", 500))
+threads = int(os.environ.get("KNEE_CDS_THREADS", 4))  # used only by KNEE_CDS_WORKER_CLASS=gthread
 
 # A hook call must answer well within what an EHR waits (typically 5-10 s); a worker stuck longer
 # than this is restarted.
 timeout = int(os.environ.get("KNEE_CDS_WORKER_TIMEOUT", 30))
 graceful_timeout = 30
+# Also the time allowed for a request line and headers on the gevent worker (then the connection
+# is closed): a client that sends headers slower than this is cut off.
 keepalive = 5
 
 # Request line/header limits (the body limit is KNEE_CDS_MAX_BODY_BYTES, enforced by the app).
+# 8190 is gunicorn's maximum; a longer line gets 414 with an OperationOutcome from the worker.
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 16384
