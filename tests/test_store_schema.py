@@ -12,15 +12,15 @@ from cds_hooks.store import (MIGRATIONS, AuditCard, AuditRecord, Store, audit, f
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 
 
-def store_at(tmp_path, name="s.sqlite3") -> Store:
-    return Store(f"sqlite:///{tmp_path / name}")
+def store_at(url: str) -> Store:
+    return Store(url)
 
 
-def test_schema_is_created_once_and_versioned(tmp_path):
-    first = store_at(tmp_path)
+def test_schema_is_created_once_and_versioned(store_url):
+    first = store_at(store_url)
     assert first.schema_version() == len(MIGRATIONS)
     salt_hash = first.hash_patient("https://ehr/fhir/", "p1")
-    second = store_at(tmp_path)  # a second worker / a restart
+    second = store_at(store_url)  # a second worker / a restart
     assert second.schema_version() == len(MIGRATIONS)
     # the salt lives in the store: every worker hashes the same way, and trailing slashes do not matter
     assert second.hash_patient("https://ehr/fhir", "p1") == salt_hash
@@ -28,8 +28,8 @@ def test_schema_is_created_once_and_versioned(tmp_path):
         assert conn.execute(select(func.count()).select_from(schema_version)).scalar() == len(MIGRATIONS)
 
 
-def test_concurrent_first_start_migrates_once(tmp_path):
-    stores = [store_at(tmp_path) for _ in range(4)]
+def test_concurrent_first_start_migrates_once(store_url):
+    stores = [store_at(store_url) for _ in range(4)]
     errors = []
 
     def ready(s):
@@ -47,8 +47,8 @@ def test_concurrent_first_start_migrates_once(tmp_path):
     assert len({s.hash_patient(None, "x") for s in stores}) == 1
 
 
-def test_retention_deletes_old_audit_and_feedback(tmp_path):
-    store = store_at(tmp_path)
+def test_retention_deletes_old_audit_and_feedback(store_url):
+    store = store_at(store_url)
     old, new = NOW - timedelta(days=400), NOW - timedelta(days=10)
     for when, uuid in ((old, "old-card"), (new, "new-card")):
         store.record_audit(AuditRecord(service_id="svc", received_at=when, http_status=200,
@@ -64,11 +64,11 @@ def test_retention_deletes_old_audit_and_feedback(tmp_path):
         assert conn.execute(select(func.count()).select_from(feedback)).scalar() == 1
 
 
-def test_jti_is_refused_while_the_token_lives_and_forgotten_after(tmp_path):
-    store = store_at(tmp_path)
+def test_jti_is_refused_while_the_token_lives_and_forgotten_after(store_url):
+    store = store_at(store_url)
     future = datetime.now(timezone.utc) + timedelta(minutes=5)
     assert store.remember_jti("iss", "j1", future)
-    assert not store_at(tmp_path).remember_jti("iss", "j1", future)  # another worker sees it
+    assert not store_at(store_url).remember_jti("iss", "j1", future)  # another worker sees it
     assert store.remember_jti("other-iss", "j1", future)
     past = datetime.now(timezone.utc) - timedelta(minutes=5)
     assert store.remember_jti("iss", "j2", past)
