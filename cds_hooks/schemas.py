@@ -83,7 +83,7 @@ def _check_shape(root: Any) -> None:
             items = ((f"[{i}]", v, "") for i, v in enumerate(value))
         elif isinstance(value, str):
             if len(value) > MAX_STRING_CHARS:
-                raise ProtocolError.single(413, f"String longer than {MAX_STRING_CHARS} characters.",
+                raise ProtocolError.single(400, f"String longer than {MAX_STRING_CHARS} characters.",
                                            "too-long", path.lstrip(".") or None)
             if _has_surrogate(value):
                 raise ProtocolError.single(400, "String holds an unpaired UTF-16 surrogate.", "structure",
@@ -96,7 +96,7 @@ def _check_shape(root: Any) -> None:
                                        "structure", path.lstrip(".") or None)
         for label, child, key in items:
             if len(key) > MAX_STRING_CHARS:
-                raise ProtocolError.single(413, f"Object key longer than {MAX_STRING_CHARS} characters.",
+                raise ProtocolError.single(400, f"Object key longer than {MAX_STRING_CHARS} characters.",
                                            "too-long", path.lstrip(".") or None)
             if _has_surrogate(key):
                 raise ProtocolError.single(400, "Object key holds an unpaired UTF-16 surrogate.", "structure")
