@@ -7,6 +7,7 @@ fresh one (which sees a repaired file or a restarted server).
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 
 from sqlalchemy import create_engine, event
@@ -42,6 +43,18 @@ def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
     in_memory = ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:")
 
+    database = engine.url.database
+
+    @event.listens_for(engine, "do_connect")
+    def _refuse_read_only(_dialect, _record, _cargs, _cparams):
+        # SQLite silently opens a file it cannot write read-only, and creates its WAL index
+        # (-shm) with the file's mode: a connection opened during a permission fault would keep
+        # the whole process read-only after the repair. Refuse to open one instead.
+        if not in_memory and database:
+            problem = _not_writable(database)
+            if problem:
+                raise sqlite3.OperationalError(f"attempt to write a readonly database ({problem})")
+
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_conn, _record):
         # the driver's own implicit transactions would not cover DDL; SQLAlchemy emits BEGIN itself
@@ -67,6 +80,16 @@ def _sqlite_engine(url: str) -> Engine:
             context.is_disconnect = True
 
     return engine
+
+
+def _not_writable(database: str) -> str | None:
+    path = os.path.abspath(database)
+    for candidate in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(candidate) and not os.access(candidate, os.R_OK | os.W_OK):
+            return f"{os.path.basename(candidate)} is not writable"
+    if not os.path.exists(path) and not os.access(os.path.dirname(path) or ".", os.W_OK | os.X_OK):
+        return "its folder is not writable"
+    return None
 
 
 def is_data_error(err: BaseException) -> bool:
