@@ -216,3 +216,17 @@ def test_a_row_the_database_refuses_costs_only_itself(store_url):
     assert {r["hook_instance"] for r in store.audit_rows()} == {"h0", "h1", "h2"}
     assert store.stats.snapshot()["audit_dropped"] == 1
     store.close(5)
+
+
+def test_an_idle_writer_thread_ends_and_the_next_record_starts_another(monkeypatch):
+    from cds_hooks.store import audit_writer  # noqa: PLC0415
+
+    monkeypatch.setattr(audit_writer, "IDLE_EXIT_S", 0.3)
+    written: list[str] = []
+    writer = AuditWriter(lambda batch: written.extend(r.hook_instance for r in batch), StoreStats())
+    writer.submit(record(1))
+    assert writer.flush(10)
+    wait_until(lambda: writer._thread is None)
+    writer.submit(record(2))
+    assert writer.flush(10) and written == ["h1", "h2"]
+    assert writer.close(5)

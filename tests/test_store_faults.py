@@ -177,3 +177,24 @@ def test_the_store_refuses_nul_the_same_way_in_process(store_url):
                                        "acceptedSuggestions": [{"id": "ok"}, {"id": "s\x00"}]}], None, now)
     assert refused.value.expression == "feedback[0].acceptedSuggestions[1].id"
     assert store.feedback_rows() == []
+
+
+def test_the_replay_record_on_the_request_path_waits_for_a_locked_store_only_briefly(store_url):
+    """With auth on, a hook call writes its token's jti: a locked store refuses it quickly (503 by
+    the caller) instead of holding the call for the whole busy timeout."""
+    import time  # noqa: PLC0415
+    from datetime import timedelta  # noqa: PLC0415
+
+    from cds_hooks.store import StoreUnavailable  # noqa: PLC0415
+    from tests.support.store_faults import locked_store  # noqa: PLC0415
+
+    store = Store(store_url)
+    store.ensure_ready()
+    expires = datetime.now(timezone.utc) + timedelta(minutes=5)
+    with locked_store(store_url):
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.remember_jti("iss", "locked-jti", expires)
+        assert time.monotonic() - started < 10      # the busy timeout is 30 s
+    assert store.remember_jti("iss", "locked-jti", expires)   # and it heals at once
+    store.close(1)

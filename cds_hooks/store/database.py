@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from .audit_writer import AuditWriter
-from .engine import WRITE, is_data_error, is_transient, make_engine
+from .engine import REQUEST_PATH_LOCK_WAIT_MS, REQUEST_PATH_WRITE, WRITE, is_data_error, is_transient, make_engine
 from .escaping import NUL, storable
 from .migrate import SchemaTooNew, current_revision, upgrade
 from .records import AuditCard, AuditRecord, StoreStats
@@ -90,6 +90,7 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._writer_engine = self.engine.execution_options(**WRITE)
+        self._request_path_engine = self.engine.execution_options(**REQUEST_PATH_WRITE)
         self._salt: bytes | None = None
         self._ready = False
         self._lock = threading.Lock()
@@ -342,7 +343,10 @@ class Store:
         self._ready_or_unavailable("jti")
         now = _utcnow()
         try:
-            with self._writer_engine.begin() as conn:
+            with self._request_path_engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text(f"SET LOCAL lock_timeout = {REQUEST_PATH_LOCK_WAIT_MS}"))
+                    conn.execute(text(f"SET LOCAL statement_timeout = {REQUEST_PATH_LOCK_WAIT_MS}"))
                 conn.execute(delete(jwt_replay).where(jwt_replay.c.iss == iss, jwt_replay.c.jti == jti,
                                                       jwt_replay.c.expires_at < now))
                 conn.execute(insert(jwt_replay).values(iss=storable(iss), jti=storable(jti),

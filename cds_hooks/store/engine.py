@@ -22,6 +22,10 @@ SQLITE_BUSY_TIMEOUT_S = 30
 # for it (busy timeout), instead of reading a snapshot and failing at once when another writer
 # committed in between (SQLITE_BUSY_SNAPSHOT, which no timeout retries).
 WRITE = {"store_write": True}
+# The JWT replay record is written on the request path (auth on): a locked store may hold a call
+# only this long, then the call is refused as "unavailable" instead of waiting out the busy timeout.
+REQUEST_PATH_LOCK_WAIT_MS = 2000
+REQUEST_PATH_WRITE = {"store_write": True, "store_lock_wait_ms": REQUEST_PATH_LOCK_WAIT_MS}
 
 # Statement/lock wait bound on PostgreSQL: a stuck lock must not hold a worker thread forever.
 PG_STATEMENT_TIMEOUT_MS = 30_000
@@ -32,7 +36,7 @@ def make_engine(url: str) -> Engine:
         return _sqlite_engine(url)
     return create_engine(
         url, pool_pre_ping=True, pool_recycle=1800,
-        connect_args={"connect_timeout": 10,
+        connect_args={"connect_timeout": 5,
                       "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS} "
                                  f"-c lock_timeout={PG_STATEMENT_TIMEOUT_MS}"}
         if url.startswith("postgresql") else {},
@@ -70,7 +74,9 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("store_write") else "BEGIN")
+        options = conn.get_execution_options()
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(options.get('store_lock_wait_ms', SQLITE_BUSY_TIMEOUT_S * 1000))}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("store_write") else "BEGIN")
 
     @event.listens_for(engine, "handle_error")
     def _sqlite_fault_is_a_disconnect(context):
