@@ -198,3 +198,25 @@ def test_the_replay_record_on_the_request_path_waits_for_a_locked_store_only_bri
         assert time.monotonic() - started < 10      # the busy timeout is 30 s
     assert store.remember_jti("iss", "locked-jti", expires)   # and it heals at once
     store.close(1)
+
+
+def test_feedback_waits_for_a_locked_store_only_a_bounded_time(store_url):
+    """A worker thread held by feedback cannot serve advice: a lock held longer than the bound is
+    answered 'unavailable, nothing stored' (503 by the caller), and the next attempt succeeds."""
+    import time  # noqa: PLC0415
+
+    from cds_hooks.store import StoreUnavailable  # noqa: PLC0415
+    from tests.support.store_faults import locked_store  # noqa: PLC0415
+
+    store = Store(store_url)
+    store.ensure_ready()
+    now = datetime.now(timezone.utc)
+    item = [{"card": "c-locked", "outcome": "overridden", "outcomeTimestamp": now}]
+    with locked_store(store_url):
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            store.record_feedback("svc", item, None, now)
+        assert time.monotonic() - started < 20      # the busy timeout of the background writer is 30 s
+    assert store.feedback_rows() == []
+    assert store.record_feedback("svc", item, None, now) == [False]
+    store.close(1)

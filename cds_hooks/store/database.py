@@ -24,7 +24,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from .audit_writer import AuditWriter
-from .engine import REQUEST_PATH_LOCK_WAIT_MS, REQUEST_PATH_WRITE, WRITE, is_data_error, is_transient, make_engine
+from .engine import (FEEDBACK_LOCK_WAIT_MS, JTI_LOCK_WAIT_MS, WRITE, bound_postgres_waits, bounded_write,
+                     is_data_error, is_transient, make_engine)
 from .escaping import NUL, storable
 from .migrate import SchemaTooNew, current_revision, upgrade
 from .records import AuditCard, AuditRecord, StoreStats
@@ -90,7 +91,8 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._writer_engine = self.engine.execution_options(**WRITE)
-        self._request_path_engine = self.engine.execution_options(**REQUEST_PATH_WRITE)
+        self._jti_engine = self.engine.execution_options(**bounded_write(JTI_LOCK_WAIT_MS))
+        self._feedback_engine = self.engine.execution_options(**bounded_write(FEEDBACK_LOCK_WAIT_MS))
         self._salt: bytes | None = None
         self._ready = False
         self._lock = threading.Lock()
@@ -264,7 +266,8 @@ class Store:
 
     def _insert_feedback(self, service_id: str, rows: list[dict[str, Any]]) -> list[bool]:
         linked: list[bool] = []
-        with self._writer_engine.begin() as conn:
+        with self._feedback_engine.begin() as conn:
+            bound_postgres_waits(conn, FEEDBACK_LOCK_WAIT_MS)
             _serialize_links(conn)
             for row in rows:
                 card_id = self._issuing_card(conn, service_id, row["card_uuid"])
@@ -343,10 +346,8 @@ class Store:
         self._ready_or_unavailable("jti")
         now = _utcnow()
         try:
-            with self._request_path_engine.begin() as conn:
-                if conn.dialect.name == "postgresql":
-                    conn.execute(text(f"SET LOCAL lock_timeout = {REQUEST_PATH_LOCK_WAIT_MS}"))
-                    conn.execute(text(f"SET LOCAL statement_timeout = {REQUEST_PATH_LOCK_WAIT_MS}"))
+            with self._jti_engine.begin() as conn:
+                bound_postgres_waits(conn, JTI_LOCK_WAIT_MS)
                 conn.execute(delete(jwt_replay).where(jwt_replay.c.iss == iss, jwt_replay.c.jti == jti,
                                                       jwt_replay.c.expires_at < now))
                 conn.execute(insert(jwt_replay).values(iss=storable(iss), jti=storable(jti),

@@ -22,10 +22,22 @@ SQLITE_BUSY_TIMEOUT_S = 30
 # for it (busy timeout), instead of reading a snapshot and failing at once when another writer
 # committed in between (SQLITE_BUSY_SNAPSHOT, which no timeout retries).
 WRITE = {"store_write": True}
-# The JWT replay record is written on the request path (auth on): a locked store may hold a call
-# only this long, then the call is refused as "unavailable" instead of waiting out the busy timeout.
-REQUEST_PATH_LOCK_WAIT_MS = 2000
-REQUEST_PATH_WRITE = {"store_write": True, "store_lock_wait_ms": REQUEST_PATH_LOCK_WAIT_MS}
+# Writes a client waits for hold a worker thread: a locked store may hold them only this long,
+# then the request is answered "unavailable" (503) instead of waiting out the busy timeout and
+# starving the threads that serve advice. The JWT replay record (auth on) is on the hook path.
+JTI_LOCK_WAIT_MS = 2000
+FEEDBACK_LOCK_WAIT_MS = 5000
+
+
+def bounded_write(lock_wait_ms: int) -> dict:
+    return {"store_write": True, "store_lock_wait_ms": lock_wait_ms}
+
+
+def bound_postgres_waits(conn, lock_wait_ms: int) -> None:
+    """The PostgreSQL half of :func:`bounded_write` (SQLite's is the busy timeout, set at BEGIN)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(lock_wait_ms)}")
 
 # Statement/lock wait bound on PostgreSQL: a stuck lock must not hold a worker thread forever.
 PG_STATEMENT_TIMEOUT_MS = 30_000
