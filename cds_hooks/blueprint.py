@@ -18,7 +18,8 @@ from werkzeug.exceptions import ClientDisconnected
 from .auth import AuthResult, Authenticator
 from .cards_protocol import response_cards, suggestion_uuids
 from .domain import Chart, Domain, DomainResult, HookRequest, ServiceDefinition
-from .errors import ProtocolError, install_error_handlers, log_safe
+from .errors import ProtocolError, install_error_handlers
+from .store.escaping import log_safe
 from .prefetch import PATIENT_KEY, FetchSettings, InvalidFhirServer, PatientUnavailable, gather_chart
 from .schemas import decode_json_object, validate_feedback, validate_hook_request
 from .store import AuditCard, AuditRecord, InvalidValue, Store, StoreUnavailable

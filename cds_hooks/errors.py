@@ -45,16 +45,6 @@ HTTP_SERVER_TEXT = {
 }
 
 
-def log_safe(value: object, limit: int = 200) -> str:
-    """A client-supplied value as it may appear in a log line: printable, one line, bounded.
-
-    ``repr`` escapes control characters (a CR/LF in a hookInstance would forge a log line) and
-    non-printable code points; the cut keeps one request from flooding the log.
-    """
-    text = value if isinstance(value, str) else str(value)
-    return repr(text[:limit])[1:-1] + ("..." if len(text) > limit else "")
-
-
 @dataclass(frozen=True)
 class Issue:
     diagnostics: str

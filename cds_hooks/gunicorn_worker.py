@@ -1,57 +1,69 @@
 """The gunicorn worker of knee-cds (``worker_class`` in deploy/gunicorn.conf.py).
 
-- **gevent**: every connection is a greenlet, so clients that send slowly cost memory, not one of a
-  few threads; discovery and hook calls keep being answered while they trickle.
-- **A deadline for receiving a request body** (``KNEE_CDS_BODY_TIMEOUT_S``): the socket refuses to
-  wait past it, the app answers 408 and the connection is closed. Request line and headers are
-  bounded by gunicorn's keep-alive timeout on this worker class (the connection is closed).
+- **Slow clients cost a greenlet, not a thread**: connections are served by gevent, which receives
+  the request line, the headers and the whole body cooperatively; only a request received in full
+  is handed to a thread of a real thread pool (``threads``), where the app runs. A client that
+  trickles its body holds no thread, so discovery and hook calls keep being answered.
+- **The app is not monkey-patched**: it runs in ordinary OS threads exactly as under gthread. A
+  blocking call (SQLite waiting for a lock, a psycopg call) holds only its own thread, never the
+  event loop that serves every other connection of the worker.
+- **A deadline for receiving a request body** (``KNEE_CDS_BODY_TIMEOUT_S``, in total: one byte every
+  2 s never trips a per-read timeout): 408 with an OperationOutcome, then the connection is closed.
+  Request line and headers must arrive within ``keepalive`` seconds, else the connection is closed.
 - **OperationOutcome for gunicorn's own answers**: a request line over ``limit_request_line``,
   too many or too large headers, malformed HTTP get a FHIR OperationOutcome (contract §7) instead
   of gunicorn's HTML page. The texts never quote the request.
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import time
 
+from gevent import socket as gsocket
+from gevent.threadpool import ThreadPool
 from gunicorn.workers.ggevent import GeventWorker
 
 DEFAULT_BODY_TIMEOUT_S = 10.0
+DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 _STATUS_LINE = re.compile(rb"^HTTP/1\.[01] (\d{3}) ")
 
 
-def body_timeout_s(environ: dict[str, str] = os.environ) -> float:
+def body_timeout_s(environ=os.environ) -> float:
     value = float(environ.get("KNEE_CDS_BODY_TIMEOUT_S", DEFAULT_BODY_TIMEOUT_S))
     if not value > 0:
         raise ValueError("KNEE_CDS_BODY_TIMEOUT_S must be > 0")
     return value
 
 
-class _DeadlineSocket:
-    """The client socket, whose ``recv`` fails with TimeoutError once ``deadline`` has passed.
+def outcome_response(status: int, reason: bytes) -> bytes:
+    """A complete HTTP/1.1 response carrying an OperationOutcome; the connection is then closed."""
+    # imported here: the arbiter loads this module and should not import Flask on the way
+    from .errors import FHIR_JSON, HTTP_SERVER_TEXT, Issue, issue_code, operation_outcome_json
 
-    A per-read timeout alone would not do: one byte every two seconds never trips it.
-    """
+    text = HTTP_SERVER_TEXT.get(status, "The request could not be processed.")
+    body = operation_outcome_json([Issue(text, issue_code(status))]).encode("utf-8")
+    return (b"HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+            % (status, reason, FHIR_JSON.encode(), len(body))) + body
+
+
+class _DeadlineSocket:
+    """The client socket, whose ``recv`` fails with TimeoutError once ``deadline`` has passed."""
 
     def __init__(self, sock):
         self._sock = sock
         self.deadline: float | None = None
-        self.expired = False
 
     def recv(self, size: int, *flags: int) -> bytes:
         if self.deadline is None:
             return self._sock.recv(size, *flags)
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
-            self.expired = True
             raise TimeoutError("request body not received in time")
         self._sock.settimeout(remaining)
         try:
             return self._sock.recv(size, *flags)
-        except TimeoutError:
-            self.expired = True
-            raise
         finally:
             self._sock.settimeout(None)
 
@@ -67,40 +79,95 @@ class _OutcomeErrorSocket:
         self._sock = sock
 
     def sendall(self, data: bytes) -> None:
-        # imported here: the arbiter loads this module before gevent patches the worker, and
-        # should not import Flask on the way
-        from .errors import FHIR_JSON, HTTP_SERVER_TEXT, Issue, issue_code, operation_outcome_json
-
         match = _STATUS_LINE.match(data)
-        status = int(match.group(1)) if match else 500
-        text = HTTP_SERVER_TEXT.get(status, "The request could not be processed.")
-        body = operation_outcome_json([Issue(text, issue_code(status))]).encode("utf-8")
-        reason = data.split(b"\r\n", 1)[0].split(b" ", 2)[2] if match else b"Internal Server Error"
-        head = (b"HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
-                % (status, reason, FHIR_JSON.encode(), len(body)))
-        self._sock.sendall(head + body)
+        if match:
+            status, reason = int(match.group(1)), data.split(b"\r\n", 1)[0].split(b" ", 2)[2]
+        else:
+            status, reason = 500, b"Internal Server Error"
+        self._sock.sendall(outcome_response(status, reason))
 
     def __getattr__(self, name: str):
         return getattr(self._sock, name)
 
 
+class _InThreads:
+    """The WSGI app run in a real thread; the answer is collected there and written by the
+    greenlet (a gevent socket belongs to the event loop's thread)."""
+
+    def __init__(self, app, pool: ThreadPool):
+        self.app = app
+        self.pool = pool
+
+    def __call__(self, environ, start_response):
+        status, headers, exc_info, body = self.pool.apply(self._run, (environ,))
+        start_response(status, headers, exc_info)
+        return [body]
+
+    def _run(self, environ):
+        answer: dict = {}
+
+        def record(status, headers, exc_info=None):
+            answer.update(status=status, headers=headers, exc_info=exc_info)
+            return lambda data: answer.setdefault("early", []).append(data)
+
+        result = self.app(environ, record)
+        try:
+            body = b"".join([*answer.get("early", []), *result])
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        return answer["status"], answer["headers"], answer.get("exc_info"), body
+
+
 class KneeCdsWorker(GeventWorker):
     def init_process(self) -> None:
         self.body_timeout_s = body_timeout_s()
+        self.max_body_bytes = int(os.environ.get("KNEE_CDS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES))
         super().init_process()
+
+    def patch(self) -> None:
+        # gevent sockets for the listeners, and nothing monkey-patched: the app keeps real threads
+        self.sockets = [gsocket.socket(s.FAMILY, gsocket.SOCK_STREAM, fileno=s.sock.detach())
+                        for s in self.sockets]
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        self.wsgi = _InThreads(self.wsgi, ThreadPool(max(1, self.cfg.threads)))
 
     def handle(self, listener, client, addr) -> None:
         super().handle(listener, _DeadlineSocket(client), addr)
 
     def handle_request(self, listener_name, req, sock, addr) -> None:
-        sock.deadline = time.monotonic() + self.body_timeout_s
-        try:
-            super().handle_request(listener_name, req, sock, addr)
-        finally:
-            sock.deadline = None
-        if sock.expired:
-            # the rest of the body may still be trickling in: do not wait for it
-            raise StopIteration()
+        declared = req.body.reader.length if hasattr(req.body.reader, "length") else None
+        if declared is not None and declared > self.max_body_bytes:
+            body = b""  # the app answers 413 from Content-Length without reading; then close
+        else:
+            sock.deadline = time.monotonic() + self.body_timeout_s
+            try:
+                body = self._receive(req)
+            except OSError:
+                sock.sendall(outcome_response(408, b"Request Timeout"))
+                self.log.info("request body not received within %gs: 408", self.body_timeout_s)
+                raise StopIteration() from None
+            finally:
+                sock.deadline = None
+        received_in_full = len(body) <= self.max_body_bytes and declared in (None, len(body))
+        req.body = io.BytesIO(body)
+        super().handle_request(listener_name, req, sock, addr)
+        if not received_in_full:
+            raise StopIteration()  # the rest of an oversized body is not worth waiting for
+
+    def _receive(self, req) -> bytes:
+        """The whole body, or its first max_body_bytes + 1 bytes (the app answers 413 then)."""
+        limit = self.max_body_bytes + 1
+        parts, size = [], 0
+        while size < limit:
+            part = req.body.read(min(64 * 1024, limit - size))
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
+        return b"".join(parts)
 
     def handle_error(self, req, client, addr, exc) -> None:
         super().handle_error(req, _OutcomeErrorSocket(client), addr, exc)

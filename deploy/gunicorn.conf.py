@@ -12,17 +12,21 @@ import os
 wsgi_app = os.environ.get("KNEE_CDS_WSGI_APP", "service.app:create_app()")
 bind = [b.strip() for b in os.environ.get("KNEE_CDS_BIND", "0.0.0.0:8080").split(",") if b.strip()]
 
-# Hook calls wait on FHIR fetches (KNEE_CDS_FHIR_TIMEOUT per request, pages in sequence) and
-# clients may send slowly: with gevent each connection is a greenlet, so neither holds one of a few
-# threads (40 clients trickling a body left gthread workers answering nothing). The worker class
-# adds a deadline for receiving a body (KNEE_CDS_BODY_TIMEOUT_S, 408 then close) and answers
-# gunicorn's own errors (request line too long, bad headers) with an OperationOutcome. Workers give
-# CPU parallelism; the jti replay records and the patient-hash salt live in the store, so workers
-# need no shared memory.
+# Connections are served by gevent (each one a greenlet: clients that send slowly cost memory, not
+# a thread; 40 clients trickling a body left gthread workers answering nothing). A request received
+# in full runs in one of `threads` real threads, where the app is not monkey-patched: a blocking
+# store call (SQLite waiting for a lock) holds only its own thread. The worker class adds a deadline
+# for receiving a body (KNEE_CDS_BODY_TIMEOUT_S, 408 then close) and answers gunicorn's own errors
+# (request line too long, bad headers) with an OperationOutcome. Hook calls wait on FHIR fetches,
+# so threads keep a worker busy-but-responsive; workers give CPU parallelism. The jti replay
+# records and the patient-hash salt live in the store, so workers need no shared memory.
 workers = int(os.environ.get("KNEE_CDS_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8)))
 worker_class = os.environ.get("KNEE_CDS_WORKER_CLASS", "cds_hooks.gunicorn_worker.KneeCdsWorker")
 worker_connections = int(os.environ.get("KNEE_CDS_WORKER_CONNECTIONS", 500))
-threads = int(os.environ.get("KNEE_CDS_THREADS", 4))  # used only by KNEE_CDS_WORKER_CLASS=gthread
+threads = int(os.environ.get("KNEE_CDS_THREADS", 8))
+# gunicorn's control socket defaults to one path per user; several servers on one host (tests,
+# replicas) would share it. knee-cds uses none of its commands.
+control_socket_disable = True
 
 # A hook call must answer well within what an EHR waits (typically 5-10 s); a worker stuck longer
 # than this is restarted.

@@ -209,3 +209,35 @@ def test_fetch_failures_look_the_same_whatever_listens_on_the_port(server, netwo
     status, content = answers["closed"]
     assert status == 412 and b"FHIR server could not be read" in content
     assert "patient not read from fhirServer http://127.0.0.1:" in server.log_text()
+
+
+# --------------------------------------------------------------------------- a locked store
+
+def test_a_locked_sqlite_store_slows_neither_hook_calls_nor_other_requests(server):
+    """The app runs in real threads, not on the event loop: while another process holds the
+    SQLite write lock, hook calls answer at once and a feedback call waiting for the lock holds
+    only its own thread (it ends 503, nothing stored)."""
+    import sqlite3
+
+    locker = sqlite3.connect(server.db_path, isolation_level=None, timeout=10)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        waiting = {}
+
+        def send_feedback():
+            item = {"card": "locked", "outcome": "overridden", "outcomeTimestamp": "2026-03-02T10:05:00Z"}
+            waiting["status"] = requests.post(server.url(TRIAGE + "/feedback"), json={"feedback": [item]},
+                                              timeout=60).status_code
+
+        feedback = threading.Thread(target=send_feedback)
+        feedback.start()
+        time.sleep(0.3)
+        for _ in range(3):
+            t0 = time.monotonic()
+            assert requests.post(server.url(TRIAGE), json=hook_body("patient-view"), timeout=30).status_code == 200
+            assert requests.get(server.url("/cds-services"), timeout=30).status_code == 200
+            assert time.monotonic() - t0 < 2
+        feedback.join(timeout=60)
+        assert waiting["status"] == 503
+    finally:
+        locker.close()
