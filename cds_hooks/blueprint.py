@@ -19,10 +19,10 @@ from .auth import AuthResult, Authenticator
 from .cards_protocol import response_cards, suggestion_uuids
 from .domain import Chart, Domain, DomainResult, HookRequest, ServiceDefinition
 from .errors import ProtocolError, install_error_handlers
-from .store.escaping import log_safe
 from .prefetch import PATIENT_KEY, FetchSettings, InvalidFhirServer, PatientUnavailable, gather_chart
 from .schemas import decode_json_object, validate_feedback, validate_hook_request
 from .store import AuditCard, AuditRecord, InvalidValue, Store, StoreUnavailable
+from .store.escaping import log_safe
 
 log = logging.getLogger(__name__)
 
@@ -258,15 +258,15 @@ PATIENT_NOT_READ = ("The patient could not be read: the FHIR server could not be
 
 
 def _patient_fetched(hook_request: HookRequest) -> bool:
-    """True when the Patient was to come from fhirServer: not prefetched, or prefetched as an
-    OperationOutcome (the client could not read it either), contract §2."""
+    """True when the Patient was to come from fhirServer: not prefetched, or prefetched as anything
+    but a Patient or null (an OperationOutcome, a value of the wrong shape: contract §2)."""
     if not hook_request.fhir_server:
         return False
     prefetch = hook_request.prefetch if isinstance(hook_request.prefetch, dict) else {}
     if PATIENT_KEY not in prefetch:
         return True
     value = prefetch[PATIENT_KEY]
-    return isinstance(value, dict) and value.get("resourceType") in ("OperationOutcome", "Bundle")
+    return value is not None and not (isinstance(value, dict) and value.get("resourceType") == "Patient")
 
 
 def _audit_result(result: DomainResult, cards: list[dict[str, Any]]) -> None:

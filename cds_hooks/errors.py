@@ -35,13 +35,12 @@ _ISSUE_CODE = {
 # Texts of the answers the HTTP server itself gives before the app sees a request (gunicorn's
 # request-line/header limits, malformed HTTP). They never quote the request.
 HTTP_SERVER_TEXT = {
-    400: "Malformed HTTP request.",
+    400: "Malformed HTTP request (request line, headers or transfer coding).",
     403: "Request forbidden.",
     408: "Request not received in time.",
     414: "Request line too long.",
     417: "Expectation not supported.",
     431: "Request header fields too large.",
-    501: "Transfer coding not supported.",
 }
 
 

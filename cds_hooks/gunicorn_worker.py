@@ -84,6 +84,9 @@ class _OutcomeErrorSocket:
             status, reason = int(match.group(1)), data.split(b"\r\n", 1)[0].split(b" ", 2)[2]
         else:
             status, reason = 500, b"Internal Server Error"
+        if status == 501:
+            # an unsupported Transfer-Encoding is the client's doing: 400, never a 5xx (contract §7)
+            status, reason = 400, b"Bad Request"
         self._sock.sendall(outcome_response(status, reason))
 
     def __getattr__(self, name: str):

@@ -82,6 +82,16 @@ def test_malformed_http_is_an_outcome_400(server):
     assert json.loads(body)["resourceType"] == "OperationOutcome"
 
 
+def test_unsupported_transfer_coding_is_an_outcome_400_not_501(server):
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(b"POST " + TRIAGE.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")
+        answer = _read_all(sock)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer[:300]
+    assert json.loads(body)["resourceType"] == "OperationOutcome"
+
+
 def test_json_nested_deeper_than_the_limit_is_400_naming_it(server):
     raw = b'{"hook": ' + b"[" * (MAX_JSON_DEPTH + 5) + b"]" * (MAX_JSON_DEPTH + 5) + b"}"
     resp = requests.post(server.url(TRIAGE), data=raw, headers={"Content-Type": "application/json"}, timeout=20)
@@ -241,3 +251,30 @@ def test_a_locked_sqlite_store_slows_neither_hook_calls_nor_other_requests(serve
         assert waiting["status"] == 503
     finally:
         locker.close()
+
+
+# --------------------------------------------------------------------------- auth on
+
+@pytest.fixture(scope="module")
+def auth_server(service_server_factory, tmp_path_factory):
+    from tests.support.jwt_tools import KeyPair
+
+    key = KeyPair("ec", "hardening-1")
+    path = tmp_path_factory.mktemp("hardening") / "clients.json"
+    path.write_text(json.dumps([{"iss": "https://ehr", "jwks": {"keys": [key.jwk]},
+                                 "fhir_servers": ["https://ehr/fhir"]}]))
+    return service_server_factory({"KNEE_CDS_CLIENTS": str(path), "KNEE_CDS_WORKERS": "1"},
+                                  fake_domain=True, gunicorn=True)
+
+
+@pytest.mark.parametrize("token", ["€".encode(), "😀".encode(), b"\xff\xfe", b"a\x01b"])
+def test_authorization_header_outside_latin1_is_401_without_details(auth_server, token):
+    with socket.create_connection((auth_server.host, auth_server.port), timeout=10) as sock:
+        sock.sendall(b"GET /cds-services HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer "
+                     + token + b"\r\n\r\n")
+        answer = _read_all(sock)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1]
+    # 401 without details; or gunicorn's own 400 (an OperationOutcome) for a control character
+    assert status in (b"401", b"400"), answer[:300]
+    assert body == b"" if status == b"401" else json.loads(body)["resourceType"] == "OperationOutcome"
