@@ -142,9 +142,13 @@ class KneeCdsWorker(GeventWorker):
 
     def handle_request(self, listener_name, req, sock, addr) -> None:
         declared = req.body.reader.length if hasattr(req.body.reader, "length") else None
+        expects_continue, req._expected_100_continue = getattr(req, "_expected_100_continue", False), False
         if declared is not None and declared > self.max_body_bytes:
             body = b""  # the app answers 413 from Content-Length without reading; then close
         else:
+            if expects_continue:
+                # the body is read here, before the app runs: the client must be told to send it
+                sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
             sock.deadline = time.monotonic() + self.body_timeout_s
             try:
                 body = self._receive(req)

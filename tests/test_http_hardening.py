@@ -92,6 +92,17 @@ def test_unsupported_transfer_coding_is_an_outcome_400_not_501(server):
     assert json.loads(body)["resourceType"] == "OperationOutcome"
 
 
+def test_expect_100_continue_gets_continue_before_the_body(server):
+    body = json.dumps(hook_body("patient-view")).encode()
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        sock.sendall(b"POST " + TRIAGE.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Connection: close\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+        assert sock.recv(64).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(body)
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:300]
+
+
 def test_json_nested_deeper_than_the_limit_is_400_naming_it(server):
     raw = b'{"hook": ' + b"[" * (MAX_JSON_DEPTH + 5) + b"]" * (MAX_JSON_DEPTH + 5) + b"}"
     resp = requests.post(server.url(TRIAGE), data=raw, headers={"Content-Type": "application/json"}, timeout=20)

@@ -305,7 +305,8 @@ def build_feedback_case(rnd: random.Random) -> Case:
                 {"Content-Type": "application/json"}, feedback_items=acknowledged)
 
 
-HEADER_VALUES = ["application/json", "application/fhir+json", "text/plain", "", "*/*",
+HEADER_VALUES = ["application/json", "application/fhir+json", "text/plain", "", "*/*", "gzip", "chunked",
+                 "gzip, chunked", "100-continue", "identity",
                  "application/json; charset=latin-1", "multipart/form-data; boundary=x", "https://ehr.example.org",
                  "Bearer abc", "Bearer", "null", "x" * 2000, "\u00e9t\u00e9"]
 
@@ -336,7 +337,8 @@ def build_odd_case(rnd: random.Random) -> Case:
         path = rnd.choice(ODD_PATHS)
     else:
         path = "/cds-services/" + "".join(rnd.choice("abc/%.-_~019") for _ in range(rnd.randint(0, 30)))
-    headers = _headers(rnd, ["Content-Type", "Origin", "Access-Control-Request-Method", "Authorization"])
+    headers = _headers(rnd, ["Content-Type", "Origin", "Access-Control-Request-Method", "Authorization",
+                             "Transfer-Encoding", "Expect", "Content-Encoding"])
     body = rnd.choice([None, bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 64))), b'{"feedback": []}',
                        b'{"hook": "patient-view"}', b"{}"])
     return Case("odd", method, path, body, {k: v.encode("utf-8").decode("latin-1") for k, v in headers.items()})
