@@ -44,6 +44,10 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _to_minute(dt: datetime) -> datetime:
+    return dt.replace(second=0, microsecond=0)
+
+
 def clip_summary(text: str) -> str:
     text = " ".join(text.split())
     if len(text) <= SUMMARY_MAX:
@@ -233,7 +237,10 @@ class CardRenderer:
             "subject": {"reference": facts.patient_ref},
         }
         if s.period:
-            resource["occurrencePeriod"] = {"start": iso(s.period[0]), "end": iso(s.period[1])}
+            # Scheduled to the minute, as orders are (both ends floored: a "within 1 h" window never
+            # grows). The same chart then gives the same ServiceRequest within that minute, whether
+            # it came by prefetch or by fetch.
+            resource["occurrencePeriod"] = {"start": iso(_to_minute(s.period[0])), "end": iso(_to_minute(s.period[1]))}
         resource["reasonCode"] = [{"text": f"{s.rule}: {s.reason}"}]
         # contract §4: reasonCode and note both present, both carrying why. Without extra detail
         # (what follows the test, the leg) the note restates the reason rather than going missing.
