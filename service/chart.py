@@ -360,6 +360,8 @@ def _read_birth_date(r: _Reader, ref: str, raw: Any) -> None:
     """§1.6: age from birthDate. Unreadable or later than now: age unknown (never "young"). Known only
     to the year or month: an age range (the rules take the safer side of any boundary inside it); the
     single age is read from the §1.1 point (1 July, the 15th) like every partial date."""
+    if raw is None:
+        return                      # null: not recorded (§1.6 age unknown, ASSESS-AGE-UNKNOWN says so)
     t = parse_fhir_time(raw)
     if t is None:
         r.date_note("undated", f"{ref}: birthDate {_shown(raw)} is not a valid FHIR date; age unknown")

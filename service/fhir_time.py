@@ -28,9 +28,11 @@ _FHIR_TIME = re.compile(
     r"(?:-(?P<day>\d{2})"
     r"(?:[Tt ](?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d+))?)?"
     r"(?P<zone>[Zz]|[+-]\d{2}(?::?\d{2})?)?"
-    r")?)?)?$"
+    r")?)?)?$",
+    re.ASCII,       # \d is 0-9 only, never other scripts' digits
 )
 _MAX_TEXT = 64          # longer strings are not dates (and are not worth a regex)
+_MAX_OFFSET = timedelta(hours=14)   # FHIR offsets run from -14:00 to +14:00
 
 
 class Precision(StrEnum):
@@ -80,6 +82,9 @@ def _full_datetime(text: str) -> FhirTime | None:
     than the pattern); anything it refuses goes through the pattern (leap seconds, odd offsets)."""
     try:
         dt = datetime.fromisoformat(text)
+        offset = dt.utcoffset()
+        if offset is not None and abs(offset) > _MAX_OFFSET:
+            return None
         point = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
