@@ -197,3 +197,37 @@ def test_adult_septic_pathway_and_sepsis_features_for_a_range_reaching_18():
     # the adult pathway keeps the NICE NG51 sepsis upgrade; a child-only rule would drop it
     assert ranged(17, 18).adult is True
     assert ranged(16, 17).adult is False
+
+
+# ---- property: every age rule takes the safer end of any range --------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+def _decisions(facts):
+    """Each age rule's decision, oriented so that True is the safer (more cautious) side."""
+    ka = {"pe-suspicion-low": True}
+    gated = make_facts(facts.age, ka=ka)
+    gated.age_range = facts.age_range
+    return {
+        "PERC age criterion present": perc._age(facts).state is True,
+        "PERC not applied": not perc.perc_applies(gated),
+        "Ottawa age criterion met": ottawa_knee._age_item(facts).state is True,
+        "Pittsburgh age criterion met": pittsburgh_knee.items(facts)[0].state is True,
+        "NG12 young (wider work-up)": popliteal_mass._young(facts),
+        "pregnancy status asked": pregnancy_status_needed(facts),
+        "paediatric DVT variant": dvt_suspicion.population(make_triage(facts)) == "paediatric",
+        "D-dimer blocked": "d-dimer" in assembly.hard_blocks(make_triage(facts)),
+        "adult septic pathway (NG51 upgrade kept)": facts.adult,
+        "Kocher not computed": not kocher.score(facts).applies,
+    }
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.integers(min_value=0, max_value=110), st.integers(min_value=0, max_value=1))
+def test_every_age_rule_takes_the_safer_end_of_the_range(youngest, width):
+    oldest = youngest + width
+    got = _decisions(ranged(youngest, oldest))
+    ends = [_decisions(make_facts(age)) for age in (youngest, oldest)]
+    for rule, decision in got.items():
+        assert decision is any(end[rule] for end in ends), (rule, youngest, oldest)
