@@ -234,3 +234,19 @@ def test_http_wrong_shape_patient_without_server_is_412_naming_it(service_server
     outcome = resp.json()
     assert outcome["resourceType"] == "OperationOutcome"
     assert "an Observation where a Patient was expected" in str(outcome)
+
+
+@pytest.mark.parametrize("hook", sorted(HOOK_SERVICES))
+def test_http_unusable_next_link_with_a_fhir_server_answers_200(service_server, hook):
+    from tests.support.protocol_requests import hook_body
+    with FhirStub() as fhir:
+        fhir.add_resource({"resourceType": "Patient", "id": "p1", "gender": "female"})
+        body = hook_body(hook, fhirServer=fhir.base,
+                         fhirAuthorization={"access_token": "t", "token_type": "Bearer", "expires_in": 300,
+                                            "scope": "patient/*.read", "subject": "knee-cds"})
+        body["prefetch"]["observations"] = {"resourceType": "Bundle", "type": "searchset", "entry": [],
+                                            "link": [{"relation": "next", "url": "http://[::1"}]}
+        resp = requests.post(service_server.url(f"/cds-services/{HOOK_SERVICES[hook]}"), json=body, timeout=30)
+    assert resp.status_code == 200, resp.text
+    text = " ".join(c.get("detail", "") for c in resp.json()["cards"])
+    assert "Observation could not be read" in text and "next link" in text
