@@ -352,7 +352,7 @@ def _resolve_key(query: Query, prefetch: dict[str, Any], client: FhirClient, set
     # contract §2: a value of the wrong shape is treated as absent: fetched from fhirServer when one is
     # given, else the key is unreadable and DATA-FETCH-INCOMPLETE names it (with what was wrong)
     note = (query.key, f"prefetch value unusable: {problem}")
-    if client.base is None:
+    if client is None or client.base is None:
         return KeyResult(unreadable=[_unreadable(
             query, "prefetch-malformed", f"prefetch value {query.key!r} is {problem}; no fhirServer to fetch it from")],
             skipped=[note], readable=False)
