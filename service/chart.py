@@ -465,11 +465,15 @@ def _read_condition(r: _Reader, res: dict) -> None:
 
 
 def _abatement(r: _Reader, ref: str, res: dict) -> tuple[datetime | None, bool]:
+    # an abatement later than now has not happened yet: the Condition is not abated (§1.1 item 2); an
+    # unreadable one still says the Condition abated, at an unknown time (like abatementBoolean)
     if "abatementDateTime" in res:
-        return r.read_time(ref, res.get("abatementDateTime"), "abatement")[0], True
+        t, flags = r.read_time(ref, res.get("abatementDateTime"), "abatement")
+        return t, "future-date" not in flags
     if "abatementPeriod" in res:
         p = _d(res.get("abatementPeriod"))
-        return r.read_time(ref, p.get("end") or p.get("start"), "abatement")[0], True
+        t, flags = r.read_time(ref, p.get("end") or p.get("start"), "abatement")
+        return t, "future-date" not in flags
     if "abatementAge" in res:
         return _add_age(r.birth, res.get("abatementAge")), True
     if res.get("abatementBoolean") is True or _s(res.get("abatementString")):

@@ -140,6 +140,14 @@ def test_future_abatement_does_not_make_an_active_vte_history_recent_or_absent()
     assert c.abatement is None and c.active
 
 
+@pytest.mark.parametrize("abatement", [{"abatementDateTime": "2999-01-01"}, {"abatementPeriod": {"end": "2027"}}])
+def test_future_abatement_without_clinical_status_leaves_the_condition_active(abatement):
+    resource = condition(onsetDateTime="2020-01-01", **abatement)
+    del resource["clinicalStatus"]
+    c = read(resource).conditions[0]
+    assert c.active and not c.has_abatement and c.abatement is None
+
+
 def test_partial_onset_is_flagged_partial_date():
     facts = read(condition(onsetDateTime="2025-11"))
     assert facts.conditions[0].onset == datetime(2025, 11, 15, tzinfo=timezone.utc)
