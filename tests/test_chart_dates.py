@@ -196,3 +196,23 @@ def test_http_card_names_the_patient_whose_birth_date_was_unusable(service_serve
         for card in cards:
             assert flag in card["extension"]["example.knee-cds"]["flags"]
             assert f"Patient/{pid}" in card["detail"] and words in card["detail"]
+
+
+@pytest.mark.parametrize("hook", ["order-select", "order-sign"])
+def test_http_draft_order_dates_of_any_precision_or_type(service_server, hook):
+    from tests.support.protocol_requests import hook_body
+    from tests.support.vignettes import ORDERABLE_SYSTEM
+    failures = []
+    for value in ["2026", "2026-03", "2026-03-02", "2026-03-02T10:00Z", "2026-03-02T10:00:00+14:00", "garbage",
+                  "", 20260302, True, ["2026-03-02"], {"start": "x"}, "9999-12-31T23:30:00-01:00"]:
+        body = hook_body(hook)
+        draft = body["context"]["draftOrders"]["entry"][0]["resource"]
+        draft["code"] = {"coding": [{"system": ORDERABLE_SYSTEM, "code": "d-dimer"}]}
+        draft["occurrenceDateTime"] = value
+        draft["authoredOn"] = value
+        body["context"]["draftOrders"]["entry"].append({"resource": {
+            **draft, "id": "sr2", "occurrenceDateTime": None, "occurrencePeriod": {"start": value, "end": value}}})
+        resp = requests.post(service_server.url(f"/cds-services/{HOOK_SERVICES[hook]}"), json=body, timeout=30)
+        if resp.status_code != 200:
+            failures.append((value, resp.status_code, resp.text[:200]))
+    assert not failures, failures
