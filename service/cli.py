@@ -57,7 +57,17 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     serve_cmd.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     serve_cmd.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    from . import config_check, triage_command, vignette_runner  # noqa: PLC0415
+    for name, module, text in (
+            ("triage", triage_command, "cards for a FHIR Bundle or CDS Hooks request in a file"),
+            ("vignettes", vignette_runner, "run acceptance vignettes in process or against a service"),
+            ("check-config", config_check, "check the configuration without starting the server")):
+        sub = commands.add_parser(name, help=text, description=text)
+        module.add_arguments(sub)
+        sub.set_defaults(run=module.run)
     args = parser.parse_args(argv)
+    if args.command != "serve":
+        return args.run(args)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return serve(args.host, args.port)
 
