@@ -35,7 +35,10 @@ def serve(host: str, port: int, domain: Domain | None = None) -> int:
         return 2
     # SIGTERM (process managers, test fixtures) ends the loop like Ctrl-C does
     signal.signal(signal.SIGTERM, _interrupt)
-    log.info("knee-cds listening on http://%s:%d", host if ":" not in host else f"[{host}]", server.port)
+    shown = host if ":" not in host else f"[{host}]"
+    log.info("knee-cds listening on http://%s:%d", shown, server.port)
+    if app.extensions["knee_cds_settings"].preview:
+        log.info("card preview: http://%s:%d/preview", shown, server.port)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -97,6 +97,7 @@ def test_example_cards_in_the_browser(browser, preview_server, example):
     for button in browser.find_elements(By.CSS_SELECTOR, ".suggestion-button"):
         actions = browser.find_element(By.ID, button.get_attribute("aria-controls"))
         assert actions.find_elements(By.TAG_NAME, "li"), "a suggestion lists the orders it creates or deletes"
+    browser.save_screenshot(str(artifacts_dir() / f"{example.id}-screen.png"))  # what a 1280-px screen shows
     _full_page_screenshot(browser, artifacts_dir() / f"{example.id}.png")
 
 
