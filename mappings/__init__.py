@@ -1,5 +1,3 @@
-"""Data, not code: the published code sets, the orderables catalog, site maps and example patients.
-
-A package only so that the wheel carries these files and the service finds them through
-``importlib.resources`` wherever it is installed.
-"""
+"""Data only (code sets, site maps, example patients). Installed as the package ``service.mappings``
+so that the service finds its data through the package (``importlib.resources``) in a wheel as in a
+checkout; this file only marks the folder as that package."""

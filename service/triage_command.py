@@ -74,7 +74,7 @@ def _request(doc: Any, domain, args: argparse.Namespace) -> dict[str, Any]:
         raise Unusable(f"unknown orderable {unknown[0]!r}; catalog: {', '.join(terminology.orderable_ids)}")
     patient_id = (chart.patient or {}).get("id") or "example"
     drafts = [draft_order(d, terminology.orderable_display(d), str(patient_id)) for d in args.draft]
-    body = build_request(chart, service_for_hook(domain, hook), drafts)
+    body = build_request(chart, service_for_hook(domain, hook), None, drafts)
     if hook in ORDER_HOOKS and not body["context"]["draftOrders"]["entry"]:
         raise Unusable(f"hook {hook} needs a draft order: the Bundle has no draft ServiceRequest; add --draft")
     return body

@@ -12,7 +12,7 @@ import requests
 
 from service import examples
 from service.cli import main
-from service.local_request import ChartInput, build_request
+from service.local_request import build_request
 from service.vignettes import service_for
 from tests.support.jwt_tools import KeyPair
 from tests.support.vignettes import VIGNETTE_DIR
@@ -53,12 +53,11 @@ def test_triage_prints_the_tier_the_service_answers(tmp_path, capsys, clean_env,
     # the three Bundle types a user may hold a chart in, in turn over the cases
     kind = BUNDLE_TYPES[examples.examples().index(example) % len(BUNDLE_TYPES)]
     path.write_text(json.dumps(_bundle(example, kind)))
-    drafts = example.hook in ("order-select", "order-sign")
     assert main(["triage", str(path), "--hook", example.hook, "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     rendered = examples.example_chart(example)
-    body = build_request(ChartInput(rendered.chart.resources + rendered.draft_orders), service_for(example.hook),
-                         (), rendered.context if drafts else {})
+    body = build_request(rendered.chart, service_for(example.hook), rendered.draft_orders,
+                         context_overrides=rendered.context)
     served = requests.post(service_server.url(f"/cds-services/{service_for(example.hook).id}"), json=body,
                            timeout=60).json()
     tiers = [[c["extension"]["example.knee-cds"]["tier"] for c in r["cards"]] for r in (printed, served)]
@@ -75,7 +74,8 @@ def test_triage_prints_the_tier_the_service_answers(tmp_path, capsys, clean_env,
 def test_triage_of_a_request_prints_the_exact_json(tmp_path, capsys, clean_env):
     example = examples.examples()[0]
     rendered = examples.example_chart(example)
-    body = build_request(ChartInput(rendered.chart.resources), service_for(example.hook))
+    body = build_request(rendered.chart, service_for(example.hook), rendered.draft_orders,
+                         context_overrides=rendered.context)
     path = tmp_path / "request.json"
     path.write_text(json.dumps(body))
     assert main(["triage", str(path), "--json", "--now", "2026-01-05T10:00:00Z"]) == 0

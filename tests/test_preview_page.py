@@ -8,7 +8,7 @@ from html import unescape
 import pytest
 
 from service import examples
-from service.local_request import ChartInput, build_request
+from service.local_request import build_request
 from service.local_run import service_for_hook
 from service.preview.card_view import card_view
 from service.preview.markdown import render_markdown
@@ -36,8 +36,8 @@ def _service_answer(client, example: examples.Example) -> dict:
     """What the hook endpoint answers for the same example (prefetch-filled, as an EHR sends it)."""
     rendered = examples.example_chart(example)
     domain = client.application.extensions["cds_hooks"].domain
-    chart = ChartInput(resources=rendered.chart.resources + rendered.draft_orders)
-    body = build_request(chart, service_for_hook(domain, example.hook), (), rendered.context)
+    body = build_request(rendered.chart, service_for_hook(domain, example.hook), rendered.draft_orders,
+                         context_overrides=rendered.context)
     response = client.post(f"/cds-services/{SERVICE_FOR_HOOK[example.hook]}", json=body)
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_json()

@@ -121,9 +121,8 @@ def _run_example(page: Page) -> None:
         return
     rendered = examples.example_chart(example, datetime.now(timezone.utc))
     hook = _chosen_hook(page, example.hook)
-    chart = ChartInput(resources=rendered.chart.resources + rendered.draft_orders)
-    context = rendered.context if hook == example.hook else {}
-    _run_chart(page, chart, hook, context)
+    own_hook = hook == example.hook
+    _run_chart(page, rendered.chart, hook, rendered.context if own_hook else {}, list(rendered.draft_orders))
 
 
 def _run_document(page: Page) -> None:
@@ -141,14 +140,15 @@ def _run_document(page: Page) -> None:
     if chart.request is not None:
         _run(page, chart.request)
     else:
-        _run_chart(page, chart, _chosen_hook(page, "patient-view"), {})
+        _run_chart(page, chart, _chosen_hook(page, "patient-view"), {}, None)
 
 
-def _run_chart(page: Page, chart: ChartInput, hook: str, context: dict[str, Any]) -> None:
+def _run_chart(page: Page, chart: ChartInput, hook: str, context: dict[str, Any],
+               drafts: list[dict[str, Any]] | None) -> None:
+    """``drafts``: the example's draft orders; None for a pasted chart (its own draft ServiceRequests)."""
     service = service_for_hook(_domain(), hook)
-    drafts = _extra_drafts(page, chart)
     try:
-        body = build_request(chart, service, drafts, context)
+        body = build_request(chart, service, drafts, _extra_drafts(page, chart), context)
     except InputError as err:
         page.error = f"The chart cannot be used: {err}."
         return
