@@ -18,6 +18,7 @@ closed loopback port (``closed_port``), so generated requests never leave the ma
 from __future__ import annotations
 
 import json
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,9 @@ from typing import Any, Callable
 
 from hypothesis import strategies as st
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+# the shared spec folder beside the checkout (or beside the vignettes scripts/test.sh names)
+SHARED = (Path(os.environ["KNEE_CDS_VIGNETTES"]).parent if os.environ.get("KNEE_CDS_VIGNETTES")
+          else Path(__file__).resolve().parents[2].parent / "shared")
 SERVICES = {"patient-view": "knee-pain-triage", "encounter-start": "knee-pain-encounter-triage",
             "order-select": "knee-order-advisor", "order-sign": "knee-order-check"}
 SEARCH_KEYS = {"encounters": "Encounter", "conditions": "Condition", "observations": "Observation",
