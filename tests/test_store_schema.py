@@ -144,3 +144,18 @@ def test_the_wheel_ships_the_migrations(tmp_path):
                  "cds_hooks/store/migrations/versions/0001_initial.py",
                  "cds_hooks/store/migrations/versions/0002_feedback_card_index.py"):
         assert path in names
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_a_plain_postgresql_url_uses_the_installed_driver(postgres_url, scheme):
+    plain = postgres_url.replace("postgresql+psycopg://", f"{scheme}://")
+    store = Store(plain)
+    assert store.schema_revision() == head_revision()
+    assert store.check_reachable() is None
+    store.close(1)
+
+
+def test_an_unreachable_store_is_reported_without_its_address(tmp_path):
+    store = Store("postgresql://knee:secret@127.0.0.1:1/nowhere")
+    problem = store.check_reachable()
+    assert problem and "127.0.0.1" not in problem and "secret" not in problem and "knee" not in problem
