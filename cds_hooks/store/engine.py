@@ -11,7 +11,7 @@ import os
 import sqlite3
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import (DBAPIError, DisconnectionError, InterfaceError, InternalError, OperationalError,
                             ProgrammingError, SQLAlchemyError)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -46,13 +46,26 @@ PG_STATEMENT_TIMEOUT_MS = 30_000
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
+    parsed = normalize_url(url)
     return create_engine(
-        url, pool_pre_ping=True, pool_recycle=1800,
+        parsed, pool_pre_ping=True, pool_recycle=1800,
         connect_args={"connect_timeout": 5,
                       "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS} "
                                  f"-c lock_timeout={PG_STATEMENT_TIMEOUT_MS}"}
-        if url.startswith("postgresql") else {},
+        if parsed.get_backend_name() == "postgresql" else {},
     )
+
+
+def normalize_url(url: str) -> URL:
+    """``postgresql://`` and ``postgres://`` (the forms operators and hosting platforms write) mean
+    the psycopg 3 driver this package installs (extra ``postgres``), not SQLAlchemy's default
+    psycopg2."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def _sqlite_engine(url: str) -> Engine:

@@ -265,3 +265,13 @@ def store_url(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
     else:
         yield request.getfixturevalue("postgres_url")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that runs on PostgreSQL (``-m "not postgres"`` for a quick SQLite-only run)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = {"postgres_server", "postgres_url"} & set(getattr(item, "fixturenames", ())) or (
+            callspec is not None and "postgresql" in callspec.params.values())
+        if on_postgres:
+            item.add_marker(pytest.mark.postgres)

@@ -94,7 +94,8 @@ class ServiceServer:
 
     def start(self) -> "ServiceServer":
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(self.command_prefix + _command(self.fake_domain, self.host, self.port, self.gunicorn), cwd=RUN_DIR, env=self.env,
+        self.process = subprocess.Popen(self.command_prefix + _command(self.fake_domain, self.host, self.port, self.gunicorn),
+                                        cwd=RUN_DIR, env=self.env,
                                         stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
