@@ -199,7 +199,7 @@ def _shape_problem(query: Query, value: Any) -> str | None:
     if rtype != "Bundle":
         return f"{_type_label(value)} where a Bundle was expected"
     btype = value.get("type")
-    if btype is not None and btype not in SEARCH_BUNDLE_TYPES:
+    if btype is not None and (not isinstance(btype, str) or btype not in SEARCH_BUNDLE_TYPES):  # "type": {} is unhashable
         return f"a Bundle of type {str(btype)[:40]!r} where a searchset was expected"
     return None
 
