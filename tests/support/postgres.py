@@ -16,6 +16,7 @@ instead; outage tests that need to stop the server are skipped then.
 """
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
@@ -227,11 +228,19 @@ def start_postgres() -> PostgresServer:
     root = Path(tempfile.mkdtemp(prefix="knee-cds-pg-"))
     server = PostgresServer(bindir=bindir, root=root, port=free_port())
     try:
-        return server.init().start()
+        server.init().start()
     except BaseException:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
         raise
+    # also when the session ends without its fixture teardown (an interrupted run)
+    atexit.register(_discard, server)
+    return server
+
+
+def _discard(server: PostgresServer) -> None:
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -244,8 +253,7 @@ def postgres_server():
     try:
         yield server
     finally:
-        server.stop()
-        shutil.rmtree(server.root, ignore_errors=True)
+        _discard(server)
 
 
 @pytest.fixture
