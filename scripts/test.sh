@@ -169,7 +169,8 @@ SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["pur
 # site-packages (a .pth file), so the installed `service` and `cds_hooks` always win. `python -P`
 # keeps the current folder off sys.path; --import-mode=importlib keeps pytest from inserting it.
 echo "$REPO" >"$SITE/knee_cds_checkout_tests.pth"
-KNEE_CDS_TEST_INSTALLED=1 KNEE_CDS_TEST_WHEEL="$WHEEL" KNEE_CDS_VIGNETTES="$VIGNETTES" \
+mkdir -p "$WORK/run-tests"
+KNEE_CDS_TEST_INSTALLED=1 KNEE_CDS_TEST_RUN_DIR="$WORK/run-tests" KNEE_CDS_TEST_WHEEL="$WHEEL" KNEE_CDS_VIGNETTES="$VIGNETTES" \
   "$VENV/bin/python" -P -m pytest -q -p no:cacheprovider --import-mode=importlib "$@" 2>&1 \
   | tee "$WORK/pytest.log"
 count "$WORK/pytest.log" pytest
