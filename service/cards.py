@@ -126,6 +126,7 @@ _ORDERABLE_TITLES = {
     "abi": "Ankle-brachial index",
     "arterial-duplex": "Arterial duplex",
     "ctpa": "CTPA",
+    "pregnancy-test": "Pregnancy test",
 }
 
 
