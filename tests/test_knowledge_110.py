@@ -48,3 +48,83 @@ def test_perc_on_the_review_card_when_that_is_the_most_urgent():
     assert top.topic == "chronic-knee-pain-imaging"
     assert "PE-PERC-NEG" in top.rules and top.scores.get("perc") == "negative"
     assert sum("perc" in c.scores for c in cards) == 1
+
+
+# -- 3. Wells W1 and cancer medication (§1.4, §4.1 W1, §5 S5) ----------------------------------------
+from service.pathways import dvt_suspicion  # noqa: E402
+from service.scores.wells_dvt import cancer_item, wells_dvt  # noqa: E402
+from service.scores.wells_pe import wells_pe  # noqa: E402
+from tests.support.msk_facts import condition  # noqa: E402
+
+MTX = {"antineoplastic-therapy": [src("MedicationRequest/mtx", display="methotrexate 15 mg weekly")]}
+CANCER = condition("Condition/breast-ca", {"active-cancer"}, onset=NOW - timedelta(days=400))
+RA = condition("Condition/ra", {"rheumatoid-arthritis"}, onset=NOW - timedelta(days=2000))
+
+
+def test_w1_cancer_condition_with_anticancer_drug_scores():
+    item = cancer_item(make_facts(55, conditions=[CANCER], medication_use=MTX))
+    assert (item.points, item.state) == (1, "scores")
+    assert {s.ref for s in item.sources} == {"Condition/breast-ca", "MedicationRequest/mtx"}
+
+
+def test_w1_cancer_condition_without_any_qualifier_is_a_range_flagged():
+    item = cancer_item(make_facts(55, conditions=[CANCER]))
+    assert item.state == "unknown" and item.points is None and item.flag == "cancer-activity-unconfirmed"
+
+
+def test_w1_anticancer_drug_without_cancer_condition_is_zero_never_unknown():
+    facts = make_facts(55, conditions=[RA], medication_use=MTX)
+    item = cancer_item(facts)
+    assert (item.points, item.state, item.flag) == (0, "zero", None)
+    assert "methotrexate" in item.label and [s.ref for s in item.sources] == ["MedicationRequest/mtx"]
+    w = wells_dvt(facts)
+    assert next(i for i in w.items if i.id == "W1").points == 0
+    assert next(i for i in wells_pe(facts).items if i.id == "PE-CANCER").state != "scores"
+
+
+def test_w1_drug_alone_with_medications_unreadable_stays_zero_but_cancer_becomes_unknown():
+    facts = make_facts(55, conditions=[RA], medication_use=MTX)
+    facts.unreadable_types = {"MedicationStatement"}
+    assert cancer_item(facts).state == "zero"
+    facts = make_facts(55, conditions=[CANCER])
+    facts.unreadable_types = {"MedicationStatement"}
+    assert cancer_item(facts).state == "unknown"
+
+
+def test_w1_cancer_treatment_procedure_on_its_own_scores():
+    facts = make_facts(55)
+    facts.cancer_treatment = [src("Procedure/chemo", NOW - timedelta(days=30), "completed")]
+    assert cancer_item(facts).state == "scores"
+
+
+def test_s5_anticancer_drug_without_cancer_is_not_a_risk_factor():
+    ka = {"posterior-knee-pain": True}
+    t = make_triage(make_facts(55, ka=ka, conditions=[RA], medication_use=MTX))
+    t.triggers = ["T1"]
+    assert dvt_suspicion.suspicion(t) == []
+    t = make_triage(make_facts(55, ka=ka, conditions=[CANCER], medication_use=MTX))
+    t.triggers = ["T1"]
+    assert any(line.startswith("S5:") and "Condition/breast-ca" in line for line in dvt_suspicion.suspicion(t))
+    t = make_triage(make_facts(55, ka=ka, conditions=[CANCER]))          # activity unconfirmed still counts
+    t.triggers = ["T1"]
+    assert any(line.startswith("S5:") for line in dvt_suspicion.suspicion(t))
+
+
+def test_ra_on_methotrexate_with_leg_swelling_is_unlikely_and_gets_a_ddimer_not_a_scan():
+    exam = {"posterior-knee-pain": True, "leg-swelling": True, "deep-vein-tenderness": False,
+            "entire-leg-swollen": False, "calf-circumference-difference": q(1.0, "cm"), "pitting-edema": False,
+            "collateral-superficial-veins": False, "symptom-onset": NOW - timedelta(days=3)}
+    facts = make_facts(60, ka=exam, gender="male", conditions=[RA], medication_use=MTX)
+    _t, cards = run(facts)
+    dvt = next(c for c in cards if c.topic == "dvt-pathway")
+    assert dvt.scores["wellsDvt"]["max"] <= 1 and "DVT-UNLIKELY-DDIMER" in dvt.rules
+    assert not any("cancer" in line.lower() and "+1" in line for line in dvt.evidence)
+
+
+def test_chart_methotrexate_started_this_month_is_not_cancer_treatment():
+    from tests.chart_fixtures import ICD, condition as fhir_condition, facts_of, med_request
+    facts = facts_of([fhir_condition(ICD, "M06.9", id="ra", onset="@now-5y"),
+                      med_request("1544403", id="mtx", authored="@now-10d")])
+    assert facts.cancer_treatment == []
+    assert [s.ref for s in facts.medication_use["antineoplastic-therapy"]] == ["MedicationRequest/mtx"]
+    assert cancer_item(facts).state == "zero"

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from service.evidence import cite, cite_all
 from service.facts import Quantity
+from service.scores.wells_dvt import cancer_risk_factor
 from service.triage import Triage
 from service.units import compare
 
@@ -23,10 +24,10 @@ def risk_factors(t: Triage) -> list[str]:
     vte = facts.conditions_in("vte-history")
     if vte:
         out.append(f"previous VTE ({cite_all([c.source for c in vte], False)})")
-    if facts.conditions_in("active-cancer") and any(c.active for c in facts.conditions_in("active-cancer")):
-        out.append(f"cancer ({cite_all([c.source for c in facts.conditions_in('active-cancer')], False)})")
-    elif facts.cancer_treatment:
-        out.append(f"cancer treatment ({cite_all(facts.cancer_treatment, False)})")
+    cancer = cancer_risk_factor(facts)
+    if cancer is not None:
+        what = "cancer, activity unconfirmed" if cancer.state == "unknown" else "active cancer"
+        out.append(f"{what} ({cite_all(list(cancer.sources), False)})")
     for surgery in facts.surgeries_within(84):
         out.append(f"surgery ({cite_all(surgery.sources, False)})")
     casts = [p.source for p in facts.procedures_in("leg-cast") if p.time is None or p.time >= now - timedelta(days=84)]
