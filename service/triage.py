@@ -47,6 +47,7 @@ class Triage:
     # §5
     dvt_suspected: bool = False
     suspicion: list[str] = field(default_factory=list)         # "S1: leg swelling (Observation/...)"
+    dvt_signs: list[str] = field(default_factory=list)         # the S1–S4 lines only (§6.1 P7, §6.16)
     population: str = "adult"                                  # adult | pregnancy | paediatric
     # §6.3–6.5: not-suspected | open | closed
     dvt_status: str = "not-suspected"

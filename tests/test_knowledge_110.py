@@ -128,3 +128,53 @@ def test_chart_methotrexate_started_this_month_is_not_cancer_treatment():
     assert facts.cancer_treatment == []
     assert [s.ref for s in facts.medication_use["antineoplastic-therapy"]] == ["MedicationRequest/mtx"]
     assert cancer_item(facts).state == "zero"
+
+
+# -- 2. Known Baker's cyst with suspected rupture (§6.10 M3/M4, §6.3 DVT-BAKER-MIMIC) ---------------
+from service.pathways import popliteal_mass  # noqa: E402
+
+CYST = condition("Condition/bakers", {"bakers-cyst", "knee-pain"}, onset=NOW - timedelta(days=200))
+LUMP = {"posterior-knee-pain": True, "popliteal-mass": True, "mass-enlarging": False, "night-pain": False}
+
+
+def test_known_cyst_unchanged_is_routine_known_cyst():
+    facts = make_facts(60, ka={**LUMP, "sudden-onset": False, "leg-swelling": False}, conditions=[CYST])
+    assert popliteal_mass.rows(facts, dvt_suspected=False) == ["MASS-KNOWN-CYST"]
+
+
+def test_sudden_onset_without_swelling_and_no_dvt_suspicion_is_mass_adult_not_known_cyst():
+    facts = make_facts(60, ka={**LUMP, "sudden-onset": True, "leg-swelling": False}, conditions=[CYST])
+    assert popliteal_mass.rows(facts, dvt_suspected=False) == ["MASS-ADULT"]
+
+
+def test_sudden_onset_while_dvt_suspected_gives_no_mass_row():
+    facts = make_facts(60, ka={**LUMP, "sudden-onset": True}, conditions=[CYST])
+    assert popliteal_mass.rows(facts, dvt_suspected=True) == []
+
+
+def test_each_swelling_sign_is_a_suspected_rupture():
+    for ka in ({"leg-swelling": True}, {"pitting-edema": True}, {"entire-leg-swollen": True},
+               {"calf-circumference-difference": q(2.0, "cm")}):
+        facts = make_facts(60, ka={**LUMP, **ka}, conditions=[CYST])
+        assert popliteal_mass.rupture_suspected(facts), ka
+        assert "MASS-KNOWN-CYST" not in popliteal_mass.rows(facts, dvt_suspected=True)
+    facts = make_facts(60, ka={**LUMP, "calf-circumference-difference": q(1.9, "cm")}, conditions=[CYST])
+    assert popliteal_mass.rows(facts, dvt_suspected=False) == ["MASS-KNOWN-CYST"]
+
+
+def test_enlarging_cyst_is_never_treated_as_rupture_or_known():
+    facts = make_facts(60, ka={**LUMP, "mass-enlarging": True, "leg-swelling": True}, conditions=[CYST])
+    assert popliteal_mass.rows(facts, dvt_suspected=True) == ["MASS-ADULT"]
+
+
+def test_rupture_with_calf_swelling_goes_to_the_dvt_card_only():
+    exam = {**LUMP, "leg-swelling": True, "sudden-onset": True, "deep-vein-tenderness": False,
+            "entire-leg-swollen": False, "calf-circumference-difference": q(2.5, "cm"), "pitting-edema": False,
+            "collateral-superficial-veins": False, "symptom-onset": NOW - timedelta(days=1)}
+    _t, cards = run(make_facts(60, ka=exam, gender="male", conditions=[CYST]))
+    topics = [c.topic for c in cards]
+    assert "popliteal-mass" not in topics and "dvt-pathway" in topics
+    dvt = next(c for c in cards if c.topic == "dvt-pathway")
+    assert "DVT-BAKER-MIMIC" in dvt.rules and "MASS-KNOWN-CYST" not in all_rules(cards)
+    assert any("rupture" in line for line in dvt.recommendation)
+    assert not any("unchanged" in (c.summary + " ".join(c.recommendation)).lower() for c in cards)
