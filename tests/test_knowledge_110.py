@@ -353,3 +353,56 @@ def test_red_warm_leg_names_cellulitis_on_the_dvt_card_citing_its_record():
     assert "Observation/p1-leg-redness-warmth" in line and "superficial thrombophlebitis" in line
     _t, card = dvt_card({**EXAM_LIKELY, "leg-redness-warmth": False})
     assert not any("superficial thrombophlebitis" in line for line in card.recommendation)
+
+
+# -- 5. Septic arthritis with an NG51 sepsis high-risk feature (§6.6, §4.10, §7.5) ---------------------
+from datetime import datetime  # noqa: E402
+
+from service.cards import CardRenderer  # noqa: E402
+from service.terminology import default_terminology  # noqa: E402
+
+HOT_KNEE = {"posterior-knee-pain": True, "hot-swollen-joint": True, "leg-swelling": False,
+            "symptom-onset": NOW - timedelta(days=1)}
+CALM_VITALS = {"heart_rate": q(104, "/min"), "respiratory_rate": q(20, "/min"), "spo2": q(97, "%"),
+               "sbp": q(120, "mm[Hg]"), "temperature": q(38.9, "Cel")}
+HIGH_RISK = {"sbp": q(90, "mm[Hg]"), "heart_rate": q(131, "/min"), "respiratory_rate": q(25, "/min"),
+             "spo2": q(91, "%")}
+
+
+def septic(vitals):
+    _t, cards = run(make_facts(58, ka=HOT_KNEE, gender="male", vitals=vitals))
+    return next(c for c in cards if c.topic == "septic-arthritis")
+
+
+def _period_hours(suggestion):
+    start, end = suggestion["actions"][0]["resource"]["occurrencePeriod"].values()
+    parse = lambda x: datetime.fromisoformat(x.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds() / 3600
+
+
+def test_each_ng51_high_risk_feature_gives_cultures_then_antibiotics_within_the_hour():
+    for key, value in HIGH_RISK.items():
+        card = septic({**CALM_VITALS, key: value})
+        assert card.tier == "emergency-immediate" and card.rules[:2] == ["SEPTIC-ADULT", "SEPTIC-ADULT-SEPSIS"], key
+        body = " ".join(card.recommendation)
+        assert "blood cultures, then give intravenous broad-spectrum antibiotics within 1 hour" in body
+        assert "Aspirate the knee before antibiotics" not in body
+        culture = next(s for s in card.suggestions if s.orderable == "blood-culture")
+        assert culture.period is not None and culture.period[1] - culture.period[0] <= timedelta(hours=1)
+        assert [s.orderable for s in card.suggestions][0] == "blood-culture"
+        aspiration = next(s for s in card.suggestions if s.orderable == "arthrocentesis")
+        assert "only if it does not delay them" in aspiration.reason
+        rendered = CardRenderer(default_terminology()).render(card, make_facts(58))
+        assert "https://www.nice.org.uk/guidance/ng51" in [link["url"] for link in rendered["links"]]
+        sr = next(s for s in rendered["suggestions"] if "blood" in s["label"].lower())
+        assert _period_hours(sr) <= 1
+        assert "within 1 hour" in card.summary and "aspirate before antibiotics" not in card.summary
+
+
+def test_just_below_each_ng51_threshold_keeps_aspirate_before_antibiotics():
+    card = septic({**CALM_VITALS, "sbp": q(91, "mm[Hg]"), "heart_rate": q(130, "/min"),
+                   "respiratory_rate": q(24, "/min"), "spo2": q(92, "%")})
+    assert card.tier == "emergency-same-day" and "SEPTIC-ADULT-SEPSIS" not in card.rules
+    assert "Aspirate the knee before antibiotics" in " ".join(card.recommendation)
+    culture = next(s for s in card.suggestions if s.orderable == "blood-culture")
+    assert culture.period is None and "within 1 hour" not in " ".join(card.recommendation)
