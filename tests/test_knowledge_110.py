@@ -406,3 +406,112 @@ def test_just_below_each_ng51_threshold_keeps_aspirate_before_antibiotics():
     assert "Aspirate the knee before antibiotics" in " ".join(card.recommendation)
     culture = next(s for s in card.suggestions if s.orderable == "blood-culture")
     assert culture.period is None and "within 1 hour" not in " ".join(card.recommendation)
+
+
+# -- 6. Pregnancy status unknown before a D-dimer (§1.9 item 4, §4.9 step 5, §6.3, §6.1 P6, §7.7) -------
+from service.pathways.pregnancy_test_first import DDIMER_NOTE, RULE as PTEST_RULE  # noqa: E402
+
+
+def woman(age, ka, pregnancy="unknown", gender="female", ddimer=None, tests=()):
+    facts = make_facts(age, ka=ka, gender=gender)
+    facts.pregnancy.state = pregnancy
+    if ddimer is not None:
+        facts.ddimers.append(ddimer)
+    for verdict, hours in tests:
+        at = NOW - timedelta(hours=hours)
+        facts.pregnancy_tests.append(Value(verdict, src(f"Observation/hcg-{hours}", at), at))
+    t = make_triage(facts)
+    return t, run_triage(t, PATHWAYS)
+
+
+def negative_ddimer(hours=5):
+    at = NOW - timedelta(hours=hours)
+    return DDimer(src("Observation/dd", at), at, "feu", Qty(300.0, "ug/L"), ["N"], Qty(500.0, "ug/L"))
+
+
+def suggestions_of(cards, topic):
+    card = next(c for c in cards if c.topic == topic)
+    return card, [s.orderable for s in card.suggestions]
+
+
+def test_unknown_pregnancy_status_puts_a_pregnancy_test_before_the_ddimer_u2():
+    for age in (18, 30, 50):
+        _t, cards = woman(age, EXAM_UNLIKELY)
+        card, orders = suggestions_of(cards, "dvt-pathway")
+        assert "DVT-UNLIKELY-DDIMER" in card.rules and PTEST_RULE in card.rules
+        assert orders == ["pregnancy-test", "d-dimer"]
+        ddimer = card.suggestions[1]
+        assert DDIMER_NOTE in ddimer.note and card.recommendation[0].startswith("Pregnancy test first")
+        assert card.suggestions[0].period == ddimer.period
+
+
+def test_no_pregnancy_test_when_pregnancy_is_known_or_cannot_be():
+    for kwargs in ({"pregnancy": "not-pregnant"}, {"gender": "male"}):
+        _t, cards = woman(30, EXAM_UNLIKELY, **kwargs)
+        card, orders = suggestions_of(cards, "dvt-pathway")
+        assert orders == ["d-dimer"] and PTEST_RULE not in card.rules
+    _t, cards = woman(51, EXAM_UNLIKELY)
+    assert suggestions_of(cards, "dvt-pathway")[1] == ["d-dimer"]
+
+
+def test_pregnancy_test_first_on_l2_and_l4():
+    _t, cards = woman(30, {**EXAM_LIKELY, "ultrasound-within-4h": False})
+    card, orders = suggestions_of(cards, "dvt-pathway")
+    assert "DVT-LIKELY-SCAN-DELAYED" in card.rules and orders[:2] == ["pregnancy-test", "d-dimer"]
+    facts = make_facts(30, ka=EXAM_LIKELY, gender="female")
+    at = NOW - timedelta(hours=3)
+    facts.ultrasounds.append(Value("no-dvt-seen", src("Observation/us", at), at))
+    t = make_triage(facts)
+    cards = run_triage(t, PATHWAYS)
+    card, orders = suggestions_of(cards, "dvt-pathway")
+    assert "DVT-LIKELY-US-NEG-DDIMER-NEEDED" in card.rules and orders == ["pregnancy-test", "d-dimer"]
+    assert card.tier == "urgent"
+
+
+def test_negative_ddimer_with_pregnancy_not_excluded_is_unusable_and_excludes_nothing():
+    _t, cards = woman(30, EXAM_UNLIKELY, ddimer=negative_ddimer())
+    assert all(c.topic != "self-care" for c in cards)
+    card = next(c for c in cards if c.topic == "dvt-pathway")
+    assert "DVT-UNLIKELY-DDIMER-POS-US" in card.rules and "DVT-UNLIKELY-DDIMER-NEG" not in card.rules
+    assert "ddimer-in-pregnancy" in card.flags and "DDIMER-UNRELIABLE" in card.rules
+    assert card.scores["dDimer"]["state"] == "unusable"
+    assert any("pregnancy not excluded" in line for line in card.evidence)
+    _t, cards = woman(30, {**EXAM_UNLIKELY, "leg-swelling": True}, pregnancy="not-pregnant",
+                      ddimer=negative_ddimer())
+    assert "DVT-UNLIKELY-DDIMER-NEG" in all_rules(cards)
+
+
+def test_a_pregnancy_test_result_within_24_h_is_shown_instead_of_suggested():
+    _t, cards = woman(30, EXAM_UNLIKELY, tests=[("negative", 2)])
+    card, orders = suggestions_of(cards, "dvt-pathway")
+    assert orders == ["d-dimer"] and PTEST_RULE in card.rules
+    assert any("Observation/hcg-2" in line and "82810-3" in line for line in card.evidence)
+    _t, cards = woman(30, EXAM_UNLIKELY, tests=[("negative", 30)])
+    assert suggestions_of(cards, "dvt-pathway")[1] == ["pregnancy-test", "d-dimer"]
+
+
+def test_pe_p6_ddimer_with_unknown_pregnancy_gets_the_test_after_the_emergency_line():
+    ka = {"posterior-knee-pain": True, "pe-most-likely": False, "leg-swelling": False,
+          "deep-vein-tenderness": False, "symptom-onset": NOW - timedelta(days=1)}
+    facts = make_facts(30, ka=ka, gender="female", symptoms=CHEST,
+                       vitals={"heart_rate": q(80, "/min"), "spo2": q(98, "%")})
+    t = make_triage(facts)
+    cards = run_triage(t, PATHWAYS)
+    card, orders = suggestions_of(cards, "pe-emergency")
+    assert "PE-UNLIKELY-DDIMER" in card.rules and PTEST_RULE in card.rules
+    assert orders == ["pregnancy-test", "d-dimer"] and card.tier == "emergency-immediate"
+    assert card.recommendation[0].startswith("Call an ambulance")
+    assert card.recommendation[1].startswith("Pregnancy test first")
+
+
+def test_chart_reads_negative_and_positive_pregnancy_tests():
+    from tests.chart_fixtures import LOINC, facts_of, obs
+    interp = lambda code: {"interpretation": [{"coding": [{  # noqa: E731
+        "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": code}]}]}
+    facts = facts_of([obs(LOINC, "2106-3", id="hcg-neg", when="@now-2h", **interp("NEG"))],
+                     patient={"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "@now-30y:date"})
+    assert [(v.value, v.source.ref) for v in facts.pregnancy_tests] == [("negative", "Observation/hcg-neg")]
+    assert facts.pregnancy.state == "unknown"
+    facts = facts_of([obs(LOINC, "2106-3", id="hcg-pos", when="@now-2h", **interp("POS"))],
+                     patient={"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "@now-30y:date"})
+    assert facts.pregnancy.state == "pregnant" and facts.pregnancy_tests[0].value == "positive"
