@@ -515,3 +515,84 @@ def test_chart_reads_negative_and_positive_pregnancy_tests():
     facts = facts_of([obs(LOINC, "2106-3", id="hcg-pos", when="@now-2h", **interp("POS"))],
                      patient={"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "@now-30y:date"})
     assert facts.pregnancy.state == "pregnant" and facts.pregnancy_tests[0].value == "positive"
+
+
+# -- 4. Self-care in full, and the NSAID caution N1–N5 (§6.15) -----------------------------------------
+from service.pathways.self_care import HOME_CARE, PAIN_RELIEF, PAIN_RELIEF_NO_NSAID  # noqa: E402
+
+
+def self_care_card(facts):
+    if facts.pregnancy.state == "unknown":
+        facts.pregnancy.state = "not-pregnant"
+    t = make_triage(facts)
+    cards = run_triage(t, PATHWAYS)
+    assert [c.topic for c in cards] == ["self-care"], [(c.topic, c.rules) for c in cards]
+    return cards[0]
+
+
+def test_self_care_gives_the_home_care_in_full_without_caution():
+    card = self_care_card(make_facts(40, ka=REASSURING, gender="male"))
+    assert card.recommendation == list(HOME_CARE) + [PAIN_RELIEF]
+    assert "SELF-CARE-NSAID-CAUTION" not in card.rules and card.guidelines[0] == "ng158"
+    assert not any("Relative rest" in line for line in card.recommendation)
+
+
+def _caution(card):
+    assert "SELF-CARE-NSAID-CAUTION" in card.rules and card.tier == "self-care" and not card.suggestions
+    assert PAIN_RELIEF_NO_NSAID in card.recommendation and PAIN_RELIEF not in card.recommendation
+    assert card.recommendation[: len(HOME_CARE)] == list(HOME_CARE)
+    return card.recommendation[len(HOME_CARE) + 1:]
+
+
+def test_n1_current_prophylactic_or_uncertain_anticoagulant():
+    for state in ("current", "prophylactic"):
+        facts = make_facts(40, ka=REASSURING, gender="male")
+        facts.anticoagulation = Anticoagulation(state, [src("MedicationRequest/apx", display="apixaban 5 mg")])
+        lines = _caution(self_care_card(facts))
+        assert lines == ["Because you take apixaban 5 mg (MedicationRequest/apx): an anti-inflammatory adds to its "
+                         "bleeding risk (stomach and elsewhere)."]
+    facts = make_facts(40, ka=REASSURING, gender="male")
+    facts.anticoagulation = Anticoagulation("uncertain", [src("MedicationStatement/old-warfarin")],
+                                            reasons=["old statement"])
+    lines = _caution(self_care_card(facts))
+    assert len(lines) == 1 and "may still be taking an anticoagulant" in lines[0]
+    assert "MedicationStatement/old-warfarin" in lines[0]
+
+
+def test_n2_to_n4_conditions_of_any_clinical_status():
+    for set_name, words in (("chronic-kidney-disease", "kidney function"), ("heart-failure", "heart failure"),
+                            ("peptic-ulcer-gi-bleeding", "stomach ulcer or bleeding")):
+        for status in ("active", "resolved"):
+            cond = condition(f"Condition/{set_name}", {set_name}, onset=NOW - timedelta(days=900),
+                             clinical_status=status)
+            lines = _caution(self_care_card(make_facts(40, ka=REASSURING, gender="male", conditions=[cond])))
+            assert len(lines) == 1 and f"Condition/{set_name}" in lines[0] and words in lines[0], (set_name, status)
+
+
+def test_n5_pregnant_only_not_postpartum():
+    facts = make_facts(30, ka=REASSURING, gender="female")
+    facts.pregnancy = Pregnancy("postpartum", [src("Procedure/delivery")])
+    # postpartum suspects DVT (S5) and cannot reach self-care here: N5 is checked on the finding itself
+    from service.pathways.self_care import n5_pregnant
+    assert n5_pregnant(facts) is None
+    facts.pregnancy = Pregnancy("pregnant", [src("Observation/preg")])
+    line = n5_pregnant(facts)
+    assert "Observation/preg" in line and "20 weeks" in line
+
+
+def test_several_findings_each_get_a_line_naming_its_resource():
+    ckd = condition("Condition/ckd", {"chronic-kidney-disease"}, onset=NOW - timedelta(days=900))
+    hf = condition("Condition/hf", {"heart-failure"}, onset=NOW - timedelta(days=900))
+    facts = make_facts(40, ka=REASSURING, gender="male", conditions=[ckd, hf])
+    facts.anticoagulation = Anticoagulation("current", [src("MedicationRequest/apx", display="apixaban 5 mg")])
+    lines = _caution(self_care_card(facts))
+    assert [("MedicationRequest/apx" in lines[0]), ("Condition/ckd" in lines[1]), ("Condition/hf" in lines[2])] \
+        == [True, True, True]
+
+
+def test_nsaid_caution_changes_no_tier_and_no_suggestion():
+    plain = self_care_card(make_facts(40, ka=REASSURING, gender="male"))
+    cond = condition("Condition/gi", {"peptic-ulcer-gi-bleeding"}, onset=NOW - timedelta(days=900))
+    cautioned = self_care_card(make_facts(40, ka=REASSURING, gender="male", conditions=[cond]))
+    assert (plain.tier, plain.suggestions, [n.orderable for n in plain.not_recommended]) == \
+        (cautioned.tier, cautioned.suggestions, [n.orderable for n in cautioned.not_recommended])
