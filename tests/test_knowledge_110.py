@@ -596,3 +596,13 @@ def test_nsaid_caution_changes_no_tier_and_no_suggestion():
     cautioned = self_care_card(make_facts(40, ka=REASSURING, gender="male", conditions=[cond]))
     assert (plain.tier, plain.suggestions, [n.orderable for n in plain.not_recommended]) == \
         (cautioned.tier, cautioned.suggestions, [n.orderable for n in cautioned.not_recommended])
+
+
+def test_l1_plan_after_a_negative_scan_names_the_pregnancy_test_when_pregnancy_is_not_excluded():
+    from service.pathways.dvt import SCAN_NEGATIVE_THEN_DDIMER, SCAN_NEGATIVE_THEN_PREGNANCY_TEST
+    _t, cards = woman(30, EXAM_LIKELY)
+    card = next(c for c in cards if c.topic == "dvt-pathway")
+    assert "DVT-LIKELY-US4H" in card.rules and SCAN_NEGATIVE_THEN_PREGNANCY_TEST in card.recommendation
+    _t, cards = woman(30, EXAM_LIKELY, pregnancy="not-pregnant")
+    card = next(c for c in cards if c.topic == "dvt-pathway")
+    assert SCAN_NEGATIVE_THEN_DDIMER in card.recommendation

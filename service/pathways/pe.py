@@ -33,11 +33,10 @@ SUPERSEDE_DVT_CONFIRMED = "DVT confirmed on ultrasound: treat; no further PE ima
 P7_CHEST_IMAGING_TEXT = ("ECG and chest X-ray now; then CTPA or a V/Q lung scan, without waiting for a leg scan "
                          "(CTPA in preference when the chest X-ray is abnormal; otherwise V/Q or CTPA per local "
                          "obstetric protocol); LMWH until PE is excluded unless contraindicated.")
-P7_DUPLEX_FIRST_TEXT = ("ECG and chest X-ray now. Signs of DVT ({signs}): leg-vein compression duplex first; if it "
-                        "shows DVT, treat with LMWH and no further PE imaging is needed; if it is negative, CTPA or a "
-                        "V/Q scan without delay (RCOG GTG 37b).")
-P7_DVT_CONFIRMED_TEXT = ("ECG and chest X-ray now. DVT confirmed on ultrasound ({scan}): treat with LMWH; no PE "
-                         "imaging is needed (RCOG GTG 37b).")
+# with DVT signs or a positive scan DVT is suspected, so the superseding text above states the plan;
+# the row's own line adds only what it does not say
+P7_DUPLEX_FIRST_TEXT = "ECG and chest X-ray now, while the leg-vein duplex is done (signs of DVT: {signs})."
+P7_DVT_CONFIRMED_TEXT = "ECG and chest X-ray now; LMWH for the DVT seen on ultrasound ({scan})."
 
 
 def p7_duplex_first(t: Triage, us: str, p3: bool) -> bool:
@@ -179,7 +178,9 @@ def evaluate(t: Triage) -> None:
                 test = test or "LMWH (DVT on ultrasound)"
             elif p7_duplex_first(t, us, p3):
                 p7_plan = "duplex-first"
-                signs = "; ".join(line.split(": ", 1)[-1] for line in dvt_sign_lines(facts))
+                # the signs are cited in Evidence; here their names only
+                signs = ", ".join(line.split(": ", 1)[-1].split(":")[0].split(" (")[0]
+                                  for line in dvt_sign_lines(facts))
                 mc.suggest(draft, Suggest("venous-duplex-us", "PE-PREGNANCY", "leg-vein compression duplex first "
                                           "(signs of DVT): if it is positive, no further PE imaging is needed",
                                           period=(now, now + timedelta(hours=4))))
