@@ -606,3 +606,29 @@ def test_l1_plan_after_a_negative_scan_names_the_pregnancy_test_when_pregnancy_i
     _t, cards = woman(30, EXAM_LIKELY, pregnancy="not-pregnant")
     card = next(c for c in cards if c.topic == "dvt-pathway")
     assert SCAN_NEGATIVE_THEN_DDIMER in card.recommendation
+
+
+def test_pe_symptom_with_pregnancy_unknown_asks_for_pregnancy_status_at_the_pe_tier():
+    ka = {"posterior-knee-pain": True, "pe-most-likely": True, "leg-swelling": False,
+          "deep-vein-tenderness": False, "symptom-onset": NOW - timedelta(days=1)}
+    facts = make_facts(30, ka=ka, gender="female", symptoms=CHEST, vitals={"heart_rate": q(110, "/min")})
+    t = make_triage(facts)
+    cards = run_triage(t, PATHWAYS)
+    pe_card = next(c for c in cards if c.topic == "pe-emergency")
+    assessment = next(c for c in cards if c.topic == "assessment-needed")
+    assert "ASSESS-PREGNANCY-STATUS" in assessment.rules and assessment.tier == pe_card.tier
+    assert any(line.startswith("Confirm pregnancy status") for line in pe_card.recommendation)
+    facts = make_facts(30, ka=ka, gender="female", symptoms=CHEST, vitals={"heart_rate": q(110, "/min")})
+    facts.pregnancy.state = "not-pregnant"
+    cards = run_triage(make_triage(facts), PATHWAYS)
+    assert "ASSESS-PREGNANCY-STATUS" not in all_rules(cards)
+
+
+def test_pregnancy_status_assessment_keeps_the_superseding_pe_tier():
+    ka = {"posterior-knee-pain": True, "pe-most-likely": True, "leg-swelling": True,
+          "deep-vein-tenderness": True, "symptom-onset": NOW - timedelta(days=1)}
+    facts = make_facts(30, ka=ka, gender="female", symptoms=CHEST, vitals={"heart_rate": q(110, "/min")})
+    cards = run_triage(make_triage(facts), PATHWAYS)
+    assert [c.topic for c in cards][:1] == ["pe-emergency"] and "DVT-SUPERSEDED-BY-PE" in cards[0].rules
+    assessment = next(c for c in cards if c.topic == "assessment-needed")
+    assert assessment.tier == "emergency-immediate"

@@ -14,6 +14,7 @@ from service.drafts import CardDraft, NotSuggested, Suggest
 from service.evidence import cite, cite_all
 from service.pathways import msk_common as mc, pregnancy_test_first
 from service.pathways.dvt_suspicion import dvt_sign_lines
+from service.scores.d_dimer import pregnancy_not_excluded
 from service.scores.perc import Perc, perc, perc_applies
 from service.scores.score_items import compare, fmt_quantity, num, quantity
 from service.scores.wells_pe import WellsPe, wells_pe
@@ -21,6 +22,9 @@ from service.triage import Triage
 
 TOPIC = "pe-emergency"
 SAFETY_NET_PE = "Return now if breathlessness, chest pain or haemoptysis recur or worsen."
+CONFIRM_PREGNANCY = ("Confirm pregnancy status before choosing an anticoagulant (DOACs are not used in pregnancy); "
+                     "if pregnant, the pregnancy row applies (no Wells PE, PERC or D-dimer).")
+
 # §6.1 superseding text: exactly one, chosen by what the PE card does (never "do not delay CTPA" beside
 # "duplex first")
 SUPERSEDE_NOTE = "Leg vein ultrasound can support the diagnosis; do not delay CTPA for it."
@@ -262,6 +266,11 @@ def evaluate(t: Triage) -> None:
         mc.not_suggest(draft, orderable, why)
 
     t.pe_tier = draft.tier
+    if population == "adult" and pregnancy_not_excluded(facts):                   # §1.9 item 4, §6.14
+        rec.append(CONFIRM_PREGNANCY)
+        t.need_assessment("ASSESS-PREGNANCY-STATUS", draft.tier,
+                          ["Pregnancy status (LOINC 82810-3): decides the PE pathway (RCOG GTG 37b) and the "
+                           "anticoagulant."])
     if draft.tier == "emergency-immediate" and t.dvt_suspected:                   # §6.1 superseding
         draft.add_rule("DVT-SUPERSEDED-BY-PE")
         if population == "adult":
