@@ -632,3 +632,12 @@ def test_pregnancy_status_assessment_keeps_the_superseding_pe_tier():
     assert [c.topic for c in cards][:1] == ["pe-emergency"] and "DVT-SUPERSEDED-BY-PE" in cards[0].rules
     assessment = next(c for c in cards if c.topic == "assessment-needed")
     assert assessment.tier == "emergency-immediate"
+
+
+def test_home_care_lines_are_those_of_the_contract_self_care_example():
+    import json as _json
+    from tests.support.vignettes import SPEC_DIR
+    text = (SPEC_DIR / "contract.md").read_text()
+    detail = _json.loads('"' + re.search(r'"detail": "(\*\*Self-care with safety net.*?)",\n', text).group(1) + '"')
+    block = detail.split("**Recommendation** (home care)\n")[1].split("\n\n")[0]
+    assert [line[2:] for line in block.splitlines()] == list(HOME_CARE) + [PAIN_RELIEF]
