@@ -117,7 +117,8 @@ def known_recent_dvt(facts) -> list:
 
 
 def pregnancy_status_needed(facts) -> bool:
-    """§1.9 item 4: female (or gender unknown/other), aged 12–50 (or age unknown), status unknown."""
+    """§1.9 item 4: female (or gender unknown/other), aged 12–50 (or age unknown, or an age range that
+    reaches into 12–50), status unknown."""
     return pregnancy_not_excluded(facts)
 
 
