@@ -66,6 +66,8 @@ def carry_to_most_urgent(t: Triage) -> None:
     top = sorted(t.cards.values(), key=sort_key)[0]
     for rule in rules:
         top.add_rule(rule)
+    for key, value in t.carry_scores.items():
+        top.scores.setdefault(key, value)       # §4.11: a PERC that excluded PE goes on the top card
     if top.topic != "self-care":
         top.evidence.extend(line for line in t.carry_evidence if line not in top.evidence)
         for n in t.carry_not_recommended:
@@ -142,11 +144,13 @@ OPEN_ORDER_WINDOW = {
     "crp": timedelta(hours=24), "esr": timedelta(hours=24), "blood-culture": timedelta(hours=24),
     "arthrocentesis": timedelta(hours=24), "uric-acid": timedelta(days=30),
     "rheumatoid-factor": timedelta(days=30), "anti-ccp": timedelta(days=30),
+    "pregnancy-test": timedelta(hours=24),
 }
 DONE_WINDOW = {
     "venous-duplex-us": timedelta(hours=24), "d-dimer": timedelta(hours=24), "ctpa": timedelta(hours=24),
     "cbc": timedelta(hours=24), "crp": timedelta(hours=24), "esr": timedelta(hours=24),
     "blood-culture": timedelta(hours=24), "arthrocentesis": timedelta(hours=24), "uric-acid": timedelta(days=30),
+    "pregnancy-test": timedelta(hours=24),
 }
 TWELVE_MONTH_DONE = ("mri-knee", "rheumatoid-factor", "anti-ccp")
 RESULT_LAB = {"cbc": ("wbc", timedelta(hours=24)), "crp": ("crp", timedelta(hours=24)),
@@ -187,6 +191,12 @@ def on_record(facts: Facts, orderable: str, suggested_since: datetime | None) ->
         for value in facts.radiographs:
             if value.time and value.time >= since:
                 return f"Knee radiograph {fmt_time(value.time)}: {value.value} ({value.source.ref})"
+    if orderable == "pregnancy-test":        # §7.7: a set:pregnancy-test result within 24 h
+        for value in facts.pregnancy_tests:
+            if value.time and value.time >= now - timedelta(hours=24):
+                return (f"Pregnancy test {value.value or 'result'}, {ago(now, value.time)} "
+                        f"({cite(value.source, with_time=False)}): record pregnancy status (82810-3); the D-dimer "
+                        "is used only once it is 'not pregnant'")
     for order in facts.orders:
         if orderable not in order.orderables:
             continue

@@ -130,6 +130,7 @@ _ORDERABLE_TITLES = {
     "abi": "Ankle-brachial index",
     "arterial-duplex": "Arterial duplex",
     "ctpa": "CTPA",
+    "pregnancy-test": "Pregnancy test",
 }
 
 
