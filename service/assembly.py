@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from service.card_text import ORDERABLE_TITLES, lower_first, references
+from service.card_text import CARD_FLAGS, ORDERABLE_TITLES, explains, lower_first, references
 from service.dateutil_free import months_before
 from service.drafts import TIER_RANK, TOPIC_ORDER, CardDraft, NotSuggested
 from service.evidence import ago, cite, fmt_time
@@ -280,10 +280,32 @@ def _show_on_record(draft: CardDraft, orderable: str, line: str) -> None:
     draft.evidence.append(f"Already on record: {line}")
 
 
+# -- §7.5 flags: every data-quality problem behind a card is on it, in words ----------------------
+def explain_chart_quality(t: Triage) -> None:
+    """A chart-reading problem (superseded value, stale record, undated, preliminary …) belongs on every
+    card that cites the resource it concerns, flagged and explained; a flag a card already carries gets
+    the chart's own sentence (which names the resource) when the card has none for it."""
+    for draft in t.cards.values():
+        cited = references("\n".join(draft.evidence + draft.unknown + draft.recommendation))
+        for flag, text in t.facts.quality:
+            if flag not in CARD_FLAGS:
+                continue
+            refs = references(text)
+            concerns_card = bool(refs & cited)
+            if not concerns_card and flag not in draft.flags:
+                continue
+            said = [q for q in draft.quality if explains(flag, q)]
+            if any(refs & references(q) for q in said) or (said and not concerns_card):
+                continue
+            draft.add_flag(flag)
+            draft.quality.append(f"{flag}: {text.rstrip('.')}.")
+
+
 def assemble(t: Triage) -> list[CardDraft]:
     merge_review_into_dvt(t)
     limb_supersedes_paes(t)
     resolve_conflicts(t)
     suppress_already_ordered(t)
     carry_to_most_urgent(t)
+    explain_chart_quality(t)
     return sorted(t.cards.values(), key=sort_key)

@@ -149,6 +149,8 @@ def join_names(names: list[str]) -> str:
 
 # -- evidence -----------------------------------------------------------------------------------
 _WELLS_ITEM = re.compile(r"^Wells ([+-]?\d+(?:\.\d+)?),")        # "Wells +1, …" (DVT items, not "Wells PE")
+# a line for one item of a score, with its points: "Wells PE +1.5, …", "Ottawa +, …", "LEFt +1, …"
+_SCORE_ITEM = re.compile(r"^(?:Wells PE|Wells|Ottawa|Pittsburgh|LEFt|Kocher) (?:[+-]\d*(?:\.\d+)?|\d+(?:\.\d+)?),")
 _SUSPICION = re.compile(r"^(?:DVT suspected, )?S\d: ")           # §5 S1–S6 trigger lines
 _NONE_RECORDED = re.compile(r"^Risk factors that do not score in Wells: none recorded\.?$")
 
@@ -173,6 +175,7 @@ def is_wells_zero(line: str) -> bool:
 def layout_evidence(lines: list[str]) -> EvidenceLayout:
     """Every finding once, grouped by what it supports.
 
+    - A finding that a score item already cites (with its value) is not listed again beside it.
     - A §5 suspicion line ("S2: deep-vein tenderness: Observation/x") restates a finding that the score
       lines already cite: it is dropped when every resource it cites is cited by another line, or when
       it cites nothing and a score is shown (the work-up it names is itself on the card).
@@ -187,12 +190,15 @@ def layout_evidence(lines: list[str]) -> EvidenceLayout:
     for i, line in enumerate(lines):
         cited_elsewhere[i] = set().union(*(references(o) for j, o in enumerate(lines)
                                            if j != i and not _SUSPICION.match(o))) if lines else set()
+    score_refs = [references(line) for line in lines if _SCORE_ITEM.match(line)]
     layout = EvidenceLayout()
     for i, line in enumerate(lines):
+        refs = references(line)
         if _SUSPICION.match(line):
-            refs = references(line)
             if (refs and refs <= cited_elsewhere[i]) or (not refs and has_score):
                 continue
+        elif refs and not _SCORE_ITEM.match(line) and any(refs <= s for s in score_refs):
+            continue            # "Heart rate 112/min. Observation/hr" beside "Wells PE +1.5, heart rate …: Observation/hr"
         # on the PE card the DVT items are the secondary score: its total stays, the items go below
         if is_wells_zero(line) or _NONE_RECORDED.match(line) or (pe_card and _WELLS_ITEM.match(line)):
             layout.score_detail.append(line)
@@ -216,7 +222,7 @@ def group_not_recommended(items: list[tuple[str, str]]) -> list[str]:
 
 
 # -- data quality -------------------------------------------------------------------------------
-# clinical-rules §7.5 flags, each explained in words a clinician acts on.
+# clinical-rules §7.5: the data-quality flags a card may carry, each explained in words a clinician acts on.
 FLAG_TEXT: dict[str, str] = {
     "conflict": "two records made at the same time disagree; the higher-risk value is used",
     "superseded": "an earlier value was replaced by a later, different one; the later value is used",
@@ -242,6 +248,9 @@ FLAG_TEXT: dict[str, str] = {
     "ddimer-uninterpretable": "the D-dimer result cannot be interpreted (unit, assay or value); it is not used",
     "injury-date-unknown": "the date of the injury is unknown",
 }
+
+
+CARD_FLAGS = frozenset(FLAG_TEXT)
 
 
 def explains(flag: str, line: str) -> bool:
