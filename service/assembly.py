@@ -69,6 +69,8 @@ def carry_to_most_urgent(t: Triage) -> None:
     top = sorted(t.cards.values(), key=sort_key)[0]
     for rule in rules:
         top.add_rule(rule)
+    for key, value in t.carry_scores.items():
+        top.scores.setdefault(key, value)       # §4.11: a PERC that excluded PE goes on the top card
     if top.topic != "self-care":
         top.evidence.extend(line for line in t.carry_evidence if line not in top.evidence)
         for n in t.carry_not_recommended:
@@ -145,11 +147,13 @@ OPEN_ORDER_WINDOW = {
     "crp": timedelta(hours=24), "esr": timedelta(hours=24), "blood-culture": timedelta(hours=24),
     "arthrocentesis": timedelta(hours=24), "uric-acid": timedelta(days=30),
     "rheumatoid-factor": timedelta(days=30), "anti-ccp": timedelta(days=30),
+    "pregnancy-test": timedelta(hours=24),
 }
 DONE_WINDOW = {
     "venous-duplex-us": timedelta(hours=24), "d-dimer": timedelta(hours=24), "ctpa": timedelta(hours=24),
     "cbc": timedelta(hours=24), "crp": timedelta(hours=24), "esr": timedelta(hours=24),
     "blood-culture": timedelta(hours=24), "arthrocentesis": timedelta(hours=24), "uric-acid": timedelta(days=30),
+    "pregnancy-test": timedelta(hours=24),
 }
 TWELVE_MONTH_DONE = ("mri-knee", "rheumatoid-factor", "anti-ccp")
 RESULT_LAB = {"cbc": ("wbc", timedelta(hours=24)), "crp": ("crp", timedelta(hours=24)),

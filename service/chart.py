@@ -1186,7 +1186,9 @@ def _medication_use(r: _Reader) -> None:
             if s in e.reason_sets and e.start is not None and six <= e.start <= r.now + FUTURE_TOLERANCE:
                 f.medication_use.setdefault(s, []).append(e.source)
     # W1 "cancer treatment within 6 months": Procedure, Z51.- Condition (onset else recorded) or
-    # Encounter reasonCode in set:antineoplastic-therapy, or an antineoplastic medication started in 6 months
+    # Encounter reasonCode in set:antineoplastic-therapy. A medication of the set is never cancer
+    # treatment on its own (§1.4, §4.1 W1): it qualifies only beside a cancer Condition, read from
+    # medication_use (low-dose methotrexate for rheumatoid arthritis is not cancer)
     for p in f.procedures:
         if "antineoplastic-therapy" in p.sets and within(p.time, r.now, SIX_MONTHS):
             f.cancer_treatment.append(p.source)
@@ -1196,9 +1198,6 @@ def _medication_use(r: _Reader) -> None:
     for e in f.encounters:
         if "antineoplastic-therapy" in e.reason_sets and within(e.start, r.now, SIX_MONTHS):
             f.cancer_treatment.append(e.source)
-    for m in f.medications:
-        if "antineoplastic-therapy" in m.sets and within(m.start, r.now, SIX_MONTHS):
-            f.cancer_treatment.append(m.source)
     meds_unreadable = {"MedicationRequest", "MedicationStatement"} & f.unreadable_types
     if meds_unreadable or f.unresolved_medications:
         for s in MEDICATION_CLASSES:

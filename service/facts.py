@@ -263,9 +263,9 @@ class Facts:
     # scored): value "current" | "former" | "never" | None (unknown)
     smoking: Reading | None = None
     # ADDED (chart layer): W1 "cancer treatment within 6 months" (§4.1 W1, §1.12 item 3): a Procedure,
-    # Z51.- Condition (onset, else recordedDate) or Encounter reasonCode in set:antineoplastic-therapy, or an
-    # antineoplastic medication started, within 6 months. Current antineoplastic medication is in
-    # medication_use["antineoplastic-therapy"].
+    # Z51.- Condition (onset, else recordedDate) or Encounter reasonCode in set:antineoplastic-therapy, within
+    # 6 months. Never a medication: current antineoplastic medication is in
+    # medication_use["antineoplastic-therapy"] and counts only beside a cancer Condition (W1 (a)).
     cancer_treatment: list[Source] = field(default_factory=list)
 
     # data-quality flags raised while reading, with the line a card shows for each

@@ -57,7 +57,7 @@ TITLES = {
     "cbc": "full blood count", "crp": "CRP", "esr": "ESR", "blood-culture": "blood cultures",
     "arthrocentesis": "knee aspiration", "uric-acid": "serum urate",
     "rheumatoid-factor": "rheumatoid factor", "anti-ccp": "anti-CCP", "abi": "ankle-brachial index",
-    "arterial-duplex": "arterial duplex", "ctpa": "CTPA",
+    "arterial-duplex": "arterial duplex", "ctpa": "CTPA", "pregnancy-test": "pregnancy test",
 }
 
 # ---------------------------------------------------------------------------------------------

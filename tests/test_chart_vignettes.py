@@ -40,7 +40,8 @@ def test_v01_cancer_chemo_and_exam():
     cancer = f.conditions_in("active-cancer")
     assert [c.source.ref for c in cancer] == ["Condition/v01-cond-breast-cancer"] and cancer[0].active
     assert [s.ref for s in f.medication_use["antineoplastic-therapy"]] == ["MedicationRequest/v01-medrx-paclitaxel"]
-    assert {s.ref for s in f.cancer_treatment} == {"Procedure/v01-proc-chemo", "MedicationRequest/v01-medrx-paclitaxel"}
+    # a medication is a W1 qualifier beside the cancer, never "cancer treatment" on its own (§4.1 W1)
+    assert {s.ref for s in f.cancer_treatment} == {"Procedure/v01-proc-chemo"}
     assert f.ka_true("leg-swelling") and f.ka_true("deep-vein-tenderness") and f.ka_true("pitting-edema")
     assert f.ka_false("entire-leg-swollen") and f.ka_false("collateral-superficial-veins")
     assert f.ka_value("calf-circumference-difference").value == pytest.approx(3.5)

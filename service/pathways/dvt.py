@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from service.drafts import CardDraft, NotSuggested, Suggest
 from service.evidence import cite, cite_all, fmt_time
+from service.pathways.popliteal_mass import rupture_signs, rupture_suspected
 from service.scores.d_dimer import DDimerState, interpret, interpret_ddimer, select
 from service.scores.wells_dvt import WellsDvt, wells_dvt
 from service.triage import Triage
@@ -354,6 +355,10 @@ def _modifiers(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) ->
                                     "anticoagulation because a cyst is known.")
         if cysts:
             draft.evidence.append(f"Baker's cyst: {cite_all([c.source for c in cysts])}")
+        if rupture_suspected(facts):
+            signs = "; ".join(rupture_signs(facts))
+            draft.recommendation.append(f"Suspected rupture of the known Baker's cyst ({signs}): handled on this "
+                                        "card; the venous duplex excludes DVT and shows the cyst.")
     for rule in dd.rules:
         draft.add_rule(rule)
     for flag in dd.flags:

@@ -49,13 +49,17 @@ def _vital_line(t: Triage, draft: CardDraft | None, key: str, label: str) -> str
     return f"{label} {fmt_quantity(q)}. {cite(reading.winner.source)}"
 
 
-def _exclude(t: Triage, rule: str, lines: list[str], score: dict) -> None:
-    """P1/P2: no PE card; the rule, scores and safety net go onto the most urgent card (§6.1, §7.2)."""
+def _exclude(t: Triage, rule: str, lines: list[str], score: dict, perc_result: Perc | None) -> None:
+    """P1/P2: no PE card; the rule, scores and safety net go onto the most urgent card (§6.1, §7.2).
+    A PERC that was computed is reported there too (§4.11): with no PE card nothing else owns it."""
     t.pe_excluded_rule = rule
     if rule not in t.carry_rules:
         t.carry_rules.append(rule)
     for key, value in score.items():
         t.scores[key] = value
+    if perc_result is not None:
+        t.scores["perc"] = perc_result.result
+        t.carry_scores["perc"] = perc_result.result
     for line in lines + [f"{rule}: PE excluded. {SAFETY_NET_PE}"]:
         if line not in t.carry_evidence:
             t.carry_evidence.append(line)
@@ -90,11 +94,12 @@ def evaluate(t: Triage) -> None:
 
     if not p3 and wells is not None:
         if perc_result is not None and perc_result.result == "negative":          # P1
-            _exclude(t, "PE-PERC-NEG", _symptom_lines(t) + perc_result.evidence_lines(), {"perc": "negative"})
+            _exclude(t, "PE-PERC-NEG", _symptom_lines(t) + perc_result.evidence_lines(), {"perc": "negative"},
+                     perc_result)
             return
         if not wells.likely and dd is not None and dd.state == "negative":       # P2
             _exclude(t, "PE-EXCLUDED-DDIMER-NEG", _symptom_lines(t) + wells.evidence_lines() + [dd.line()],
-                     wells.score_keys())
+                     wells.score_keys(), perc_result)
             return
 
     draft = CardDraft(topic=TOPIC, tier="emergency-immediate", guidelines=["esc", "ng158"])

@@ -26,6 +26,19 @@ from cds_hooks.domain import HookRequest, ServiceDefinition
 
 REPO = Path(__file__).resolve().parents[2]
 VIGNETTE_DIR = Path(os.environ.get("KNEE_CDS_VIGNETTES", REPO.parent / "shared" / "vignettes"))
+SPEC_DIR = Path(os.environ.get("KNEE_CDS_SPEC", REPO.parent / "shared" / "spec"))
+_KNOWLEDGE_LINE = re.compile(r"^Knowledge version: \*\*`([^`]+)`\*\*", re.MULTILINE)
+
+
+def spec_knowledge_version(spec_dir: Path | None = None) -> str:
+    """The knowledge version the public rules declare (clinical-rules.md, first lines): every card
+    must carry it (clinical-rules §7.5). Raises when the spec cannot be read: the suite must not
+    guess the version it judges against."""
+    text = ((spec_dir or SPEC_DIR) / "clinical-rules.md").read_text()
+    match = _KNOWLEDGE_LINE.search(text)
+    if match is None:
+        raise ValueError("clinical-rules.md declares no 'Knowledge version: **`x`**' line")
+    return match.group(1)
 
 # A copy of contract §2 for tests only; the service's own table (service/services.py) wins when present.
 FALLBACK_TEMPLATES: dict[str, str] = {
@@ -399,9 +412,28 @@ def score_matches(expected: Any, actual: Any) -> bool:
     return expected == actual
 
 
+def fired_rules(response: dict[str, Any]) -> set[str]:
+    """Every rule id in the ``rules`` of any card of the response (contract §9 ``rules``)."""
+    fired: set[str] = set()
+    for card in response.get("cards") or []:
+        rules = _extension(card).get("rules")
+        if isinstance(rules, list):
+            fired.update(r for r in rules if isinstance(r, str))
+    return fired
+
+
 def check_expect(expect: dict[str, Any], response: dict[str, Any]) -> list[str]:
     """Problems with ``response`` against a vignette's ``expect`` (contract §9); [] when it passes."""
     problems: list[str] = []
+    if "rules" in expect:
+        wanted = expect["rules"]
+        if not (isinstance(wanted, list) and all(isinstance(r, str) for r in wanted)):
+            problems.append(f"expect.rules must be a list of rule ids, got {wanted!r}")
+        else:
+            fired = fired_rules(response)
+            for rule in wanted:
+                if rule not in fired:
+                    problems.append(f"rules: {rule} is in no card's rules (fired: {sorted(fired) or 'none'})")
     if "tier" in expect and overall_tier(response) != expect["tier"]:
         problems.append(f"tier: expected {expect['tier']!r}, got {overall_tier(response)!r}")
     if "topics" in expect:
@@ -486,7 +518,7 @@ def _check_suggestions(card: dict[str, Any], where: str, uuids: list[str]) -> li
     return out
 
 
-def _check_card(card: Any, i: int, uuids: list[str]) -> list[str]:
+def _check_card(card: Any, i: int, uuids: list[str], knowledge_version: str | None = None) -> list[str]:
     where = f"cards[{i}]"
     if not isinstance(card, dict):
         return [f"{where} is not an object"]
@@ -500,7 +532,16 @@ def _check_card(card: Any, i: int, uuids: list[str]) -> list[str]:
         out.append(f"{where}.summary missing")
     elif len(summary) > 139:
         out.append(f"{where}.summary is {len(summary)} characters (max 139)")
-    tier = _extension(card).get("tier")
+    ext = _extension(card)
+    rules = ext.get("rules")
+    if not (isinstance(rules, list) and rules and all(isinstance(r, str) for r in rules)):
+        out.append(f"{where}.extension.rules is not a non-empty list of rule ids")
+    version = ext.get("knowledgeVersion")
+    if not isinstance(version, str):
+        out.append(f"{where}.extension.knowledgeVersion missing")
+    elif knowledge_version is not None and version != knowledge_version:
+        out.append(f"{where}.extension.knowledgeVersion is {version!r}, the rules are {knowledge_version!r}")
+    tier = ext.get("tier")
     if tier not in INDICATOR:
         out.append(f"{where}: tier {tier!r} is not one of {TIER_ORDER}")
     elif card.get("indicator") != INDICATOR[tier]:
@@ -515,15 +556,18 @@ def _check_card(card: Any, i: int, uuids: list[str]) -> list[str]:
     return out + _empty_fields(card, where)
 
 
-def validate_cards(response: Any) -> list[str]:
-    """CDS Hooks 2.0 card structure plus contract §4 rules; [] when every card is well-formed."""
+def validate_cards(response: Any, knowledge_version: str | None = None) -> list[str]:
+    """CDS Hooks 2.0 card structure plus contract §4 rules; [] when every card is well-formed.
+
+    Every card carries ``extension["example.knee-cds"].knowledgeVersion`` (clinical-rules §7.5); with
+    ``knowledge_version`` given it must equal it (the suite passes the spec's version)."""
     if not isinstance(response, dict) or not isinstance(response.get("cards"), list):
         return ["response has no cards list"]
     problems: list[str] = []
     uuids: list[str] = []
     tiers = []
     for i, card in enumerate(response["cards"]):
-        problems += _check_card(card, i, uuids)
+        problems += _check_card(card, i, uuids, knowledge_version)
         if isinstance(card, dict):
             tiers.append(_extension(card).get("tier"))
     duplicates = sorted({u for u in uuids if uuids.count(u) > 1})
