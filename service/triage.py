@@ -62,6 +62,8 @@ class Triage:
     pe_likely: bool = False                                    # Wells PE likely or handled as likely
     pe_excluded_rule: str | None = None                        # PE-PERC-NEG | PE-EXCLUDED-DDIMER-NEG
     pe_tier: str | None = None
+    # §6.1 superseding: the one text the PE card states about the leg scan (None: no such text)
+    pe_supersede_text: str | None = None
     # scores computed along the way (score key -> value as in §4.11)
     scores: dict[str, Any] = field(default_factory=dict)
     # cards produced so far, by topic (one per topic)

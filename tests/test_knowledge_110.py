@@ -2,6 +2,7 @@
 pathways (hand-built Facts) and the whole pipeline (run_triage), never through a vignette's answer."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from service.engine import _load_pathways, run_triage
@@ -178,3 +179,177 @@ def test_rupture_with_calf_swelling_goes_to_the_dvt_card_only():
     assert "DVT-BAKER-MIMIC" in dvt.rules and "MASS-KNOWN-CYST" not in all_rules(cards)
     assert any("rupture" in line for line in dvt.recommendation)
     assert not any("unchanged" in (c.summary + " ".join(c.recommendation)).lower() for c in cards)
+
+
+# -- 1. PE in pregnancy: leg scan first only with DVT signs (§6.1 P7, superseding, §6.16) -----------
+from service.facts import Pregnancy, Value  # noqa: E402
+from service.pathways import pe as pe_pathway  # noqa: E402
+from service.pathways.pe import SUPERSEDE_DUPLEX_FIRST, SUPERSEDE_DVT_CONFIRMED, SUPERSEDE_NOTE  # noqa: E402
+
+SIGNS = {"S1": {"leg-swelling": True}, "S2": {"deep-vein-tenderness": True}, "S3": {"pitting-edema": True},
+         "S3b": {"entire-leg-swollen": True}, "S4": {"calf-circumference-difference": q(2.0, "cm")}}
+NO_SIGNS = {"leg-swelling": False, "deep-vein-tenderness": False, "pitting-edema": False,
+            "entire-leg-swollen": False, "calf-circumference-difference": q(1.9, "cm")}
+
+
+def pregnant_pe(ka, ultrasound=None, sbp=None):
+    ka = {"posterior-knee-pain": True, "symptom-onset": NOW - timedelta(days=2), **ka}
+    facts = make_facts(30, ka=ka, symptoms=CHEST, vitals={"sbp": q(sbp, "mm[Hg]")} if sbp else None)
+    facts.pregnancy = Pregnancy("pregnant", [src("Observation/preg")], 100)
+    if ultrasound:
+        facts.ultrasounds = [Value(ultrasound, src("Observation/us", NOW - timedelta(hours=3)),
+                                   NOW - timedelta(hours=3))]
+    t = make_triage(facts, population="pregnancy")
+    return t, run_triage(t, PATHWAYS)
+
+
+def supersede_texts(card):
+    return [x for x in (SUPERSEDE_NOTE, SUPERSEDE_DUPLEX_FIRST, SUPERSEDE_DVT_CONFIRMED) if x in card.recommendation]
+
+
+def test_each_dvt_sign_in_pregnancy_gives_duplex_first_and_only_its_text():
+    for name, sign in SIGNS.items():
+        _t, cards = pregnant_pe({**NO_SIGNS, **sign})
+        pe_card = cards[0]
+        assert pe_card.topic == "pe-emergency" and "DVT-SUPERSEDED-BY-PE" in pe_card.rules, name
+        assert [s.orderable for s in pe_card.suggestions] == ["venous-duplex-us"], name
+        assert supersede_texts(pe_card) == [SUPERSEDE_DUPLEX_FIRST], name
+        assert "dvt-pathway" not in [c.topic for c in cards]
+
+
+def test_pregnancy_alone_goes_to_chest_imaging_and_never_says_duplex_first():
+    _t, cards = pregnant_pe(NO_SIGNS)
+    pe_card = cards[0]
+    assert "DVT-SUPERSEDED-BY-PE" in pe_card.rules            # S5: pregnancy with knee pain
+    assert [s.orderable for s in pe_card.suggestions] == ["ctpa"]
+    assert supersede_texts(pe_card) == [SUPERSEDE_NOTE]
+    text = " ".join(pe_card.recommendation)
+    assert "without waiting for a leg scan" in text and "duplex first" not in text.lower()
+
+
+def test_pregnancy_with_signs_after_a_negative_scan_goes_to_chest_imaging():
+    _t, cards = pregnant_pe({**NO_SIGNS, "leg-swelling": True}, ultrasound="no-dvt-seen")
+    pe_card = cards[0]
+    assert [s.orderable for s in pe_card.suggestions] == ["ctpa"]
+    assert supersede_texts(pe_card) == [SUPERSEDE_NOTE]
+
+
+def test_pregnancy_with_a_current_positive_scan_needs_no_pe_imaging():
+    _t, cards = pregnant_pe({**NO_SIGNS, "leg-swelling": True}, ultrasound="dvt-seen")
+    pe_card = cards[0]
+    assert pe_card.suggestions == []
+    assert supersede_texts(pe_card) == [SUPERSEDE_DVT_CONFIRMED]
+
+
+def test_unstable_pregnant_patient_with_signs_gets_ctpa_not_duplex_first():
+    _t, cards = pregnant_pe({**NO_SIGNS, "leg-swelling": True}, sbp=85)
+    pe_card = cards[0]
+    assert "PE-UNSTABLE" in pe_card.rules and "ctpa" in [s.orderable for s in pe_card.suggestions]
+    assert "venous-duplex-us" not in [s.orderable for s in pe_card.suggestions]
+    assert supersede_texts(pe_card) == [SUPERSEDE_NOTE]
+
+
+# -- 7. Fixed texts that contradicted their rows (§6.3 L1–L5, U2, U3, U5, M-ANTI/M-IMG; §4.1 W10) -----
+from service.facts import Anticoagulation, DDimer, Quantity as Qty, Setting  # noqa: E402
+from service.pathways.dvt import (DDIMER_AFTER_NEGATIVE_SCAN, INTERIM_DRAW_FIRST,  # noqa: E402
+                                  INTERIM_WITHOUT_DRAW)
+
+EXAM_LIKELY = {"posterior-knee-pain": True, "leg-swelling": True, "deep-vein-tenderness": True,
+               "entire-leg-swollen": True, "calf-circumference-difference": q(3.5, "cm"), "pitting-edema": False,
+               "collateral-superficial-veins": False, "symptom-onset": NOW - timedelta(days=2)}
+EXAM_UNLIKELY = {**EXAM_LIKELY, "deep-vein-tenderness": False, "entire-leg-swollen": False,
+                 "calf-circumference-difference": q(1.0, "cm")}
+
+
+def dvt_card(ka, anticoag=None, imaging_first=False, ultrasounds=(), ddimer=None):
+    facts = make_facts(60, ka=ka, gender="male")
+    if anticoag is not None:
+        facts.anticoagulation = anticoag
+    if imaging_first:
+        facts.setting = Setting(None, True, imaging_first=True, imaging_first_reason="inpatient (Encounter/e1)")
+    for result, hours in ultrasounds:
+        t = NOW - timedelta(hours=hours)
+        facts.ultrasounds.append(Value(result, src(f"Observation/us-{hours}", t), t))
+    if ddimer is not None:
+        facts.ddimers.append(ddimer)
+    t, cards = run(facts)
+    return t, next(c for c in cards if c.topic in ("dvt-pathway", "self-care"))
+
+
+def texts(card):
+    return "\n".join(card.evidence + card.unknown + card.recommendation + [n.reason for n in card.not_recommended]
+                     + [card.summary, card.headline])
+
+
+def positive_ddimer(hours):
+    at = NOW - timedelta(hours=hours)
+    return DDimer(src("Observation/dd", at), at, "feu", Qty(1800.0, "ug/L"), ["H"], Qty(500.0, "ug/L"))
+
+
+def test_l5_stops_interim_anticoagulation_but_never_says_dvt_excluded():
+    interim = Anticoagulation("current", [src("MedicationRequest/riva", NOW - timedelta(hours=19), "active")],
+                              start=NOW - timedelta(hours=19), pre_existing=False)
+    _t, card = dvt_card(EXAM_LIKELY, anticoag=interim, ultrasounds=[("no-dvt-seen", 3)], ddimer=positive_ddimer(20))
+    assert "DVT-LIKELY-US-NEG-DDIMER-POS-REPEAT" in card.rules
+    body = texts(card)
+    assert "not yet excluded" in body and "Stop the interim anticoagulation" in body
+    # "imaging once DVT is excluded" is a future condition, not a claim
+    assert not re.search(r"(?<!once )DVT is excluded|DVT excluded", body)
+
+
+def test_interim_text_draws_the_ddimer_first_only_without_one_on_record():
+    _t, l2 = dvt_card({**EXAM_LIKELY, "ultrasound-within-4h": False})
+    assert "DVT-LIKELY-SCAN-DELAYED" in l2.rules and INTERIM_DRAW_FIRST in l2.recommendation
+    _t, l3 = dvt_card({**EXAM_LIKELY, "ultrasound-within-4h": False}, ddimer=positive_ddimer(5))
+    assert INTERIM_WITHOUT_DRAW in l3.recommendation and "draw the D-dimer first" not in texts(l3)
+    _t, u3 = dvt_card(EXAM_UNLIKELY, ddimer=positive_ddimer(5))
+    assert "DVT-UNLIKELY-DDIMER-POS-US" in u3.rules and "draw the D-dimer first" not in texts(u3)
+    _t, img = dvt_card(EXAM_LIKELY, imaging_first=True)
+    assert "DVT-IMAGING-FIRST" in img.rules and "draw the D-dimer first" not in texts(img)
+    assert any(line.startswith(INTERIM_WITHOUT_DRAW) for line in img.recommendation)
+
+
+def test_the_record_that_decides_a_delayed_scan_is_cited():
+    _t, l2 = dvt_card({**EXAM_LIKELY, "ultrasound-within-4h": False})
+    assert any("No scan result within 4 hours" in line and "Observation/p1-ultrasound-within-4h" in line
+               for line in l2.evidence)
+
+
+def test_under_m_anti_or_m_img_a_repeat_scan_replaces_the_ddimer_step():
+    pre_existing = Anticoagulation("current", [src("MedicationRequest/apixaban", NOW - timedelta(days=200), "active")],
+                                   start=NOW - timedelta(days=200), pre_existing=True)
+    for kwargs, why in (({"anticoag": pre_existing}, "anticoagulated"),
+                        ({"imaging_first": True}, "inpatient or recent surgery")):
+        for exam in (EXAM_LIKELY, EXAM_UNLIKELY):
+            _t, card = dvt_card(exam, **kwargs)
+            body = texts(card)
+            assert "Scan negative: D-dimer" not in body and DDIMER_AFTER_NEGATIVE_SCAN not in body
+            assert f"Scan negative: no D-dimer (not reliable here: {why})" in body
+            assert "repeat proximal scan 6–8 days" in body
+
+
+def test_interim_text_under_uncertain_anticoagulation_asks_first():
+    uncertain = Anticoagulation("uncertain", [src("MedicationStatement/old")], reasons=["old statement"])
+    _t, card = dvt_card({**EXAM_LIKELY, "ultrasound-within-4h": False}, anticoag=uncertain)
+    interim = [line for line in card.recommendation if "interim therapeutic anticoagulation" in line]
+    assert interim and all(line.startswith("Confirm whether the patient is still taking an anticoagulant first")
+                           for line in interim)
+
+
+def test_w10_recorded_false_is_shown_as_attested_false_never_as_no_attestation():
+    _t, card = dvt_card({**EXAM_LIKELY, "alternative-diagnosis-as-likely": False})
+    body = texts(card)
+    assert ("Wells 0, alternative diagnosis at least as likely: attested false "
+            "(Observation/p1-alternative-diagnosis-as-likely, 2026-03-02 09:00 UTC)") in body
+    assert "No attestation" not in body
+    _t, card = dvt_card(EXAM_LIKELY)
+    assert "No attestation that an alternative diagnosis is at least as likely" in texts(card)
+
+
+# -- §5: a red, warm leg is named as a differential on the DVT card ----------------------------------
+def test_red_warm_leg_names_cellulitis_on_the_dvt_card_citing_its_record():
+    _t, card = dvt_card({**EXAM_LIKELY, "leg-redness-warmth": True})
+    line = next(line for line in card.recommendation if "cellulitis" in line)
+    assert "Observation/p1-leg-redness-warmth" in line and "superficial thrombophlebitis" in line
+    _t, card = dvt_card({**EXAM_LIKELY, "leg-redness-warmth": False})
+    assert not any("superficial thrombophlebitis" in line for line in card.recommendation)

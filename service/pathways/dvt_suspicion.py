@@ -47,6 +47,19 @@ def s4_calf_difference(facts: Facts) -> list[str]:
     return []
 
 
+REDNESS_DIFFERENTIAL = ("Red, warm leg ({ref}): consider cellulitis, superficial thrombophlebitis or a ruptured Baker's "
+                        "cyst as differentials; none of them excludes DVT, and both can coexist.")
+
+
+def redness_differential(facts: Facts) -> str | None:
+    """§5: ka:leg-redness-warmth does not trigger suspicion; where DVT is worked up it is named as a
+    differential (cellulitis, superficial thrombophlebitis, ruptured cyst), citing its record."""
+    reading = facts.ka.get("leg-redness-warmth")
+    if reading is None or reading.value is not True or reading.winner is None:
+        return None
+    return REDNESS_DIFFERENTIAL.format(ref=cite(reading.winner.source))
+
+
 SIGNS = (s1_leg_swelling, s2_deep_vein_tenderness, s3_oedema_or_whole_leg, s4_calf_difference)
 SWELLING = (s1_leg_swelling, s3_oedema_or_whole_leg, s4_calf_difference)
 

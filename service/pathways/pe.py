@@ -13,6 +13,7 @@ from datetime import timedelta
 from service.drafts import CardDraft, NotSuggested, Suggest
 from service.evidence import cite, cite_all
 from service.pathways import msk_common as mc
+from service.pathways.dvt_suspicion import dvt_sign_lines
 from service.scores.perc import Perc, perc, perc_applies
 from service.scores.score_items import compare, fmt_quantity, num, quantity
 from service.scores.wells_pe import WellsPe, wells_pe
@@ -20,7 +21,40 @@ from service.triage import Triage
 
 TOPIC = "pe-emergency"
 SAFETY_NET_PE = "Return now if breathlessness, chest pain or haemoptysis recur or worsen."
+# §6.1 superseding text: exactly one, chosen by what the PE card does (never "do not delay CTPA" beside
+# "duplex first")
 SUPERSEDE_NOTE = "Leg vein ultrasound can support the diagnosis; do not delay CTPA for it."
+SUPERSEDE_DUPLEX_FIRST = ("Leg-vein compression duplex first (RCOG GTG 37b): if it shows DVT, treat and no CTPA is "
+                          "needed; if it is negative, CTPA or a V/Q scan without delay.")
+SUPERSEDE_DVT_CONFIRMED = "DVT confirmed on ultrasound: treat; no further PE imaging is needed (RCOG GTG 37b)."
+
+# §6.1 P7 (RCOG GTG 37b): a leg scan first only with signs or symptoms of DVT (S1–S4); pregnancy or the
+# postpartum state alone (S5) never holds back chest imaging.
+P7_CHEST_IMAGING_TEXT = ("ECG and chest X-ray now; then CTPA or a V/Q lung scan, without waiting for a leg scan "
+                         "(CTPA in preference when the chest X-ray is abnormal; otherwise V/Q or CTPA per local "
+                         "obstetric protocol); LMWH until PE is excluded unless contraindicated.")
+P7_DUPLEX_FIRST_TEXT = ("ECG and chest X-ray now. Signs of DVT ({signs}): leg-vein compression duplex first; if it "
+                        "shows DVT, treat with LMWH and no further PE imaging is needed; if it is negative, CTPA or a "
+                        "V/Q scan without delay (RCOG GTG 37b).")
+P7_DVT_CONFIRMED_TEXT = ("ECG and chest X-ray now. DVT confirmed on ultrasound ({scan}): treat with LMWH; no PE "
+                         "imaging is needed (RCOG GTG 37b).")
+
+
+def p7_duplex_first(t: Triage, us: str, p3: bool) -> bool:
+    """P7's duplex-first step: DVT signs S1–S4, US state none, and no P3 (an unstable patient goes to CTPA)."""
+    return bool(dvt_sign_lines(t.facts)) and us == "none" and not p3
+
+
+def supersede_text(draft: CardDraft, p7_plan: str | None) -> str | None:
+    if draft.suggests("ctpa"):
+        return SUPERSEDE_NOTE
+    if p7_plan == "duplex-first":
+        return SUPERSEDE_DUPLEX_FIRST
+    if p7_plan == "dvt-confirmed":
+        return SUPERSEDE_DVT_CONFIRMED
+    if any(r in draft.rules for r in ("PE-UNLIKELY-DDIMER", "PE-DDIMER-POS-CTPA", "PE-LIKELY-CTPA")):
+        return SUPERSEDE_NOTE           # P5/P6: CTPA is the next imaging step on this card
+    return None
 PE_SYMPTOMS = (("dyspnoea", "breathlessness"), ("chest-pain", "chest pain"), ("haemoptysis", "haemoptysis"),
                ("syncope", "syncope"))
 
@@ -113,6 +147,7 @@ def evaluate(t: Triage) -> None:
 
     action = "emergency department now"
     test = ""
+    p7_plan: str | None = None
     if p3:                                                                        # P3
         draft.add_rule("PE-UNSTABLE")
         rec.append("Suspected high-risk PE (systolic BP below 90 mmHg; ESC 2019): resuscitation, call the "
@@ -137,20 +172,25 @@ def evaluate(t: Triage) -> None:
             t.us_state = us
             rec.append("Pregnant or postpartum: Wells PE, PERC and D-dimer are not used (RCOG GTG 37b). LMWH "
                        "until VTE is excluded unless strongly contraindicated; DOACs are not used in pregnancy.")
-            if t.dvt_suspected and us == "none":
-                mc.suggest(draft, Suggest("venous-duplex-us", "PE-PREGNANCY", "leg-vein compression duplex first: "
-                                          "if it is positive, no further PE imaging is needed",
-                                          period=(now, now + timedelta(hours=4))))
-                rec.append("Leg-vein duplex first (DVT suspected): if positive, treat without further PE imaging; "
-                           "if negative, CTPA or V/Q per local obstetric protocol.")
-                test = test or "leg-vein duplex first"
-            elif us == "positive":
-                rec.append("DVT confirmed on ultrasound: treat with LMWH; no PE imaging is needed (RCOG GTG 37b).")
+            if us == "positive":
+                p7_plan = "dvt-confirmed"
+                scan = max((u for u in facts.ultrasounds if u.value == "dvt-seen" and u.time), key=lambda u: u.time)
+                rec.append(P7_DVT_CONFIRMED_TEXT.format(scan=cite(scan.source)))
                 test = test or "LMWH (DVT on ultrasound)"
+            elif p7_duplex_first(t, us, p3):
+                p7_plan = "duplex-first"
+                signs = "; ".join(line.split(": ", 1)[-1] for line in dvt_sign_lines(facts))
+                mc.suggest(draft, Suggest("venous-duplex-us", "PE-PREGNANCY", "leg-vein compression duplex first "
+                                          "(signs of DVT): if it is positive, no further PE imaging is needed",
+                                          period=(now, now + timedelta(hours=4))))
+                rec.append(P7_DUPLEX_FIRST_TEXT.format(signs=signs))
+                test = test or "leg-vein duplex first"
             else:
-                mc.suggest(draft, Suggest("ctpa", "PE-PREGNANCY", "ECG and chest X-ray first; V/Q or CTPA per "
-                                          "local obstetric protocol; LMWH until excluded unless contraindicated"))
-                test = test or "ECG, chest X-ray, then V/Q or CTPA"
+                p7_plan = "chest-imaging"
+                mc.suggest(draft, Suggest("ctpa", "PE-PREGNANCY", "ECG and chest X-ray now; CTPA or V/Q without "
+                                          "waiting for a leg scan; LMWH until PE is excluded unless contraindicated"))
+                rec.append(P7_CHEST_IMAGING_TEXT)
+                test = test or "ECG, chest X-ray, then CTPA or V/Q"
             mc.not_suggest(draft, "d-dimer", "D-dimer is not used to investigate VTE in pregnancy (RCOG GTG 37b).")
         elif wells is not None:
             if wells.likely:                                                      # P5
@@ -234,8 +274,10 @@ def evaluate(t: Triage) -> None:
         for line in t.suspicion:
             if line not in draft.evidence:
                 draft.evidence.append(f"DVT suspected, {line}")
-        if SUPERSEDE_NOTE not in rec:
-            rec.append(SUPERSEDE_NOTE)
+        note = supersede_text(draft, p7_plan)
+        t.pe_supersede_text = note
+        if note and note not in rec:
+            rec.append(note)
 
     score_txt = ""
     if wells is not None:

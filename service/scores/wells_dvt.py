@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from service.evidence import cite, cite_all
+from service.evidence import cite, cite_all, fmt_time
 from service.facts import Facts, Quantity, Source
 from service.units import compare
 
 SIX_MONTHS = timedelta(days=183)
+# §4.1 "W10 on the card"
+W10_ATTESTED_FALSE = "Wells 0, alternative diagnosis at least as likely: attested false ({ref}, {time})"
+W10_NOT_ATTESTED = "No attestation that an alternative diagnosis is at least as likely"
 EXAM_ITEMS = (
     ("W4", "deep-vein-tenderness", "tenderness along the deep veins"),
     ("W5", "entire-leg-swollen", "entire leg swollen"),
@@ -50,7 +53,9 @@ class WellsDvt:
     def evidence_lines(self) -> list[str]:
         lines = []
         for item in self.items:
-            if item.state in ("scores", "zero") and item.sources:
+            if item.id == "W10" and item.points == 0 and item.sources:
+                lines.append(W10_ATTESTED_FALSE.format(ref=item.sources[0].ref, time=fmt_time(item.sources[0].time)))
+            elif item.state in ("scores", "zero") and item.sources:
                 sign = f"+{item.points}" if item.points and item.points > 0 else str(item.points)
                 lines.append(f"Wells {sign}, {item.label}: {cite_all(list(item.sources))}")
         lines.append(
@@ -71,10 +76,10 @@ class WellsDvt:
             lines.append(f"{'; '.join(not_doc)[:1].upper()}{'; '.join(not_doc)[1:]}: not documented. "
                          f"Each would add 1 point{tail}")
         w10 = next((i for i in self.items if i.id == "W10"), None)
-        if w10 and w10.points == 0:
+        if w10 and w10.points == 0 and not w10.sources:     # attested false is evidence, not a gap (§4.1)
             after = classify(self.min - 2, self.max - 2)
             still = ", still likely" if self.klass == "likely" and after == "likely" else f", {after}"
-            lines.append("No attestation that an alternative diagnosis is at least as likely "
+            lines.append(W10_NOT_ATTESTED + " "
                          f"(it would subtract 2: Wells {self.min - 2}{still}).")
         return lines
 
