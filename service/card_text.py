@@ -204,6 +204,22 @@ def layout_evidence(lines: list[str]) -> EvidenceLayout:
             layout.score_detail.append(line)
             continue
         layout.main.append(upper_first(line))
+    return _with_side(layout)
+
+
+_SIDE = re.compile(r"^(?:Left|Right) leg \([^)]*\)$")
+
+
+def _with_side(layout: EvidenceLayout) -> EvidenceLayout:
+    """The leg and its signs on one line, as in the contract's V01 card: "Left leg (Observation/side);
+    leg swelling: Observation/swelling (…)". The §5 labels (S1…) are the rule's, not the clinician's."""
+    side = next((i for i, line in enumerate(layout.main) if _SIDE.match(line)), None)
+    signs = [i for i, line in enumerate(layout.main) if _SUSPICION.match(line) and references(line)]
+    if side is None or not signs:
+        return layout
+    text = "; ".join(lower_first(_SUSPICION.sub("", layout.main[i])) for i in signs)
+    layout.main[side] = f"{layout.main[side]}; {text}"
+    layout.main = [line for i, line in enumerate(layout.main) if i not in signs]
     return layout
 
 

@@ -14,6 +14,8 @@ ORDERABLE = "http://knee-cds.example/fhir/CodeSystem/orderable"
 SUMMARY_MAX = 139
 MORE_DETAIL = "**More detail**"
 DVT_SCREEN_LINES = 20        # detail lines of a DVT card before "More detail"
+DVT_SCREEN_LINES_MODIFIED = 22
+DVT_MODIFIERS = {"DVT-ANTICOAGULATED", "DVT-IMAGING-FIRST", "DVT-BAKER-MIMIC", "DVT-PAEDIATRIC"}
 
 REF = re.compile(r"\b(?:Observation|Condition|MedicationRequest|MedicationStatement|Procedure|ServiceRequest|"
                  r"Encounter|Patient|DiagnosticReport)/[A-Za-z0-9\-.]+")
@@ -156,7 +158,9 @@ def check_contradictions(card: dict[str, Any], secs: dict[str, list[str]]) -> li
     detail, e = card["detail"], ext(card)
     tests = suggested(card)
     problems = []
-    says_excluded = bool(DVT_EXCLUDED.search(detail) or DVT_EXCLUDED.search(card["summary"]))
+    # a branch ("Scan negative: …; Wells unlikely: DVT excluded") is not a statement that DVT is excluded
+    stated = [line for lines in secs.values() for line in lines if not CONDITIONAL.match(line)]
+    says_excluded = any(DVT_EXCLUDED.search(line) for line in stated + [card["summary"]])
     if says_excluded and ({"venous-duplex-us", "d-dimer"} & set(tests) or re.search(r"repeat (?:proximal )?scan", detail, re.I)):
         problems.append("says DVT excluded beside a scan or D-dimer still due")
     evidence = "\n".join(secs.get("Evidence", []) + secs.get("Score items that added no points", []))
@@ -198,8 +202,14 @@ def check_card(card: dict[str, Any]) -> list[str]:
     problems += check_evidence(secs)
     problems += check_flags(card, secs)
     problems += check_contradictions(card, secs)
-    if card["source"]["topic"]["code"] == "dvt-pathway" and screen_lines(card["detail"]) > DVT_SCREEN_LINES:
-        problems.append(f"DVT card has {screen_lines(card['detail'])} lines before More detail (max {DVT_SCREEN_LINES})")
+    if card["source"]["topic"]["code"] == "dvt-pathway":
+        # the common case fits the screen; a modifier (anticoagulated, imaging first, cyst, pregnancy)
+        # adds its own required sentences (clinical-rules §1.10, §6.3) and may take a little more
+        rules = ext(card)["rules"]
+        modified = set(rules) & DVT_MODIFIERS or any(r.startswith("PREG-") for r in rules)
+        limit = DVT_SCREEN_LINES_MODIFIED if modified else DVT_SCREEN_LINES
+        if screen_lines(card["detail"]) > limit:
+            problems.append(f"DVT card has {screen_lines(card['detail'])} lines before More detail (max {limit})")
     return problems
 
 
