@@ -241,6 +241,12 @@ def on_record(facts: Facts, orderable: str, suggested_since: datetime | None) ->
         for value in facts.radiographs:
             if value.time and value.time >= since:
                 return f"Knee radiograph {fmt_time(value.time)}: {value.value} ({value.source.ref})"
+    if orderable == "pregnancy-test":        # §7.7: a set:pregnancy-test result within 24 h
+        for value in facts.pregnancy_tests:
+            if value.time and value.time >= now - timedelta(hours=24):
+                return (f"Pregnancy test {value.value or 'result'}, {ago(now, value.time)} "
+                        f"({cite(value.source, with_time=False)}): record pregnancy status (82810-3); the D-dimer "
+                        "is used only once it is 'not pregnant'")
     for order in facts.orders:
         if orderable not in order.orderables:
             continue

@@ -606,14 +606,32 @@ def _read_obs_part(r: _Reader, obs: _Obs) -> None:
                                               obs.time))
     if "pregnancy-status" in sets:
         _add_pregnancy_status(r, obs, match.via, local)
-    if "pregnancy-test" in sets and _positive(obs.part):
-        r.preg_tests.append(_value(obs, True, _label(code) or "pregnancy test positive", match.via))
+    if "pregnancy-test" in sets:
+        verdict = _pregnancy_test_verdict(obs.part)
+        if verdict == "positive":
+            r.preg_tests.append(_value(obs, True, _label(code) or "pregnancy test positive", match.via))
+        if obs.time is not None:
+            # §7.7: a result within 24 h stops the test from being suggested again (either verdict)
+            r.facts.pregnancy_tests.append(_value(obs, verdict, _label(code) or "pregnancy test", match.via))
     if "gestational-age" in sets:
         _add_gestational_age(r, obs, match.via, local)
     if "estimated-delivery-date" in sets:
         _add_edd(r, obs, match.via)
     if "smoking-status" in sets:
         _add_smoking(r, obs, match.via)
+
+
+def _pregnancy_test_verdict(part: dict) -> str | None:
+    """§1.9 item 1 reads a positive interpretation (§4.9 step 3a codes); N/NEG/ND read as negative;
+    anything else is a result without a verdict (None)."""
+    if _positive(part):
+        return "positive"
+    for cc in _l(part.get("interpretation")):
+        for c in _l(_d(cc).get("coding")):
+            c = _d(c)
+            if _s(c.get("system")) == INTERPRETATION_SYSTEM and _s(c.get("code")) in ("N", "NEG", "ND"):
+                return "negative"
+    return None
 
 
 def _positive(part: dict) -> bool:

@@ -235,6 +235,8 @@ class Facts:
     ddimers: list[DDimer] = field(default_factory=list)
     # ka:venous-ultrasound-result readings within 90 days, latest first (US state, §6.3/§6.4)
     ultrasounds: list[Value] = field(default_factory=list)
+    # set:pregnancy-test results (value "positive" | "negative" | None), dated ones only (§7.7)
+    pregnancy_tests: list[Value] = field(default_factory=list)
     # ka:knee-radiograph-result readings within 12 months, latest first
     radiographs: list[Value] = field(default_factory=list)
 

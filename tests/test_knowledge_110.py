@@ -353,3 +353,246 @@ def test_red_warm_leg_names_cellulitis_on_the_dvt_card_citing_its_record():
     assert "Observation/p1-leg-redness-warmth" in line and "superficial thrombophlebitis" in line
     _t, card = dvt_card({**EXAM_LIKELY, "leg-redness-warmth": False})
     assert not any("superficial thrombophlebitis" in line for line in card.recommendation)
+
+
+# -- 5. Septic arthritis with an NG51 sepsis high-risk feature (§6.6, §4.10, §7.5) ---------------------
+from datetime import datetime  # noqa: E402
+
+from service.cards import CardRenderer  # noqa: E402
+from service.terminology import default_terminology  # noqa: E402
+
+HOT_KNEE = {"posterior-knee-pain": True, "hot-swollen-joint": True, "leg-swelling": False,
+            "symptom-onset": NOW - timedelta(days=1)}
+CALM_VITALS = {"heart_rate": q(104, "/min"), "respiratory_rate": q(20, "/min"), "spo2": q(97, "%"),
+               "sbp": q(120, "mm[Hg]"), "temperature": q(38.9, "Cel")}
+HIGH_RISK = {"sbp": q(90, "mm[Hg]"), "heart_rate": q(131, "/min"), "respiratory_rate": q(25, "/min"),
+             "spo2": q(91, "%")}
+
+
+def septic(vitals):
+    _t, cards = run(make_facts(58, ka=HOT_KNEE, gender="male", vitals=vitals))
+    return next(c for c in cards if c.topic == "septic-arthritis")
+
+
+def _period_hours(suggestion):
+    start, end = suggestion["actions"][0]["resource"]["occurrencePeriod"].values()
+    parse = lambda x: datetime.fromisoformat(x.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds() / 3600
+
+
+def test_each_ng51_high_risk_feature_gives_cultures_then_antibiotics_within_the_hour():
+    for key, value in HIGH_RISK.items():
+        card = septic({**CALM_VITALS, key: value})
+        assert card.tier == "emergency-immediate" and card.rules[:2] == ["SEPTIC-ADULT", "SEPTIC-ADULT-SEPSIS"], key
+        body = " ".join(card.recommendation)
+        assert "blood cultures, then give intravenous broad-spectrum antibiotics within 1 hour" in body
+        assert "Aspirate the knee before antibiotics" not in body
+        culture = next(s for s in card.suggestions if s.orderable == "blood-culture")
+        assert culture.period is not None and culture.period[1] - culture.period[0] <= timedelta(hours=1)
+        assert [s.orderable for s in card.suggestions][0] == "blood-culture"
+        aspiration = next(s for s in card.suggestions if s.orderable == "arthrocentesis")
+        assert "only if it does not delay them" in aspiration.reason
+        rendered = CardRenderer(default_terminology()).render(card, make_facts(58))
+        assert "https://www.nice.org.uk/guidance/ng51" in [link["url"] for link in rendered["links"]]
+        sr = next(s for s in rendered["suggestions"] if "blood" in s["label"].lower())
+        assert _period_hours(sr) <= 1
+        assert "within 1 hour" in card.summary and "aspirate before antibiotics" not in card.summary
+
+
+def test_just_below_each_ng51_threshold_keeps_aspirate_before_antibiotics():
+    card = septic({**CALM_VITALS, "sbp": q(91, "mm[Hg]"), "heart_rate": q(130, "/min"),
+                   "respiratory_rate": q(24, "/min"), "spo2": q(92, "%")})
+    assert card.tier == "emergency-same-day" and "SEPTIC-ADULT-SEPSIS" not in card.rules
+    assert "Aspirate the knee before antibiotics" in " ".join(card.recommendation)
+    culture = next(s for s in card.suggestions if s.orderable == "blood-culture")
+    assert culture.period is None and "within 1 hour" not in " ".join(card.recommendation)
+
+
+# -- 6. Pregnancy status unknown before a D-dimer (§1.9 item 4, §4.9 step 5, §6.3, §6.1 P6, §7.7) -------
+from service.pathways.pregnancy_test_first import DDIMER_NOTE, RULE as PTEST_RULE  # noqa: E402
+
+
+def woman(age, ka, pregnancy="unknown", gender="female", ddimer=None, tests=()):
+    facts = make_facts(age, ka=ka, gender=gender)
+    facts.pregnancy.state = pregnancy
+    if ddimer is not None:
+        facts.ddimers.append(ddimer)
+    for verdict, hours in tests:
+        at = NOW - timedelta(hours=hours)
+        facts.pregnancy_tests.append(Value(verdict, src(f"Observation/hcg-{hours}", at), at))
+    t = make_triage(facts)
+    return t, run_triage(t, PATHWAYS)
+
+
+def negative_ddimer(hours=5):
+    at = NOW - timedelta(hours=hours)
+    return DDimer(src("Observation/dd", at), at, "feu", Qty(300.0, "ug/L"), ["N"], Qty(500.0, "ug/L"))
+
+
+def suggestions_of(cards, topic):
+    card = next(c for c in cards if c.topic == topic)
+    return card, [s.orderable for s in card.suggestions]
+
+
+def test_unknown_pregnancy_status_puts_a_pregnancy_test_before_the_ddimer_u2():
+    for age in (18, 30, 50):
+        _t, cards = woman(age, EXAM_UNLIKELY)
+        card, orders = suggestions_of(cards, "dvt-pathway")
+        assert "DVT-UNLIKELY-DDIMER" in card.rules and PTEST_RULE in card.rules
+        assert orders == ["pregnancy-test", "d-dimer"]
+        ddimer = card.suggestions[1]
+        assert DDIMER_NOTE in ddimer.note and card.recommendation[0].startswith("Pregnancy test first")
+        assert card.suggestions[0].period == ddimer.period
+
+
+def test_no_pregnancy_test_when_pregnancy_is_known_or_cannot_be():
+    for kwargs in ({"pregnancy": "not-pregnant"}, {"gender": "male"}):
+        _t, cards = woman(30, EXAM_UNLIKELY, **kwargs)
+        card, orders = suggestions_of(cards, "dvt-pathway")
+        assert orders == ["d-dimer"] and PTEST_RULE not in card.rules
+    _t, cards = woman(51, EXAM_UNLIKELY)
+    assert suggestions_of(cards, "dvt-pathway")[1] == ["d-dimer"]
+
+
+def test_pregnancy_test_first_on_l2_and_l4():
+    _t, cards = woman(30, {**EXAM_LIKELY, "ultrasound-within-4h": False})
+    card, orders = suggestions_of(cards, "dvt-pathway")
+    assert "DVT-LIKELY-SCAN-DELAYED" in card.rules and orders[:2] == ["pregnancy-test", "d-dimer"]
+    facts = make_facts(30, ka=EXAM_LIKELY, gender="female")
+    at = NOW - timedelta(hours=3)
+    facts.ultrasounds.append(Value("no-dvt-seen", src("Observation/us", at), at))
+    t = make_triage(facts)
+    cards = run_triage(t, PATHWAYS)
+    card, orders = suggestions_of(cards, "dvt-pathway")
+    assert "DVT-LIKELY-US-NEG-DDIMER-NEEDED" in card.rules and orders == ["pregnancy-test", "d-dimer"]
+    assert card.tier == "urgent"
+
+
+def test_negative_ddimer_with_pregnancy_not_excluded_is_unusable_and_excludes_nothing():
+    _t, cards = woman(30, EXAM_UNLIKELY, ddimer=negative_ddimer())
+    assert all(c.topic != "self-care" for c in cards)
+    card = next(c for c in cards if c.topic == "dvt-pathway")
+    assert "DVT-UNLIKELY-DDIMER-POS-US" in card.rules and "DVT-UNLIKELY-DDIMER-NEG" not in card.rules
+    assert "ddimer-in-pregnancy" in card.flags and "DDIMER-UNRELIABLE" in card.rules
+    assert card.scores["dDimer"]["state"] == "unusable"
+    assert any("pregnancy not excluded" in line for line in card.evidence)
+    _t, cards = woman(30, {**EXAM_UNLIKELY, "leg-swelling": True}, pregnancy="not-pregnant",
+                      ddimer=negative_ddimer())
+    assert "DVT-UNLIKELY-DDIMER-NEG" in all_rules(cards)
+
+
+def test_a_pregnancy_test_result_within_24_h_is_shown_instead_of_suggested():
+    _t, cards = woman(30, EXAM_UNLIKELY, tests=[("negative", 2)])
+    card, orders = suggestions_of(cards, "dvt-pathway")
+    assert orders == ["d-dimer"] and PTEST_RULE in card.rules
+    assert any("Observation/hcg-2" in line and "82810-3" in line for line in card.evidence)
+    _t, cards = woman(30, EXAM_UNLIKELY, tests=[("negative", 30)])
+    assert suggestions_of(cards, "dvt-pathway")[1] == ["pregnancy-test", "d-dimer"]
+
+
+def test_pe_p6_ddimer_with_unknown_pregnancy_gets_the_test_after_the_emergency_line():
+    ka = {"posterior-knee-pain": True, "pe-most-likely": False, "leg-swelling": False,
+          "deep-vein-tenderness": False, "symptom-onset": NOW - timedelta(days=1)}
+    facts = make_facts(30, ka=ka, gender="female", symptoms=CHEST,
+                       vitals={"heart_rate": q(80, "/min"), "spo2": q(98, "%")})
+    t = make_triage(facts)
+    cards = run_triage(t, PATHWAYS)
+    card, orders = suggestions_of(cards, "pe-emergency")
+    assert "PE-UNLIKELY-DDIMER" in card.rules and PTEST_RULE in card.rules
+    assert orders == ["pregnancy-test", "d-dimer"] and card.tier == "emergency-immediate"
+    assert card.recommendation[0].startswith("Call an ambulance")
+    assert card.recommendation[1].startswith("Pregnancy test first")
+
+
+def test_chart_reads_negative_and_positive_pregnancy_tests():
+    from tests.chart_fixtures import LOINC, facts_of, obs
+    interp = lambda code: {"interpretation": [{"coding": [{  # noqa: E731
+        "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": code}]}]}
+    facts = facts_of([obs(LOINC, "2106-3", id="hcg-neg", when="@now-2h", **interp("NEG"))],
+                     patient={"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "@now-30y:date"})
+    assert [(v.value, v.source.ref) for v in facts.pregnancy_tests] == [("negative", "Observation/hcg-neg")]
+    assert facts.pregnancy.state == "unknown"
+    facts = facts_of([obs(LOINC, "2106-3", id="hcg-pos", when="@now-2h", **interp("POS"))],
+                     patient={"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "@now-30y:date"})
+    assert facts.pregnancy.state == "pregnant" and facts.pregnancy_tests[0].value == "positive"
+
+
+# -- 4. Self-care in full, and the NSAID caution N1–N5 (§6.15) -----------------------------------------
+from service.pathways.self_care import HOME_CARE, PAIN_RELIEF, PAIN_RELIEF_NO_NSAID  # noqa: E402
+
+
+def self_care_card(facts):
+    if facts.pregnancy.state == "unknown":
+        facts.pregnancy.state = "not-pregnant"
+    t = make_triage(facts)
+    cards = run_triage(t, PATHWAYS)
+    assert [c.topic for c in cards] == ["self-care"], [(c.topic, c.rules) for c in cards]
+    return cards[0]
+
+
+def test_self_care_gives_the_home_care_in_full_without_caution():
+    card = self_care_card(make_facts(40, ka=REASSURING, gender="male"))
+    assert card.recommendation == list(HOME_CARE) + [PAIN_RELIEF]
+    assert "SELF-CARE-NSAID-CAUTION" not in card.rules and card.guidelines[0] == "ng158"
+    assert not any("Relative rest" in line for line in card.recommendation)
+
+
+def _caution(card):
+    assert "SELF-CARE-NSAID-CAUTION" in card.rules and card.tier == "self-care" and not card.suggestions
+    assert PAIN_RELIEF_NO_NSAID in card.recommendation and PAIN_RELIEF not in card.recommendation
+    assert card.recommendation[: len(HOME_CARE)] == list(HOME_CARE)
+    return card.recommendation[len(HOME_CARE) + 1:]
+
+
+def test_n1_current_prophylactic_or_uncertain_anticoagulant():
+    for state in ("current", "prophylactic"):
+        facts = make_facts(40, ka=REASSURING, gender="male")
+        facts.anticoagulation = Anticoagulation(state, [src("MedicationRequest/apx", display="apixaban 5 mg")])
+        lines = _caution(self_care_card(facts))
+        assert lines == ["Because you take apixaban 5 mg (MedicationRequest/apx): an anti-inflammatory adds to its "
+                         "bleeding risk (stomach and elsewhere)."]
+    facts = make_facts(40, ka=REASSURING, gender="male")
+    facts.anticoagulation = Anticoagulation("uncertain", [src("MedicationStatement/old-warfarin")],
+                                            reasons=["old statement"])
+    lines = _caution(self_care_card(facts))
+    assert len(lines) == 1 and "may still be taking an anticoagulant" in lines[0]
+    assert "MedicationStatement/old-warfarin" in lines[0]
+
+
+def test_n2_to_n4_conditions_of_any_clinical_status():
+    for set_name, words in (("chronic-kidney-disease", "kidney function"), ("heart-failure", "heart failure"),
+                            ("peptic-ulcer-gi-bleeding", "stomach ulcer or bleeding")):
+        for status in ("active", "resolved"):
+            cond = condition(f"Condition/{set_name}", {set_name}, onset=NOW - timedelta(days=900),
+                             clinical_status=status)
+            lines = _caution(self_care_card(make_facts(40, ka=REASSURING, gender="male", conditions=[cond])))
+            assert len(lines) == 1 and f"Condition/{set_name}" in lines[0] and words in lines[0], (set_name, status)
+
+
+def test_n5_pregnant_only_not_postpartum():
+    facts = make_facts(30, ka=REASSURING, gender="female")
+    facts.pregnancy = Pregnancy("postpartum", [src("Procedure/delivery")])
+    # postpartum suspects DVT (S5) and cannot reach self-care here: N5 is checked on the finding itself
+    from service.pathways.self_care import n5_pregnant
+    assert n5_pregnant(facts) is None
+    facts.pregnancy = Pregnancy("pregnant", [src("Observation/preg")])
+    line = n5_pregnant(facts)
+    assert "Observation/preg" in line and "20 weeks" in line
+
+
+def test_several_findings_each_get_a_line_naming_its_resource():
+    ckd = condition("Condition/ckd", {"chronic-kidney-disease"}, onset=NOW - timedelta(days=900))
+    hf = condition("Condition/hf", {"heart-failure"}, onset=NOW - timedelta(days=900))
+    facts = make_facts(40, ka=REASSURING, gender="male", conditions=[ckd, hf])
+    facts.anticoagulation = Anticoagulation("current", [src("MedicationRequest/apx", display="apixaban 5 mg")])
+    lines = _caution(self_care_card(facts))
+    assert [("MedicationRequest/apx" in lines[0]), ("Condition/ckd" in lines[1]), ("Condition/hf" in lines[2])] \
+        == [True, True, True]
+
+
+def test_nsaid_caution_changes_no_tier_and_no_suggestion():
+    plain = self_care_card(make_facts(40, ka=REASSURING, gender="male"))
+    cond = condition("Condition/gi", {"peptic-ulcer-gi-bleeding"}, onset=NOW - timedelta(days=900))
+    cautioned = self_care_card(make_facts(40, ka=REASSURING, gender="male", conditions=[cond]))
+    assert (plain.tier, plain.suggestions, [n.orderable for n in plain.not_recommended]) == \
+        (cautioned.tier, cautioned.suggestions, [n.orderable for n in cautioned.not_recommended])

@@ -11,7 +11,8 @@ from service.drafts import CardDraft, NotSuggested, Suggest
 from service.evidence import cite, cite_all, fmt_date, fmt_time
 from service.pathways.dvt_suspicion import redness_differential
 from service.pathways.popliteal_mass import rupture_signs, rupture_suspected
-from service.scores.d_dimer import DDimerState, interpret, interpret_ddimer, select
+from service.pathways import pregnancy_test_first
+from service.scores.d_dimer import DDimerState, interpret, interpret_ddimer, pregnancy_not_excluded, select
 from service.scores.wells_dvt import WellsDvt, wells_dvt
 from service.triage import Triage
 
@@ -113,8 +114,7 @@ STALE_VTE_TEXT = ("stale-condition: {ref} recorded as active since {date}, no re
 
 def pregnancy_status_needed(facts) -> bool:
     """§1.9 item 4: female (or gender unknown/other), aged 12–50 (or age unknown), status unknown."""
-    return (facts.pregnancy.state == "unknown" and facts.gender in (None, "female", "other", "unknown")
-            and (facts.age is None or 12 <= facts.age <= 50))
+    return pregnancy_not_excluded(facts)
 
 
 def _not(draft: CardDraft, orderable: str, reason: str) -> None:
@@ -219,6 +219,7 @@ def evaluate(t: Triage) -> None:
         t.dvt_status = "open"
         if not draft.summary:
             draft.summary = f"DVT pathway ({wells_txt})"
+    pregnancy_test_first.apply(t, draft)
     draft.scores["wellsDvt"] = wells.score_key()
     draft.scores["dDimer"] = dd.score_key()
     pe = t.cards.get("pe-emergency")

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from service.drafts import CardDraft, NotSuggested, Suggest
 from service.evidence import cite, cite_all
-from service.pathways import msk_common as mc
+from service.pathways import msk_common as mc, pregnancy_test_first
 from service.pathways.dvt_suspicion import dvt_sign_lines
 from service.scores.perc import Perc, perc, perc_applies
 from service.scores.score_items import compare, fmt_quantity, num, quantity
@@ -228,6 +228,7 @@ def evaluate(t: Triage) -> None:
                     action = "emergency assessment today"
                     rec.append(f"Low clinical suspicion attested but PERC {perc_result.result}: PE cannot be "
                                "excluded without testing.")
+    pregnancy_test_first.apply(t, draft, position=1)                              # P6 with §1.9 item 4
     if ac.state in ("current", "uncertain"):                                      # P9
         draft.add_rule("PE-ANTICOAGULATED")
         rec.append("D-dimer unreliable on anticoagulation; PE on anticoagulation needs specialist review.")
