@@ -232,8 +232,10 @@ def group_not_recommended(items: list[tuple[str, str]]) -> list[str]:
         by_reason.setdefault(key, []).append(title)
     out = []
     for reason, titles in by_reason.items():
-        names = [titles[0]] + [lower_first(t) for t in titles[1:]]
-        out.append(f"{', '.join(unique(names))}: {reason}")
+        names = unique([titles[0]] + [lower_first(t) for t in titles[1:]])
+        if len(names) > 1:
+            reason = re.sub(r"\bneeds it\.$", "needs them.", reason)   # several tests share the reason
+        out.append(f"{', '.join(names)}: {reason}")
     return out
 
 
@@ -310,6 +312,12 @@ ORDERABLE_TITLES: dict[str, str] = {
     "arterial-duplex": "Arterial duplex",
     "ctpa": "CTPA",
 }
+
+
+def sentence(text: str) -> str:
+    """'weight-bearing views' -> 'Weight-bearing views.' (a fragment joined to another sentence)."""
+    text = text.strip()
+    return upper_first(text) + ("" if not text or text[-1] in ".!?" else ".")
 
 
 # -- generic ------------------------------------------------------------------------------------

@@ -216,7 +216,8 @@ class CardRenderer:
         reading = facts.ka.get("symptom-side")
         if side in SIDE_TEXT and reading and reading.winner:
             side_note = f"symptomatic leg: {SIDE_TEXT[side]} ({reading.winner.source.ref})."
-            note = f"{note} {side_note}".strip() if note else side_note
+            # the leg first, then the rule's own note, each a sentence (contract §4 V01 example)
+            note = f"{side_note} {ct.sentence(note)}" if note else side_note
         resource: dict[str, Any] = {
             "resourceType": "ServiceRequest",
             "status": "draft",

@@ -324,3 +324,26 @@ def test_screen_lines_counts_only_above_more_detail():
     detail = "a\n\nb\n- c\n\n**More detail**\n\n- d"
     assert std.screen_lines(detail) == 3
     assert re.search(r"\*\*More detail\*\*", MORE_DETAIL)
+
+
+def test_grouped_reason_reads_in_the_plural():
+    out = ct.group_not_recommended([("D-dimer", "nothing recorded points to a cause that needs it."),
+                                    ("CRP", "nothing recorded points to a cause that needs it.")])
+    assert out == ["D-dimer, CRP: nothing recorded points to a cause that needs them."]
+    assert ct.group_not_recommended([("CRP", "nothing recorded points to a cause that needs it.")]) == \
+        ["CRP: nothing recorded points to a cause that needs it."]
+
+
+def test_service_request_note_names_the_leg_then_the_rule_note():
+    from datetime import timedelta
+
+    from service.facts import Reading, Value
+    from tests.support.msk_facts import src
+
+    facts = make_facts(60)
+    side = Value("right", src("Observation/side", NOW - timedelta(hours=1)), NOW - timedelta(hours=1))
+    facts.ka["symptom-side"] = Reading(value="right", winner=side)
+    sr = CardRenderer(default_terminology()).service_request(
+        Suggest("knee-xray", "CKP-XR-FIRST", "the initial test", note="weight-bearing views"), "routine", facts)
+    assert sr["note"][0]["text"] == "CKP-XR-FIRST: symptomatic leg: right (Observation/side). Weight-bearing views."
+    assert ct.sentence("done.") == "Done." and ct.sentence("") == ""
