@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.drafts import CardDraft, NotSuggested
+from service.drafts import CardDraft, NotSuggested, more_urgent
 from service.facts import Facts
 
 KNOWLEDGE_VERSION = "1.1.0"
@@ -95,4 +95,5 @@ class Triage:
         for line in lines:
             if line not in self.assessment[rule]:
                 self.assessment[rule].append(line)
-        self.assessment_tiers[rule] = tier
+        # a rule asked for by two pathways keeps the more urgent tier (the PE card's, §6.14)
+        self.assessment_tiers[rule] = more_urgent(self.assessment_tiers.get(rule), tier)

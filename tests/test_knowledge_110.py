@@ -596,3 +596,48 @@ def test_nsaid_caution_changes_no_tier_and_no_suggestion():
     cautioned = self_care_card(make_facts(40, ka=REASSURING, gender="male", conditions=[cond]))
     assert (plain.tier, plain.suggestions, [n.orderable for n in plain.not_recommended]) == \
         (cautioned.tier, cautioned.suggestions, [n.orderable for n in cautioned.not_recommended])
+
+
+def test_l1_plan_after_a_negative_scan_names_the_pregnancy_test_when_pregnancy_is_not_excluded():
+    from service.pathways.dvt import SCAN_NEGATIVE_THEN_DDIMER, SCAN_NEGATIVE_THEN_PREGNANCY_TEST
+    _t, cards = woman(30, EXAM_LIKELY)
+    card = next(c for c in cards if c.topic == "dvt-pathway")
+    assert "DVT-LIKELY-US4H" in card.rules and SCAN_NEGATIVE_THEN_PREGNANCY_TEST in card.recommendation
+    _t, cards = woman(30, EXAM_LIKELY, pregnancy="not-pregnant")
+    card = next(c for c in cards if c.topic == "dvt-pathway")
+    assert SCAN_NEGATIVE_THEN_DDIMER in card.recommendation
+
+
+def test_pe_symptom_with_pregnancy_unknown_asks_for_pregnancy_status_at_the_pe_tier():
+    ka = {"posterior-knee-pain": True, "pe-most-likely": True, "leg-swelling": False,
+          "deep-vein-tenderness": False, "symptom-onset": NOW - timedelta(days=1)}
+    facts = make_facts(30, ka=ka, gender="female", symptoms=CHEST, vitals={"heart_rate": q(110, "/min")})
+    t = make_triage(facts)
+    cards = run_triage(t, PATHWAYS)
+    pe_card = next(c for c in cards if c.topic == "pe-emergency")
+    assessment = next(c for c in cards if c.topic == "assessment-needed")
+    assert "ASSESS-PREGNANCY-STATUS" in assessment.rules and assessment.tier == pe_card.tier
+    assert any(line.startswith("Confirm pregnancy status") for line in pe_card.recommendation)
+    facts = make_facts(30, ka=ka, gender="female", symptoms=CHEST, vitals={"heart_rate": q(110, "/min")})
+    facts.pregnancy.state = "not-pregnant"
+    cards = run_triage(make_triage(facts), PATHWAYS)
+    assert "ASSESS-PREGNANCY-STATUS" not in all_rules(cards)
+
+
+def test_pregnancy_status_assessment_keeps_the_superseding_pe_tier():
+    ka = {"posterior-knee-pain": True, "pe-most-likely": True, "leg-swelling": True,
+          "deep-vein-tenderness": True, "symptom-onset": NOW - timedelta(days=1)}
+    facts = make_facts(30, ka=ka, gender="female", symptoms=CHEST, vitals={"heart_rate": q(110, "/min")})
+    cards = run_triage(make_triage(facts), PATHWAYS)
+    assert [c.topic for c in cards][:1] == ["pe-emergency"] and "DVT-SUPERSEDED-BY-PE" in cards[0].rules
+    assessment = next(c for c in cards if c.topic == "assessment-needed")
+    assert assessment.tier == "emergency-immediate"
+
+
+def test_home_care_lines_are_those_of_the_contract_self_care_example():
+    import json as _json
+    from tests.support.vignettes import SPEC_DIR
+    text = (SPEC_DIR / "contract.md").read_text()
+    detail = _json.loads('"' + re.search(r'"detail": "(\*\*Self-care with safety net.*?)",\n', text).group(1) + '"')
+    block = detail.split("**Recommendation** (home care)\n")[1].split("\n\n")[0]
+    assert [line[2:] for line in block.splitlines()] == list(HOME_CARE) + [PAIN_RELIEF]

@@ -26,6 +26,8 @@ INTERIM_DRAW_FIRST = ("If the scan (or D-dimer) result cannot be obtained within
 INTERIM_WITHOUT_DRAW = "If the scan result cannot be obtained within 4 h: " + INTERIM_CORE
 CONFIRM_STILL_TAKING = "Confirm whether the patient is still taking an anticoagulant first. "
 SCAN_NEGATIVE_THEN_DDIMER = "Scan negative: D-dimer, then follow NG158."
+SCAN_NEGATIVE_THEN_PREGNANCY_TEST = ("Scan negative: pregnancy test, then the D-dimer once pregnancy is excluded "
+                                     "(DDIMER-PREGNANCY-TEST-FIRST), then follow NG158.")
 SCAN_NEGATIVE_NO_DDIMER = ("Scan negative: no D-dimer (not reliable here: {why}); Wells likely or indeterminate: "
                            "repeat proximal scan 6–8 days after the first (L5); Wells unlikely: DVT excluded (U1).")
 DDIMER_AFTER_NEGATIVE_SCAN = ("only if the scan is negative (a negative D-dimer does not rule out DVT when Wells is "
@@ -258,6 +260,8 @@ def _likely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDim
                                         "diagnose and treat DVT, and assess for PE symptoms.")
             if ddimer_replaced_by_scan(t):
                 draft.recommendation.append(SCAN_NEGATIVE_NO_DDIMER.format(why=modifier_reason(t)))
+            elif pregnancy_not_excluded(facts):
+                draft.recommendation.append(SCAN_NEGATIVE_THEN_PREGNANCY_TEST)
             else:
                 draft.recommendation.append(SCAN_NEGATIVE_THEN_DDIMER)
             if within_4h is None:

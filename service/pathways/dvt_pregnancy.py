@@ -55,7 +55,8 @@ def _carry_to_pe(t: Triage, draft: CardDraft) -> None:
     if "rcog" not in pe.guidelines:
         pe.guidelines.append("rcog")
     # the PE card states one leg-scan text, chosen by its own P7 plan (§6.1 superseding)
-    for line in (t.pe_supersede_text, LMWH):
+    lmwh_stated = any("LMWH until VTE is excluded" in line for line in pe.recommendation)   # P7 says it already
+    for line in (t.pe_supersede_text, None if lmwh_stated else LMWH):
         if line and line not in pe.recommendation:
             pe.recommendation.append(line)
 

@@ -14,6 +14,7 @@ from service.drafts import CardDraft, NotSuggested, Suggest
 from service.evidence import cite, cite_all
 from service.pathways import msk_common as mc, pregnancy_test_first
 from service.pathways.dvt_suspicion import dvt_sign_lines
+from service.scores.d_dimer import pregnancy_not_excluded
 from service.scores.perc import Perc, perc, perc_applies
 from service.scores.score_items import compare, fmt_quantity, num, quantity
 from service.scores.wells_pe import WellsPe, wells_pe
@@ -21,6 +22,9 @@ from service.triage import Triage
 
 TOPIC = "pe-emergency"
 SAFETY_NET_PE = "Return now if breathlessness, chest pain or haemoptysis recur or worsen."
+CONFIRM_PREGNANCY = ("Confirm pregnancy status before choosing an anticoagulant (DOACs are not used in pregnancy); "
+                     "if pregnant, the pregnancy row applies (no Wells PE, PERC or D-dimer).")
+
 # §6.1 superseding text: exactly one, chosen by what the PE card does (never "do not delay CTPA" beside
 # "duplex first")
 SUPERSEDE_NOTE = "Leg vein ultrasound can support the diagnosis; do not delay CTPA for it."
@@ -33,11 +37,10 @@ SUPERSEDE_DVT_CONFIRMED = "DVT confirmed on ultrasound: treat; no further PE ima
 P7_CHEST_IMAGING_TEXT = ("ECG and chest X-ray now; then CTPA or a V/Q lung scan, without waiting for a leg scan "
                          "(CTPA in preference when the chest X-ray is abnormal; otherwise V/Q or CTPA per local "
                          "obstetric protocol); LMWH until PE is excluded unless contraindicated.")
-P7_DUPLEX_FIRST_TEXT = ("ECG and chest X-ray now. Signs of DVT ({signs}): leg-vein compression duplex first; if it "
-                        "shows DVT, treat with LMWH and no further PE imaging is needed; if it is negative, CTPA or a "
-                        "V/Q scan without delay (RCOG GTG 37b).")
-P7_DVT_CONFIRMED_TEXT = ("ECG and chest X-ray now. DVT confirmed on ultrasound ({scan}): treat with LMWH; no PE "
-                         "imaging is needed (RCOG GTG 37b).")
+# with DVT signs or a positive scan DVT is suspected, so the superseding text above states the plan;
+# the row's own line adds only what it does not say
+P7_DUPLEX_FIRST_TEXT = "ECG and chest X-ray now, while the leg-vein duplex is done (signs of DVT: {signs})."
+P7_DVT_CONFIRMED_TEXT = "ECG and chest X-ray now; LMWH for the DVT seen on ultrasound ({scan})."
 
 
 def p7_duplex_first(t: Triage, us: str, p3: bool) -> bool:
@@ -179,7 +182,9 @@ def evaluate(t: Triage) -> None:
                 test = test or "LMWH (DVT on ultrasound)"
             elif p7_duplex_first(t, us, p3):
                 p7_plan = "duplex-first"
-                signs = "; ".join(line.split(": ", 1)[-1] for line in dvt_sign_lines(facts))
+                # the signs are cited in Evidence; here their names only
+                signs = ", ".join(line.split(": ", 1)[-1].split(":")[0].split(" (")[0]
+                                  for line in dvt_sign_lines(facts))
                 mc.suggest(draft, Suggest("venous-duplex-us", "PE-PREGNANCY", "leg-vein compression duplex first "
                                           "(signs of DVT): if it is positive, no further PE imaging is needed",
                                           period=(now, now + timedelta(hours=4))))
@@ -261,6 +266,11 @@ def evaluate(t: Triage) -> None:
         mc.not_suggest(draft, orderable, why)
 
     t.pe_tier = draft.tier
+    if population == "adult" and pregnancy_not_excluded(facts):                   # §1.9 item 4, §6.14
+        rec.append(CONFIRM_PREGNANCY)
+        t.need_assessment("ASSESS-PREGNANCY-STATUS", draft.tier,
+                          ["Pregnancy status (LOINC 82810-3): decides the PE pathway (RCOG GTG 37b) and the "
+                           "anticoagulant."])
     if draft.tier == "emergency-immediate" and t.dvt_suspected:                   # §6.1 superseding
         draft.add_rule("DVT-SUPERSEDED-BY-PE")
         if population == "adult":
