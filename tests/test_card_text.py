@@ -347,3 +347,31 @@ def test_service_request_note_names_the_leg_then_the_rule_note():
         Suggest("knee-xray", "CKP-XR-FIRST", "the initial test", note="weight-bearing views"), "routine", facts)
     assert sr["note"][0]["text"] == "CKP-XR-FIRST: symptomatic leg: right (Observation/side). Weight-bearing views."
     assert ct.sentence("done.") == "Done." and ct.sentence("") == ""
+
+
+# -- safety property: tidying the evidence never loses a cited record --------------------------------
+_ref = st.sampled_from(["Observation/a", "Observation/b", "Condition/c", "Procedure/d", "Patient/p"])
+_line = st.one_of(
+    st.builds(lambda pts, label, r: f"Wells {pts}, {label}: {r} (2026-03-02 09:00 UTC, final)",
+              st.sampled_from(["+1", "0", "-2"]), st.sampled_from(["tenderness", "swelling"]), _ref),
+    st.builds(lambda pts, r: f"Wells PE {pts}, heart rate above 100/min: {r}", st.sampled_from(["+1.5", "0"]), _ref),
+    st.builds(lambda n, r: f"S{n}: leg swelling: {r} (2026-03-02 09:00 UTC, final)", st.integers(1, 6), _ref),
+    st.builds(lambda r: f"Heart rate 112/min. {r}", _ref),
+    st.builds(lambda r: f"Left leg ({r})", _ref),
+    st.just("S6: a D-dimer within 72 h (DVT work-up under way)"),
+    st.just("Risk factors that do not score in Wells: none recorded."),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_line, max_size=12))
+def test_evidence_layout_never_loses_a_cited_record(lines):
+    layout = ct.layout_evidence(lines)
+    before = set().union(*(ct.references(line) for line in lines)) if lines else set()
+    after = set().union(*(ct.references(line) for line in layout.main + layout.score_detail)) \
+        if layout.main or layout.score_detail else set()
+    assert before == after
+    # and a line that scored points stays on the first screen
+    for line in lines:
+        if re.match(r"^Wells [+-]\d", line) and not any(x.startswith("Wells PE") for x in lines):
+            assert line in layout.main
