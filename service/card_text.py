@@ -246,7 +246,8 @@ FLAG_TEXT: dict[str, str] = {
     "superseded": "an earlier value was replaced by a later, different one; the later value is used",
     "stale-condition": "a Condition recorded as active long ago, with nothing recent to confirm it; it is "
                        "not read as a current diagnosis",
-    "not-documented": "history items are not documented; they are listed under Unknown",
+    "not-documented": "history items of the score are not documented in the chart and were counted as absent "
+                      "(Wells 2003 convention); ask about them",
     "preliminary": "a result used here is preliminary; it may still change",
     "undated": "a record has no usable date; it is used only where it raises risk",
     "partial-date": "a record has only a partial date; it is read as the middle of that period",
@@ -282,8 +283,9 @@ def explain_flags(flags: list[str], quality: list[str], has_unknown_section: boo
     ``not-documented`` is already explained by the "Unknown / not documented" section when the card has
     one, so its stock line ("the history items listed above") is dropped there.
     """
-    lines = [line for line in unique(quality)
-             if not (has_unknown_section and line.startswith("not-documented: the history items"))]
+    # "the history items listed above" points at the Unknown section: dropped when it is there (the
+    # section explains the flag), reworded when it is not (a card that carries another card's lines)
+    lines = [line for line in unique(quality) if not line.startswith("not-documented: the history items")]
     for flag in unique(flags):
         if flag == "not-documented" and has_unknown_section:
             continue

@@ -69,7 +69,7 @@ def render_detail(draft: CardDraft, suggested: list[tuple[str, str]] | None = No
         main.append(_section("Recommendation", recommendation))
     for title, lines in draft.extra:
         if lines:
-            main.append(_section(title, ct.unique(lines)))
+            main.append(_section(title, [ct.upper_first(line) for line in ct.unique(lines)]))
     quality = ct.explain_flags(draft.flags, draft.quality, has_unknown_section=bool(unknown))
     if quality:
         main.append(_section("Data quality", quality))

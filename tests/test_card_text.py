@@ -299,6 +299,8 @@ def test_standard_catches_each_defect():
     assert "Scan negative: D-dimer" in problems(rules=("DVT-LIKELY-US4H", "DVT-IMAGING-FIRST"),
                                                 detail="**Recommendation**\n- Ultrasound (suggested).\n- Scan negative: D-dimer.")
     assert "not explained" in problems(flags=("superseded",))
+    assert "listed above" in problems(flags=("not-documented",), detail="**Recommendation**\n- Ultrasound (suggested).\n\n"
+                                      "**Data quality**\n- not-documented: the history items listed above.")
     assert "evidence listed twice" in problems(detail="**Evidence**\n- Wells +1, tenderness: Observation/t\n"
                                                       "- Deep-vein tenderness: yes. Observation/t\n\n**Recommendation**\n- Ultrasound.")
     assert "differs from scores" in problems(scores={"wellsDvt": {"min": 2, "max": 2, "class": "likely"}})

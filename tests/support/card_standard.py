@@ -146,6 +146,8 @@ def check_evidence(secs: dict[str, list[str]]) -> list[str]:
 def check_flags(card: dict[str, Any], secs: dict[str, list[str]]) -> list[str]:
     quality = secs.get("Data quality", [])
     problems = []
+    if "Unknown / not documented" not in secs and any("listed above" in line for line in quality):
+        problems.append("Data quality points at items 'listed above' that the card does not list")
     for flag in ext(card).get("flags", []):
         if flag == "not-documented" and "Unknown / not documented" in secs:
             continue
