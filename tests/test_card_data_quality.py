@@ -103,3 +103,27 @@ def test_r4_stale_condition_boundaries():
     undated = condition("Condition/undated", {"vte-history"}, onset=None)
     facts.conditions = [old, edge, resolved, personal, undated]
     assert [c.source.ref for c in stale_active_vte(facts)] == ["Condition/old"]
+
+
+@pytest.mark.parametrize("unreadable", [
+    {"reason": "http-status", "detail": "HTTP 500"},
+    {"reason": "page-cap", "detail": "Only the first 20 pages were read", "truncated_pages": 20},
+], ids=["observations-500", "observations-page-cap"])
+def test_partly_unreadable_chart_cards_meet_the_standard(unreadable):
+    from cds_hooks.domain import Unreadable
+
+    v = _base()
+    domain = KneeDomain(load_settings({"KNEE_CDS_AUTH": "off"}, bind_host="127.0.0.1"))
+    loaded = vg.prepare(v, NOW)
+    request = vg.hook_request(vg.build_request(loaded), vg.service_for(loaded.hook))
+    request.received_at = NOW
+    chart = gather_chart(request, FetchSettings())
+    if unreadable["reason"] == "http-status":
+        chart.resources.pop("observations", None)
+    chart.unreadable.append(Unreadable("observations", "Observation", **unreadable))
+    cards = domain.evaluate(request, chart).cards
+    assert cards, "a partly unreadable chart with a knee complaint is never answered with silence"
+    assert std.check_response({"cards": cards}) == []
+    flags = {f for c in cards for f in c["extension"]["example.knee-cds"].get("flags", [])}
+    if unreadable["reason"] == "page-cap":
+        assert "fetch-truncated" in flags

@@ -24,7 +24,7 @@ BROKEN_CAPITAL = re.compile(r"\b[a-z][A-Z]{2,}")            # "dVT", "cRP": a lo
 ACTION_WORDS = ("ultrasound", "scan", "d-dimer", "radiograph", "x-ray", "mri", "ctpa", "emergency", "refer",
                 "review", "self-care", "examine", "aspirat", "order", "replace", "remove", "abi", "duplex",
                 "antibiotic", "culture", "orthopaedic", "record", "see a doctor", "imaging", "pregnancy test",
-                "stop", "call", "bloods", "rheumatology")
+                "stop", "call", "bloods", "rheumatology", "check", "assess", "confirm", "start", "treat")
 SCORE_ITEM = re.compile(r"^(?:Wells PE|Wells|Ottawa|Pittsburgh|LEFt|Kocher) [+-]?\d*(?:\.\d+)?,")
 CONDITIONAL = re.compile(r"^(?:if|unless|when|otherwise|(?:[\w-]+ )?(?:positive|negative))\b", re.IGNORECASE)
 TEST_WORDS = {
