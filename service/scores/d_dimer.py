@@ -56,10 +56,13 @@ PREGNANCY_POSSIBLE_GENDERS = (None, "female", "other", "unknown")
 
 def pregnancy_not_excluded(facts: Facts) -> bool:
     """§1.9 item 4: pregnancy status unknown for a person who could be pregnant (female, or gender
-    unknown or other, aged 12–50; an unknown age is not read as outside the band)."""
+    unknown or other, aged 12–50; an unknown age, or an age range that reaches into the band, is not
+    read as outside it)."""
     lo, hi = PREGNANCY_AGE
-    return (facts.pregnancy.state == "unknown" and facts.gender in PREGNANCY_POSSIBLE_GENDERS
-            and (facts.age is None or lo <= facts.age <= hi))
+    age_range = getattr(facts, "age_range", None)
+    in_band = (age_range.within(lo, hi) is not False) if age_range is not None else \
+        (facts.age is None or lo <= facts.age <= hi)
+    return facts.pregnancy.state == "unknown" and facts.gender in PREGNANCY_POSSIBLE_GENDERS and in_band
 
 
 def select(facts: Facts, since: datetime, until: datetime | None = None) -> DDimer | None:
@@ -99,8 +102,10 @@ def interpret(facts: Facts, d: DDimer | None, *, age_adjusted_on: bool, wells_un
     verdict = lab_verdict(d, None)
     cutoff = d.reference_high.value if d.reference_high else None
     adjusted = False
-    age = facts.age
-    if (age_adjusted_on and age is not None and age > 50 and d.assay == "feu" and d.quantity is not None
+    # age-adjusted cut-off (age x 10) only when every age the birthDate allows is over 50, from the
+    # youngest of them: a higher cut-off could turn a positive result negative
+    age = facts.age_range.youngest if facts.age_over(50) is True else None
+    if (age_adjusted_on and age is not None and d.assay == "feu" and d.quantity is not None
             and d.reference_high is not None and 490 <= d.reference_high.value <= 510
             and population == "adult" and not imaging_first and anticoag_state == "none" and wells_unlikely):
         cutoff = age * 10.0
