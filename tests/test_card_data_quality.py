@@ -127,3 +127,18 @@ def test_partly_unreadable_chart_cards_meet_the_standard(unreadable):
     flags = {f for c in cards for f in c["extension"]["example.knee-cds"].get("flags", [])}
     if unreadable["reason"] == "page-cap":
         assert "fetch-truncated" in flags
+
+
+def test_pregnancy_not_excluded_reads_an_age_range_on_its_safer_side():
+    from service.facts import AgeRange
+    from service.scores.d_dimer import pregnancy_not_excluded
+    from tests.support.msk_facts import make_facts
+
+    facts = make_facts(51)
+    facts.gender, facts.pregnancy.state = "female", "unknown"
+    facts.age_range = AgeRange(50, 51, "1975")      # birth year only: could still be 50
+    assert pregnancy_not_excluded(facts)
+    facts.age_range = AgeRange(51, 52, "1974")
+    assert not pregnancy_not_excluded(facts)
+    facts.age_range, facts.age = None, None         # age unknown: never read as outside the band
+    assert pregnancy_not_excluded(facts)
