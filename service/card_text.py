@@ -203,8 +203,11 @@ def layout_evidence(lines: list[str]) -> EvidenceLayout:
         if is_wells_zero(line) or _NONE_RECORDED.match(line) or (pe_card and _WELLS_ITEM.match(line)):
             layout.score_detail.append(line)
             continue
-        layout.main.append(upper_first(line))
-    return _with_side(layout)
+        layout.main.append(line if _SUSPICION.match(line) else upper_first(line))
+    layout = _with_side(layout)
+    # the §5 labels (S1…) are the rule's, not the clinician's: a sign that stays reads as a finding
+    layout.main = [upper_first(_SUSPICION.sub("", line)) for line in layout.main]
+    return layout
 
 
 _SIDE = re.compile(r"^(?:Left|Right) leg \([^)]*\)$")

@@ -130,7 +130,7 @@ WELLS = [
 
 def test_evidence_once_grouped():
     layout = ct.layout_evidence(WELLS + [WELLS[0]])
-    assert layout.main == [WELLS[0], WELLS[2], WELLS[4]]
+    assert layout.main == [WELLS[0], WELLS[2], "Leg swelling: Observation/s (2026-03-02 09:00 UTC, final)"]
     assert layout.score_detail == [WELLS[1], WELLS[6]]
 
 
