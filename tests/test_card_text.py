@@ -377,3 +377,18 @@ def test_evidence_layout_never_loses_a_cited_record(lines):
     for line in lines:
         if re.match(r"^Wells [+-]\d", line) and not any(x.startswith("Wells PE") for x in lines):
             assert line in layout.main
+
+
+def test_order_advice_recommendation_leads_with_the_action():
+    from types import SimpleNamespace
+
+    from service.order_advice import _Finding, _recommendation
+
+    f = _Finding("OA-DDIMER-ALONE-LIKELY", "emergency-same-day", "d-dimer",
+                 deletes=[SimpleNamespace(id="sr1")], creates=[Suggest("venous-duplex-us", "DVT-LIKELY-US4H", "x")],
+                 advice="DVT likely (NICE NG158 1.1.3): proximal leg-vein ultrasound first.")
+    line = _recommendation(f)
+    assert line.startswith("Remove ServiceRequest/sr1 and order ") and "(suggested): DVT likely" in line
+    assert line.endswith("(OA-DDIMER-ALONE-LIKELY).") and ct.states_main_action([line], ["venous-duplex-us"])
+    only_why = _Finding("OA-FORBIDDEN-TEST", "urgent", "mri-knee", advice="radiographs first")
+    assert _recommendation(only_why) == "Radiographs first (OA-FORBIDDEN-TEST)."
