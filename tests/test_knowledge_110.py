@@ -641,3 +641,17 @@ def test_home_care_lines_are_those_of_the_contract_self_care_example():
     detail = _json.loads('"' + re.search(r'"detail": "(\*\*Self-care with safety net.*?)",\n', text).group(1) + '"')
     block = detail.split("**Recommendation** (home care)\n")[1].split("\n\n")[0]
     assert [line[2:] for line in block.splitlines()] == list(HOME_CARE) + [PAIN_RELIEF]
+
+
+def test_pregnancy_not_excluded_at_the_age_band_edges_and_for_an_age_range():
+    from service.facts import AgeRange
+    from service.scores.d_dimer import pregnancy_not_excluded
+    for age, expected in ((11, False), (12, True), (50, True), (51, False)):
+        facts = make_facts(age, gender="female")
+        assert pregnancy_not_excluded(facts) is expected, age
+    facts = make_facts(51, gender="female")
+    facts.age_range = AgeRange(50, 51, "1975")            # a year-only birthDate straddling 50
+    assert pregnancy_not_excluded(facts)
+    facts.age_range = AgeRange(51, 52, "1974")
+    assert not pregnancy_not_excluded(facts)
+    assert not pregnancy_not_excluded(make_facts(30, gender="male"))

@@ -728,3 +728,16 @@ def test_us_state_falls_back_to_the_facts():
                dvt_suspected=True, wells_class="likely")
     # US negative (facts): not "D-dimer alone"; the D-dimer is what the card wants -> nothing to say
     assert advise(t, [dvt], hook="order-select") is None
+
+
+def test_pregnancy_test_the_pathway_wants_before_a_drafted_ddimer_is_created_at_order_sign():
+    # DDIMER-PREGNANCY-TEST-FIRST on an emergency-same-day card: the drafted D-dimer stays, the
+    # pregnancy test no draft covers is created (§6.16 item 6 (c))
+    dvt = card("dvt-pathway", "emergency-same-day", ["DVT-UNLIKELY-DDIMER", "DDIMER-PREGNANCY-TEST-FIRST"],
+               suggest=["pregnancy-test", "d-dimer"], guidelines=["ng158"])
+    t = triage(facts(pregnancy="unknown", age=30), drafts(draft("dd", "d-dimer")), dvt_suspected=True,
+               us_state="none")
+    c = advise(t, [dvt])
+    finding = one(c, "OA-MISSING-TEST")
+    assert [s.orderable for s in finding.creates] == ["pregnancy-test"] and not finding.deletes
+    assert c.tier == "emergency-same-day"

@@ -36,6 +36,19 @@ DDIMER_REPLACED_BY_SCAN = "not used here: a repeat scan replaces it ({why})."
 STOP_INTERIM_EXCLUDED = "Stop the interim anticoagulation ({sources}): DVT is excluded."
 STOP_INTERIM_REPEAT_DUE = ("Stop the interim anticoagulation ({sources}) (NG158); DVT is not yet excluded: the "
                            "repeat proximal scan 6–8 days after the first decides.")
+# the main action of each row, first in Recommendation (the suggestion alone is not enough to read)
+MAIN_CONFIRMED = "Start treatment for DVT (NG158) and assess for PE symptoms."
+MAIN_KNOWN_RECENT = ("Leg-vein ultrasound if symptoms are new or worse (extension or recurrence); check adherence to "
+                     "anticoagulation.")
+MAIN_DELAYED_DRAW = ("D-dimer now, drawn before the first anticoagulant dose; proximal leg-vein ultrasound with the "
+                     "result within 24 hours.")
+MAIN_DELAYED_SCAN = "Proximal leg-vein ultrasound with the result within 24 hours."
+MAIN_DDIMER_AFTER_SCAN = ("D-dimer now (NG158 1.1.4): positive or unusable, repeat the proximal scan 6–8 days after "
+                          "the first; negative, DVT unlikely.")
+MAIN_REPEAT_SCAN = "Repeat the proximal leg-vein scan 6–8 days after the first ({start} to {end})."
+MAIN_SCAN_4H = "Proximal leg-vein ultrasound with the result within 4 hours."
+MAIN_IMAGE_FIRST = "Proximal leg-vein ultrasound: result within 4 hours where possible, 24 hours at the latest."
+MAIN_DDIMER_4H = "Quantitative D-dimer with the result within 4 hours."
 SCAN_WITHIN_4H = {
     True: "A scan result can be had within 4 hours",
     False: "No scan result within 4 hours (the plan uses the delayed-scan row)",
@@ -115,7 +128,8 @@ STALE_VTE_TEXT = ("stale-condition: {ref} recorded as active since {date}, no re
 
 
 def pregnancy_status_needed(facts) -> bool:
-    """§1.9 item 4: female (or gender unknown/other), aged 12–50 (or age unknown), status unknown."""
+    """§1.9 item 4: female (or gender unknown/other), aged 12–50 (or age unknown, or an age range that
+    reaches into 12–50), status unknown."""
     return pregnancy_not_excluded(facts)
 
 
@@ -190,6 +204,7 @@ def evaluate(t: Triage) -> None:
         draft.summary = "DVT confirmed on ultrasound: start treatment (NG158) and assess for PE symptoms"
         draft.headline = "**DVT confirmed on ultrasound (NICE NG158).** Start treatment and assess for PE symptoms."
         draft.evidence.append(f"Leg-vein ultrasound: DVT seen. {cite(scan.source)}")
+        draft.recommendation.append(MAIN_CONFIRMED)
         _not(draft, "d-dimer", "DVT is already confirmed.")
         _not(draft, "venous-duplex-us", "DVT is already confirmed on ultrasound.")
     elif recent:
@@ -198,6 +213,7 @@ def evaluate(t: Triage) -> None:
         draft.summary = "Known recent DVT: ultrasound if symptoms are new or worse (extension or recurrence)"
         draft.headline = "**Known recent DVT (NICE NG158).** Check adherence to anticoagulation."
         draft.evidence.append(f"Recent DVT: {cite_all(recent)}")
+        draft.recommendation.append(MAIN_KNOWN_RECENT)
         draft.suggestions.append(_duplex("DVT-KNOWN-RECENT", 24, "if symptoms are new or worse: extension or recurrence", now))
         _not(draft, "d-dimer", "useless with a known DVT.")
     elif likely:
@@ -277,6 +293,7 @@ def _likely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDim
             draft.summary = f"{label} ({score}), scan not within 4 h: D-dimer now, interim anticoagulation, scan within 24 h"
             draft.headline = f"**{label}: two-level {score}; the scan cannot be had within 4 hours (NICE NG158).**"
             draft.suggestions.append(_duplex("DVT-LIKELY-SCAN-DELAYED", 24, "scan result within 24 h", now))
+            draft.recommendation.append(MAIN_DELAYED_DRAW if dd.state == "none" else MAIN_DELAYED_SCAN)
             if dd.state == "none":
                 draft.suggestions.insert(0, _ddimer_suggest("DVT-LIKELY-SCAN-DELAYED",
                                                             "draw before the first anticoagulant dose", now))
@@ -310,6 +327,7 @@ def _likely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDim
         draft.summary = f"DVT likely ({score}), scan negative: D-dimer now to decide on a repeat scan"
         draft.headline = "**Scan negative but DVT likely (NICE NG158 1.1.4):** D-dimer now."
         draft.suggestions.append(_ddimer_suggest("DVT-LIKELY-US-NEG-DDIMER-NEEDED", "scan negative, Wells likely", now))
+        draft.recommendation.append(MAIN_DDIMER_AFTER_SCAN)
         _not(draft, "knee-xray", KNEE_IMAGING_REASON)
         _not(draft, "mri-knee", KNEE_IMAGING_REASON)
     elif effective in ("positive", "unusable"):
@@ -323,6 +341,7 @@ def _likely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDim
                                          "repeat proximal scan 6–8 days after the first",
                                          label="Book repeat proximal leg-vein ultrasound (6–8 days after the first)",
                                          period=(start, end), repeat=True))
+        draft.recommendation.append(MAIN_REPEAT_SCAN.format(start=fmt_time(start), end=fmt_time(end)))
         _stop_interim(t, draft, STOP_INTERIM_REPEAT_DUE)
         for orderable in ("d-dimer", "mri-knee", "knee-xray"):
             _not(draft, orderable, "the repeat scan decides; " + ("already drawn." if orderable == "d-dimer" else KNEE_IMAGING_REASON))
@@ -351,6 +370,7 @@ def _unlikely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DD
             draft.headline = "**D-dimer cannot be used here (NICE NG158): image first.**"
             draft.suggestions.append(_duplex(draft.rules[-1], 4, "image first: D-dimer unreliable here "
                                              "(result within 4 h where possible, 24 h at the latest)", now))
+            draft.recommendation.append(MAIN_IMAGE_FIRST)
             draft.recommendation.append(SCAN_NEGATIVE_NO_DDIMER.format(why=modifier_reason(t)))
             _not(draft, "d-dimer", DDIMER_REPLACED_BY_SCAN.format(why=modifier_reason(t)))
             return
@@ -359,6 +379,7 @@ def _unlikely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DD
         draft.headline = f"**DVT unlikely: two-level {score} (NICE NG158).** Quantitative D-dimer, result within 4 hours."
         draft.suggestions.append(_ddimer_suggest("DVT-UNLIKELY-DDIMER", f"DVT unlikely (two-level {score}); NICE NG158 "
                                                  "1.1.5: D-dimer with the result within 4 hours", now))
+        draft.recommendation.append(MAIN_DDIMER_4H)
         draft.recommendation.append("D-dimer positive: proximal leg-vein ultrasound within 4 hours. Negative: DVT unlikely.")
         _interim(t, draft, dd)
         _not(draft, "venous-duplex-us", "only if the D-dimer is positive.")
@@ -370,6 +391,7 @@ def _unlikely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DD
                           "within 4 hours.")
         draft.suggestions.append(_duplex("DVT-UNLIKELY-DDIMER-POS-US", 4, f"D-dimer {dd.state}; NICE NG158: ultrasound "
                                          "within 4 h, else interim anticoagulation and scan within 24 h", now))
+        draft.recommendation.append(MAIN_SCAN_4H)
         _interim(t, draft, dd)
         _not(draft, "d-dimer", "already drawn.")
         _not(draft, "knee-xray", KNEE_IMAGING_REASON)
@@ -403,10 +425,9 @@ def _modifiers(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) ->
         _not(draft, "d-dimer", "may be falsely low on anticoagulation.")
     if t.m_img:
         draft.add_rule("DVT-IMAGING-FIRST")
-        draft.recommendation.append(f"{facts.setting.imaging_first_reason or 'Inpatient or recent surgery'}: D-dimer is "
+        reason = facts.setting.imaging_first_reason or "inpatient or recent surgery"
+        draft.recommendation.append(f"{reason[:1].upper()}{reason[1:]}: D-dimer is "
                                     "unreliable here and its evidence comes from community patients; image first.")
-        if facts.anticoagulation.state == "prophylactic":
-            draft.recommendation.append("Prophylactic LMWH does not exclude DVT.")
         _not(draft, "d-dimer", "not as the first or only test in the imaging-first group.")
     if facts.anticoagulation.state == "prophylactic":
         line = "Prophylactic-dose anticoagulation does not exclude DVT."

@@ -56,13 +56,11 @@ PREGNANCY_POSSIBLE_GENDERS = (None, "female", "other", "unknown")
 
 def pregnancy_not_excluded(facts: Facts) -> bool:
     """§1.9 item 4: pregnancy status unknown for a person who could be pregnant (female, or gender
-    unknown or other, aged 12–50; an unknown age, or an age range that reaches into the band, is not
-    read as outside it)."""
+    unknown or other, aged 12–50; an unknown age, or an age range reaching into 12–50, is not read as
+    outside the band)."""
     lo, hi = PREGNANCY_AGE
-    age_range = getattr(facts, "age_range", None)
-    in_band = (age_range.within(lo, hi) is not False) if age_range is not None else \
-        (facts.age is None or lo <= facts.age <= hi)
-    return facts.pregnancy.state == "unknown" and facts.gender in PREGNANCY_POSSIBLE_GENDERS and in_band
+    return (facts.pregnancy.state == "unknown" and facts.gender in PREGNANCY_POSSIBLE_GENDERS
+            and (facts.age_range is None or facts.age_range.within(lo, hi) is not False))
 
 
 def select(facts: Facts, since: datetime, until: datetime | None = None) -> DDimer | None:
