@@ -11,6 +11,7 @@ suggestions) with the machine fields (tier, rules, scores, flags) underneath.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from dataclasses import dataclass
@@ -19,7 +20,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# The installed service wins (scripts/test.sh runs against the wheel); the checkout is only a fallback,
+# appended, for a plain checkout and for the test helpers (tests/support).
+for _module in ("service", "tests.support.vignettes"):
+    if importlib.util.find_spec(_module.split(".")[0]) is None:
+        sys.path.append(str(REPO))
+        break
 
 from cds_hooks.prefetch import FetchSettings, gather_chart  # noqa: E402
 from service.config import load_settings  # noqa: E402
