@@ -655,3 +655,11 @@ def test_pregnancy_not_excluded_at_the_age_band_edges_and_for_an_age_range():
     facts.age_range = AgeRange(51, 52, "1974")
     assert not pregnancy_not_excluded(facts)
     assert not pregnancy_not_excluded(make_facts(30, gender="male"))
+
+
+def test_unstable_pregnant_patient_with_a_positive_scan_still_gets_the_p7_treatment_line():
+    _t, cards = pregnant_pe({**NO_SIGNS, "leg-swelling": True}, ultrasound="dvt-seen", sbp=85)
+    pe_card = cards[0]
+    assert "PE-UNSTABLE" in pe_card.rules
+    assert any(line.startswith("ECG and chest X-ray now; LMWH for the DVT seen on ultrasound")
+               for line in pe_card.recommendation)

@@ -43,9 +43,43 @@ P7_DUPLEX_FIRST_TEXT = "ECG and chest X-ray now, while the leg-vein duplex is do
 P7_DVT_CONFIRMED_TEXT = "ECG and chest X-ray now; LMWH for the DVT seen on ultrasound ({scan})."
 
 
+def p7_dvt_confirmed(t: Triage, us: str, p3: bool) -> bool:
+    """A current positive scan: treat; no PE imaging (RCOG GTG 37b)."""
+    return us == "positive"
+
+
 def p7_duplex_first(t: Triage, us: str, p3: bool) -> bool:
     """P7's duplex-first step: DVT signs S1–S4, US state none, and no P3 (an unstable patient goes to CTPA)."""
     return bool(dvt_sign_lines(t.facts)) and us == "none" and not p3
+
+
+# §6.1 P7 plans, first that holds; chest imaging otherwise (no DVT signs, or the current scan negative)
+P7_PLANS = (
+    ("dvt-confirmed", p7_dvt_confirmed),
+    ("duplex-first", p7_duplex_first),
+    ("chest-imaging", lambda t, us, p3: True),
+)
+
+
+def _p7_plan(draft: CardDraft, t: Triage, plan: str) -> str:
+    """Apply a P7 plan to the card; returns the summary's test words."""
+    facts, now = t.facts, t.facts.now
+    if plan == "dvt-confirmed":
+        scan = max((u for u in facts.ultrasounds if u.value == "dvt-seen" and u.time), key=lambda u: u.time)
+        draft.recommendation.append(P7_DVT_CONFIRMED_TEXT.format(scan=cite(scan.source)))
+        return "LMWH (DVT on ultrasound)"
+    if plan == "duplex-first":
+        # the signs are cited in Evidence; here their names only
+        signs = ", ".join(line.split(": ", 1)[-1].split(":")[0].split(" (")[0] for line in dvt_sign_lines(facts))
+        mc.suggest(draft, Suggest("venous-duplex-us", "PE-PREGNANCY", "leg-vein compression duplex first (signs of "
+                                  "DVT): if it is positive, no further PE imaging is needed",
+                                  period=(now, now + timedelta(hours=4))))
+        draft.recommendation.append(P7_DUPLEX_FIRST_TEXT.format(signs=signs))
+        return "leg-vein duplex first"
+    mc.suggest(draft, Suggest("ctpa", "PE-PREGNANCY", "ECG and chest X-ray now; CTPA or V/Q without waiting for a "
+                              "leg scan; LMWH until PE is excluded unless contraindicated"))
+    draft.recommendation.append(P7_CHEST_IMAGING_TEXT)
+    return "ECG, chest X-ray, then CTPA or V/Q"
 
 
 def supersede_text(draft: CardDraft, p7_plan: str | None) -> str | None:
@@ -175,27 +209,9 @@ def evaluate(t: Triage) -> None:
             t.us_state = us
             rec.append("Pregnant or postpartum: Wells PE, PERC and D-dimer are not used (RCOG GTG 37b). LMWH "
                        "until VTE is excluded unless strongly contraindicated; DOACs are not used in pregnancy.")
-            if us == "positive":
-                p7_plan = "dvt-confirmed"
-                scan = max((u for u in facts.ultrasounds if u.value == "dvt-seen" and u.time), key=lambda u: u.time)
-                rec.append(P7_DVT_CONFIRMED_TEXT.format(scan=cite(scan.source)))
-                test = test or "LMWH (DVT on ultrasound)"
-            elif p7_duplex_first(t, us, p3):
-                p7_plan = "duplex-first"
-                # the signs are cited in Evidence; here their names only
-                signs = ", ".join(line.split(": ", 1)[-1].split(":")[0].split(" (")[0]
-                                  for line in dvt_sign_lines(facts))
-                mc.suggest(draft, Suggest("venous-duplex-us", "PE-PREGNANCY", "leg-vein compression duplex first "
-                                          "(signs of DVT): if it is positive, no further PE imaging is needed",
-                                          period=(now, now + timedelta(hours=4))))
-                rec.append(P7_DUPLEX_FIRST_TEXT.format(signs=signs))
-                test = test or "leg-vein duplex first"
-            else:
-                p7_plan = "chest-imaging"
-                mc.suggest(draft, Suggest("ctpa", "PE-PREGNANCY", "ECG and chest X-ray now; CTPA or V/Q without "
-                                          "waiting for a leg scan; LMWH until PE is excluded unless contraindicated"))
-                rec.append(P7_CHEST_IMAGING_TEXT)
-                test = test or "ECG, chest X-ray, then CTPA or V/Q"
+            p7_plan = next(plan for plan, holds in P7_PLANS if holds(t, us, p3))
+            plan_test = _p7_plan(draft, t, p7_plan)
+            test = test or plan_test
             mc.not_suggest(draft, "d-dimer", "D-dimer is not used to investigate VTE in pregnancy (RCOG GTG 37b).")
         elif wells is not None:
             if wells.likely:                                                      # P5
