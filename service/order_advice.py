@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from service.card_text import lower_first, upper_first
 from service.fhir_time import utc_day
 from service.drafts import (
     TIER_RANK, TOPIC_ORDER, AdviceSuggestion, CardDraft, NotSuggested, Suggest, more_urgent,
@@ -1138,17 +1139,20 @@ def _label(f: _Finding) -> str:
 
 
 def _recommendation(f: _Finding) -> str:
-    parts = [f"{f.rule}: {f.advice[:1].upper()}{f.advice[1:]}"]
+    """The action first (remove the draft, order the right test), then why, then the rule id."""
+    actions = []
     if f.deletes and f.rule != "OA-DUPLICATE-DRAFT":
-        parts.append("remove " + ", ".join(f"ServiceRequest/{d.id}" for d in f.deletes))
+        actions.append("remove " + ", ".join(f"ServiceRequest/{d.id}" for d in f.deletes))
     if f.creates:
-        parts.append("order " + ", ".join(_unique_list(TITLES.get(s.orderable, s.orderable)
-                                                        for s in f.creates))
-                     + " (suggested)")
+        actions.append("order " + ", ".join(_unique_list(TITLES.get(s.orderable, s.orderable)
+                                                          for s in f.creates)) + " (suggested)")
     elif f.wants:
-        parts.append("the " + ", ".join(TITLES.get(o, o) for o in f.wants)
-                     + " is suggested above")
-    return "; ".join(parts) + "."
+        actions.append("the " + ", ".join(TITLES.get(o, o) for o in f.wants) + " is suggested above")
+    why = f.advice.rstrip(". ")
+    if not actions:
+        return f"{upper_first(why)} ({f.rule})."
+    lead = " and ".join(actions)
+    return f"{upper_first(lead)}: {lower_first(why)} ({f.rule})."
 
 
 def _merge(findings: list[_Finding]) -> list[_Finding]:

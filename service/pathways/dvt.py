@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from service.drafts import CardDraft, NotSuggested, Suggest
-from service.evidence import cite, cite_all, fmt_time
+from service.evidence import cite, cite_all, fmt_date, fmt_time
 from service.pathways.dvt_suspicion import redness_differential
 from service.pathways.popliteal_mass import rupture_signs, rupture_suspected
 from service.pathways import pregnancy_test_first
@@ -114,6 +114,17 @@ def known_recent_dvt(facts) -> list:
         if u.value == "dvt-seen" and u.time and now - timedelta(days=90) <= u.time < now - CURRENT_SCAN:
             out.append(u.source)
     return out
+
+
+def stale_active_vte(facts) -> list:
+    """R4: an active VTE Condition (not Z86.-) with onset more than 90 days ago: previous DVT, not current."""
+    cutoff = facts.now - timedelta(days=90)
+    return [c for c in facts.conditions_in("vte-history")
+            if c.active and c.onset and c.onset < cutoff and not any(code.startswith("Z86") for _s, code in c.codes)]
+
+
+STALE_VTE_TEXT = ("stale-condition: {ref} recorded as active since {date}, no recent imaging: treated as previous "
+                  "DVT (Wells +1), not as a current diagnosis.")
 
 
 def pregnancy_status_needed(facts) -> bool:
@@ -478,6 +489,9 @@ def _evidence(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) -> 
     if not_doc:
         draft.add_flag("not-documented")
         draft.quality.append("not-documented: the history items listed above.")
+    for c in stale_active_vte(facts):
+        draft.add_flag("stale-condition")
+        draft.quality.append(STALE_VTE_TEXT.format(ref=c.source.ref, date=fmt_date(c.onset)))
     for item in wells.items:
         if item.flag == "cancer-activity-unconfirmed":
             draft.add_flag("cancer-activity-unconfirmed")
