@@ -15,6 +15,7 @@ non-conformant payloads real EHRs send).
 """
 from __future__ import annotations
 
+import functools
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -68,24 +69,29 @@ def _token_values(request: HookRequest) -> dict[str, str]:
     return values
 
 
-def render_query(key: str, template: str, request: HookRequest) -> Query:
-    values = _token_values(request)
-    missing: list[str] = []
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            missing.append(name)
-            return ""
-        # ids are URL-encoded so a crafted context value cannot add query parameters or path segments
-        return quote(values[name], safe="")
-
-    rendered = _TOKEN.sub(fill, template)
+@functools.lru_cache(maxsize=256)
+def _compiled(template: str) -> tuple[tuple[str, ...], str, bool]:
+    """A template split once into literal text and token names (odd positions), its type and kind."""
+    parts = tuple(_TOKEN.split(template))
     path = template.split("?", 1)[0].strip("/")
-    resource_type = path.split("/", 1)[0]
-    is_read = "/" in path
+    return parts, path.split("/", 1)[0], "/" in path
+
+
+def _quoted_values(request: HookRequest) -> dict[str, str]:
+    # ids are URL-encoded so a crafted context value cannot add query parameters or path segments
+    return {name: quote(value, safe="") for name, value in _token_values(request).items()}
+
+
+def render_query(key: str, template: str, request: HookRequest,
+                 quoted_values: dict[str, str] | None = None) -> Query:
+    """``quoted_values``: the request's URL-encoded tokens when already computed for another key."""
+    values = _quoted_values(request) if quoted_values is None else quoted_values
+    parts, resource_type, is_read = _compiled(template)
+    names = parts[1::2]
+    missing = [name for name in names if name not in values]
     if missing:
         return Query(key, resource_type, is_read, None, f"context has no {', '.join(missing)}")
+    rendered = "".join(values[part] if i % 2 else part for i, part in enumerate(parts))
     return Query(key, resource_type, is_read, rendered)
 
 
@@ -435,7 +441,8 @@ class _Network:
 def gather_chart(request: HookRequest, settings: FetchSettings) -> Chart:
     """Read the chart for ``request`` (see module doc). Raises PatientUnavailable, InvalidFhirServer."""
     prefetch = request.prefetch if isinstance(request.prefetch, dict) else {}
-    queries = [render_query(key, template, request) for key, template in request.service.prefetch.items()]
+    values = _quoted_values(request)
+    queries = [render_query(key, template, request, values) for key, template in request.service.prefetch.items()]
     with _Network(request, settings, width=max(1, min(_MAX_WORKERS, len(queries)))) as network:
         remote = [q for q in queries if _must_fetch(q, prefetch, network.base)]
         fetched = dict(zip((q.key for q in remote),
