@@ -434,11 +434,12 @@ def main() -> int:
             print(f"{w.mode} mode: {w.count} requests from ../shared/vignettes, mean body {w.mean_kb:.1f} KB{extra}")
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
               f"{args.duration:g} s per turn, {args.rounds} round(s); "
-              f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n")
+              f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
+        databases = {store: start_database(store, workdir, cleanup) for store in stores}
+        print()
         print(HEADER)
         print("|" + "---|" * (HEADER.count("|") - 1))
-        for store in stores:
-            database = start_database(store, workdir, cleanup)
+        for store, database in databases.items():
             for workers in worker_counts:
                 label = str(workers) if workers else "config"
                 for mode, workload in workloads.items():
