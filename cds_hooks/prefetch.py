@@ -364,7 +364,9 @@ def _read_medication(ref: str, client: FhirClient) -> dict[str, Any] | FetchErro
     return body
 
 
-def _resolve_medications(chart: Chart, known: dict[str, dict[str, Any]], network: "_Network") -> None:
+def _resolve_medications(chart: Chart, medications_seen: Callable[[], dict[str, dict[str, Any]]],
+                         network: "_Network") -> None:
+    """``medications_seen()``: the Medications read so far, collected only when a reference needs them."""
     holders: dict[str, list[str]] = {}  # "Medication/<id>" -> referencing resources
     failures: dict[str, FetchError] = {}
     for items in chart.resources.values():
@@ -379,6 +381,9 @@ def _resolve_medications(chart: Chart, known: dict[str, dict[str, Any]], network
             if len(parts) != 2 or parts[0] != "Medication" or not parts[1]:
                 failures.setdefault(ref, FetchError("invalid-request", f"unsupported medication reference {ref[:100]!r}"))
             holders.setdefault(ref, []).append(holder)
+    if not holders:
+        return  # no medicationReference to resolve (the usual case): nothing to collect or fetch
+    known = medications_seen()
     wanted = [ref for ref in holders if ref not in known and ref not in failures]
     if network.base is None:
         failures.update({ref: FetchError("not-prefetched-no-fhir-server", "not prefetched and no fhirServer")
@@ -451,10 +456,13 @@ def gather_chart(request: HookRequest, settings: FetchSettings) -> Chart:
         results = {q.key: fetched[q.key] if q.key in fetched else _resolve_key(q, prefetch, None, settings)
                    for q in queries}
         chart = _assemble(queries, results)
-        known = _prefetched_medications(prefetch)
-        for result in results.values():
-            known.update(result.medications)
-        _resolve_medications(chart, known, network)
+
+        def medications_seen() -> dict[str, dict[str, Any]]:
+            known = _prefetched_medications(prefetch)
+            for result in results.values():
+                known.update(result.medications)
+            return known
+        _resolve_medications(chart, medications_seen, network)
     return chart
 
 
