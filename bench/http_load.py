@@ -111,6 +111,11 @@ class Server:
             return []
         return [pid for pid in _all_pids() if _parent_pid(pid) == self.process.pid]
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the master and its workers."""
+        pids = self.worker_pids() + ([self.process.pid] if self.process else [])
+        return sum(_cpu_ticks(pid) for pid in pids) / os.sysconf("SC_CLK_TCK")
+
     def worker_rss_mb(self) -> float:
         sizes = [_rss_kb(pid) for pid in self.worker_pids()]
         return max((s for s in sizes if s is not None), default=0) / 1024
@@ -136,6 +141,14 @@ def _parent_pid(pid: int) -> int | None:
     except OSError:
         return None
     return int(stat.rsplit(")", 1)[1].split()[1])  # the command name may hold spaces
+
+
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime, stime
 
 
 def _rss_kb(pid: int) -> int | None:
@@ -253,6 +266,7 @@ class Turn:
     p99_ms: float
     errors: int
     rss_mb: float
+    cpu_ms: float       # server CPU time per request (all workers): robust on a shared machine
 
     @property
     def rps(self) -> float:
@@ -263,7 +277,9 @@ def run_wrk(server: Server, workload: Workload, clients: int, duration: float) -
     command = ["wrk", "-t", str(min(clients, 2)), "-c", str(clients), "-d", f"{duration:g}s",
                "--timeout", "5s", "--latency", "-s", str(LUA_SCRIPT), server.base, "--",
                str(workload.index_file)]
+    cpu_before = server.cpu_seconds()
     out = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
+    cpu = server.cpu_seconds() - cpu_before
     line = next((l for l in out.stdout.splitlines() if l.startswith("WRK_RESULT ")), None)
     if line is None:
         raise RuntimeError(f"wrk gave no result:\n{out.stdout}\n{out.stderr}")
@@ -271,7 +287,7 @@ def run_wrk(server: Server, workload: Workload, clients: int, duration: float) -
     errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
     return Turn(requests=r["requests"], seconds=r["duration_us"] / 1e6, p50_ms=r["p50_us"] / 1000,
                 p95_ms=r["p95_us"] / 1000, p99_ms=r["p99_us"] / 1000, errors=errors,
-                rss_mb=server.worker_rss_mb())
+                rss_mb=server.worker_rss_mb(), cpu_ms=cpu * 1000 / max(1, r["requests"]))
 
 
 # ---------------------------------------------------------------------------------------- report
@@ -295,26 +311,37 @@ class Row:
         # turns are paired (ceiling then knee-cds, back to back): the median of the pair ratios
         return statistics.median(k.rps / c.rps if c.rps else 0.0 for c, k in zip(self.ceiling, self.knee))
 
+    @property
+    def cpu_ratio(self) -> float:
+        """Ceiling CPU per request / knee-cds CPU per request: the throughput ratio to expect when
+        the servers alone are CPU-bound, whatever else runs on the machine."""
+        k, c = self._median(self.knee, "cpu_ms"), self._median(self.ceiling, "cpu_ms")
+        return c / k if k else 0.0
+
     def summary(self, which: str) -> dict[str, float]:
         turns = self.knee if which == "knee" else self.ceiling
-        return {"rps": self._median(turns, "rps"), "p50_ms": self._median(turns, "p50_ms"),
+        return {"rps": self._median(turns, "rps"), "cpu_ms": self._median(turns, "cpu_ms"),
+                "p50_ms": self._median(turns, "p50_ms"),
                 "p95_ms": self._median(turns, "p95_ms"), "p99_ms": self._median(turns, "p99_ms"),
                 "errors": sum(t.errors for t in turns), "rss_mb": max(t.rss_mb for t in turns)}
 
     def as_dict(self) -> dict[str, Any]:
         return {"store": self.store, "mode": self.mode, "workers": self.workers, "clients": self.clients,
-                "ceiling": self.summary("ceiling"), "knee": self.summary("knee"), "ratio": self.ratio}
+                "ceiling": self.summary("ceiling"), "knee": self.summary("knee"), "ratio": self.ratio,
+                "cpu_ratio": self.cpu_ratio}
 
 
 HEADER = ("| store | mode | workers | clients | ceiling req/s | knee-cds req/s | ratio | "
-          "p50 / p95 / p99 ms (knee-cds) | p99 ms (ceiling) | errors | worker RSS MB |")
+          "p50 / p95 / p99 ms (knee-cds) | p99 ms (ceiling) | errors | worker RSS MB | "
+          "server CPU ms/req (ceiling, knee-cds) | CPU ratio |")
 
 
 def format_row(row: Row) -> str:
     k, c = row.summary("knee"), row.summary("ceiling")
     return (f"| {row.store} | {row.mode} | {row.workers} | {row.clients} | {c['rps']:,.0f} | {k['rps']:,.0f} | "
             f"{row.ratio:.2f} | {k['p50_ms']:.1f} / {k['p95_ms']:.1f} / {k['p99_ms']:.1f} | "
-            f"{c['p99_ms']:.1f} | {int(k['errors'])} (ceiling {int(c['errors'])}) | {k['rss_mb']:.0f} |")
+            f"{c['p99_ms']:.1f} | {int(k['errors'])} (ceiling {int(c['errors'])}) | {k['rss_mb']:.0f} | "
+            f"{c['cpu_ms']:.2f}, {k['cpu_ms']:.2f} | {row.cpu_ratio:.2f} |")
 
 
 def check_targets(rows: list[Row], workloads: dict[str, Workload]) -> list[str]:
@@ -380,6 +407,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--modes", default="prefetch,fetch", help="prefetch, fetch or both")
     ap.add_argument("--vignette", default="", help="only these vignette ids, e.g. V01 (default: all)")
     ap.add_argument("--json", type=Path, help="also write the rows to this JSON file")
+    ap.add_argument("--app", default=KNEE_APP, help=f"knee-cds WSGI app for gunicorn (default {KNEE_APP})")
     return ap.parse_args()
 
 
@@ -446,7 +474,7 @@ def main() -> int:
                     ceiling = Server("ceiling", CEILING_APP, server_env(None), workdir / "ceiling.log",
                                      workers=workers, threads=args.threads).start()
                     cleanup.add(ceiling.stop)
-                    knee = Server("knee-cds", KNEE_APP, server_env(database("knee")), workdir / "knee-cds.log",
+                    knee = Server("knee-cds", args.app, server_env(database("knee")), workdir / "knee-cds.log",
                                   workers=workers, threads=args.threads).start()
                     cleanup.add(knee.stop)
                     if args.warmup > 0:
