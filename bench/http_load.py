@@ -59,7 +59,7 @@ TARGET_CLIENTS = 16
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 40.0
 TARGET_RSS_MB = 150.0
-TARGET_FETCH_FACTOR = 1.5
+TARGET_FETCH_FACTOR = 1.5   # checked by bench/fetch_latency.py
 
 
 # ---------------------------------------------------------------------------------------- servers
@@ -181,6 +181,7 @@ class Workload:
     count: int
     mean_kb: float
     slowest_query_s: float | None = None   # fetch mode: mean over bodies of the slowest single query
+    sequential_s: float | None = None      # fetch mode: mean over bodies of all queries one after another
 
 
 def _vignettes(only: list[str] | None) -> list[dict[str, Any]]:
@@ -229,7 +230,7 @@ def fetch_workload(workdir: Path, only: list[str] | None, fhir_base: str) -> Wor
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
     paths = _service_paths()
-    bodies, slowest = [], []
+    bodies, slowest, sums = [], [], []
     session = requests.Session()
     for n, vignette in enumerate(_vignettes(only)):
         loaded = vg.prepare(vignette, now, prefix=f"b{n}-")
@@ -249,8 +250,10 @@ def fetch_workload(workdir: Path, only: list[str] | None, fhir_base: str) -> Wor
                 samples.append(time.perf_counter() - t0)
             times.append(statistics.median(samples))
         slowest.append(max(times))
+        sums.append(sum(times))
     workload = _write_workload("fetch", workdir, bodies)
     workload.slowest_query_s = statistics.mean(slowest)
+    workload.sequential_s = statistics.mean(sums)
     return workload
 
 
@@ -359,12 +362,15 @@ def check_targets(rows: list[Row], workloads: dict[str, Workload]) -> list[str]:
             if k["p99_ms"] > TARGET_P99_MS:
                 failures.append(f"{where}: p99 {k['p99_ms']:.1f} ms > {TARGET_P99_MS:.0f} ms")
         if row.mode == "fetch" and row.clients == 1 and workloads["fetch"].slowest_query_s:
-            factor = (k["p50_ms"] / 1000) / workloads["fetch"].slowest_query_s
-            print(f"fetch mode, {row.store}, {row.workers} workers: one call p50 {k['p50_ms']:.1f} ms = "
-                  f"{factor:.2f} x the slowest single FHIR query "
-                  f"({workloads['fetch'].slowest_query_s * 1000:.1f} ms; bound {TARGET_FETCH_FACTOR})")
-            if factor > TARGET_FETCH_FACTOR:
-                failures.append(f"{where}: one call {factor:.2f} x the slowest FHIR query")
+            # informative only: the local FHIR server answers the concurrent queries of one call
+            # partly in turn, so it, not knee-cds, sets this factor. The bound itself is checked
+            # by bench/fetch_latency.py against a server with a fixed delay per query.
+            w = workloads["fetch"]
+            factor = (k["p50_ms"] / 1000) / w.slowest_query_s
+            print(f"fetch mode, {row.store}, {row.workers} workers, 1 client: one call p50 {k['p50_ms']:.1f} ms = "
+                  f"{factor:.2f} x the slowest single FHIR query ({w.slowest_query_s * 1000:.1f} ms); "
+                  f"the same queries one after another take {w.sequential_s * 1000:.1f} ms "
+                  f"(bound {TARGET_FETCH_FACTOR} x: see bench/fetch_latency.py)")
     return failures
 
 
