@@ -58,7 +58,7 @@ def find_bindir() -> Path | None:
     return None
 
 
-def _run_as() -> tuple[list[str], int | None, int | None]:
+def unprivileged_prefix() -> tuple[list[str], int | None, int | None]:
     """initdb and postgres refuse to run as root: drop to an unprivileged user with setpriv, which
     execs (no fork), so the PID we hold is the postmaster's own."""
     if os.geteuid() != 0:
@@ -107,7 +107,7 @@ class PostgresServer:
     # ------------------------------------------------------------------ lifecycle
 
     def init(self) -> "PostgresServer":
-        prefix, uid, gid = _run_as()
+        prefix, uid, gid = unprivileged_prefix()
         self._prefix = prefix
         if uid is not None:
             os.chown(self.root, uid, gid)
