@@ -7,16 +7,23 @@ every vignette of ../shared/vignettes (found at run time) with prefetch filled.
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from service.app import create_app
+from service.cards import CardRenderer
+from service.drafts import Suggest
 from service.services import knee_services
+from service.terminology import default_terminology
 from tests.support import vignettes as vg
+from tests.support.order_factory import NOW
+from tests.support.order_factory import facts as order_facts
 
 PATHS = vg.vignette_paths()
 SERVICE_IDS = {s.hook: s.id for s in knee_services()}
@@ -85,3 +92,22 @@ def test_the_validator_refuses_a_broken_service_request(app_for):
                 validate_r4(broken)
             return
     pytest.skip("no vignette emits a resource")
+
+
+TIERS = ["emergency-immediate", "emergency-same-day", "urgent", "routine", "self-care"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_every_orderable_renders_a_valid_service_request(data):
+    # beyond the vignettes: any orderable of the catalog, any tier, with or without window, note, side
+    terminology = default_terminology()
+    orderable = data.draw(st.sampled_from(sorted(terminology.orderable_ids)))
+    tier = data.draw(st.sampled_from(TIERS))
+    hours = data.draw(st.none() | st.integers(min_value=1, max_value=24 * 14))
+    period = (NOW, NOW + timedelta(hours=hours)) if hours else None
+    note = data.draw(st.sampled_from(["", "repeat in 1 week if still symptomatic"]))
+    side = data.draw(st.sampled_from([None, "left", "right"]))
+    suggestion = Suggest(orderable, "R1", f"{orderable} wanted", note=note, period=period)
+    chart_facts = order_facts(ka={"symptom-side": side} if side else None)
+    validate_r4(CardRenderer(terminology).service_request(suggestion, tier, chart_facts))
