@@ -46,7 +46,7 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
         raise ProtocolError.single(400, f"Body is not valid JSON{where}.", "structure")
     if not isinstance(value, dict):
         raise ProtocolError.single(400, "Body must be a JSON object.", "structure")
-    if _may_hold_surrogate(text) or not _depth_within(value, 1):
+    if len(text) > QUICK_CHECK_MAX_CHARS or _may_hold_surrogate(text) or not _depth_within(value, 1):
         _check_shape(value)  # the full walk finds the offending path for the OperationOutcome
     return value
 
@@ -55,6 +55,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Bodies longer than this always get the full walk of _check_shape: only the full walk looks at each
+# string, so any limit on one string's length must not be below this.
+QUICK_CHECK_MAX_CHARS = 1_000_000
 # A lone surrogate can only come from a \uXXXX escape (raw surrogates are not valid UTF-8).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
