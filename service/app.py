@@ -58,6 +58,9 @@ def create_app(test_config: dict[str, Any] | None = None, domain: Domain | None 
         public_url=settings.public_url,
     ))
     _start_retention(app, store, settings, background=config.get("RETENTION_THREAD", True))
+    if settings.preview:
+        from .preview import init_preview  # noqa: PLC0415  only loaded when the page is on
+        init_preview(app)
     return app
 
 

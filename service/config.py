@@ -40,6 +40,9 @@ class Settings:
     fhir_max_response_bytes: int
     site_maps: tuple[str, ...]
     max_body_bytes: int
+    # the card preview page (GET /preview): on under `knee-cds serve`, off under gunicorn unless
+    # KNEE_CDS_PREVIEW=on; it computes cards from what is pasted and reads no FHIR server
+    preview: bool = False
 
     @property
     def auth_required(self) -> bool:
@@ -71,6 +74,7 @@ def load_settings(env: Mapping[str, str] | None = None, bind_host: str | None = 
         ),
         site_maps=_list(env, "KNEE_CDS_SITE_MAPS"),
         max_body_bytes=_number(env, "KNEE_CDS_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int, minimum=1024),
+        preview=_bool(env, "KNEE_CDS_PREVIEW", bind_host is not None),
     )
 
 
