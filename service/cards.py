@@ -1,16 +1,16 @@
 """CardDraft -> CDS Hooks 2.0 card JSON (contract §4, clinical-rules §7.5).
 
-Suggested orders are FHIR R4 ServiceRequests validated with ``fhir.resources.R4B`` (the package's
-default models are R5; R4B is wire-compatible with R4 for ServiceRequest and never emits R5-only
-elements). Nothing here decides clinically: it only renders what the pathways and assembly decided.
+Suggested orders are FHIR R4 ServiceRequests. They are built from fixed templates, so they are
+validated once in tests (``tests/test_emitted_resources.py``, with ``fhir.resources.R4B``: R4B is
+wire-compatible with R4 for ServiceRequest) rather than on every call, where model validation cost
+more than the triage itself. Nothing here decides clinically: it only renders what the pathways
+and assembly decided.
 """
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
 from typing import Any
-
-from fhir.resources.R4B.servicerequest import ServiceRequest
 
 from service import card_text as ct
 from service.card_text import clip_summary
@@ -246,13 +246,7 @@ class CardRenderer:
         # contract §4: reasonCode and note both present, both carrying why. Without extra detail
         # (what follows the test, the leg) the note restates the reason rather than going missing.
         resource["note"] = [{"text": f"{s.rule}: {note or s.reason}"}]
-        return validate_service_request(resource)
-
-
-def validate_service_request(resource: dict[str, Any]) -> dict[str, Any]:
-    """Validate with fhir.resources R4B; return the dict as sent (validation raises on error)."""
-    ServiceRequest.model_validate(resource)
-    return resource
+        return resource
 
 
 def _override_reasons(terminology: Terminology) -> list[dict[str, str]]:
