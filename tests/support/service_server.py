@@ -35,9 +35,10 @@ STARTUP_TIMEOUT_S = 30
 # (KNEE_CDS_TEST_INSTALLED=1). Server processes then start outside the checkout and without it on
 # PYTHONPATH: `python -m` and gunicorn put their working directory first on sys.path, which would
 # shadow the installed package with the source tree. The test helpers (tests.support) stay importable
-# through a .pth file that test.sh appends after site-packages.
+# through a .pth file that test.sh appends after site-packages. KNEE_CDS_TEST_RUN_DIR (test.sh: an
+# empty folder of its own) is where they start.
 INSTALLED = os.environ.get("KNEE_CDS_TEST_INSTALLED") == "1"
-RUN_DIR = Path(tempfile.gettempdir()) if INSTALLED else REPO
+RUN_DIR = Path(os.environ.get("KNEE_CDS_TEST_RUN_DIR") or tempfile.gettempdir()) if INSTALLED else REPO
 
 
 def free_port(host: str = "127.0.0.1") -> int:
