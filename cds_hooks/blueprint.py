@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
+from . import telemetry
 from .auth import AuthResult, Authenticator
 from .cards_protocol import response_cards, suggestion_uuids
 from .domain import Chart, Domain, DomainResult, HookRequest, ServiceDefinition
@@ -82,6 +83,7 @@ def _after(response: Response) -> Response:
     if audit is not None:
         audit.http_status = response.status_code
         audit.duration_ms = (time.monotonic() - g.started) * 1000.0
+        telemetry.hook_call(audit, _runtime().services)
         _write_audit(audit)
     return response
 
@@ -102,8 +104,7 @@ def _write_audit(audit: AuditRecord) -> None:
             audit.patient_hash = store.hash_patient(*patient)
         store.record_audit(audit)
     except StoreUnavailable as err:
-        log.error("audit row for %s (hookInstance %s) not written: %s",
-                  audit.service_id, audit.hook_instance, err)
+        telemetry.store_error("audit", err, serviceId=audit.service_id, hookInstance=audit.hook_instance)
 
 
 # --------------------------------------------------------------------------- CORS
@@ -208,10 +209,9 @@ def feedback(service_id: str):
     try:
         linked = runtime.store.record_feedback(service.id, items, auth.iss if auth else None, g.received_at)
     except StoreUnavailable as err:
-        log.error("feedback for %s not stored: %s", service.id, err)
+        telemetry.store_error("feedback", err, serviceId=service.id)
         raise ProtocolError.single(503, "Feedback store unavailable; nothing was stored. Try again.")
-    # counts only: userComment is stored, never logged (contract §11)
-    log.info("feedback for %s: %d item(s) stored, %d linked", service.id, len(linked), sum(linked))
+    telemetry.feedback_stored(service.id, items, linked)
     return jsonify({})
 
 

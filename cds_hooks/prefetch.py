@@ -16,11 +16,13 @@ non-conformant payloads real EHRs send).
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin
 
+from . import telemetry
 from .domain import Chart, HookRequest, Unreadable
 from .fhir_client import FetchError, FetchSettings, FhirClient, InvalidFhirServer, check_fhir_server
 
@@ -283,7 +285,17 @@ def _resolve_key(query: Query, prefetch: dict[str, Any], client: FhirClient, set
         if not _is_outcome_value(value):
             return _from_value(query, value, client, settings)
         # an OperationOutcome means the client could not prefetch: treat as absent and fetch
-    return _fetch(query, client, settings)
+    return _fetch_observed(query, client, settings)
+
+
+def _fetch_observed(query: Query, client: FhirClient, settings: FetchSettings) -> KeyResult:
+    """_fetch, with its latency and failure counted (only when a FHIR server was asked)."""
+    started = time.monotonic()
+    result = _fetch(query, client, settings)
+    if client.base is not None and query.relative_url is not None:
+        failure = next((u.reason for u in result.unreadable), None)
+        telemetry.fhir_read(query.resource_type, time.monotonic() - started, failure)
+    return result
 
 
 def _is_outcome_value(value: Any) -> bool:
@@ -327,6 +339,14 @@ def _prefetched_medications(prefetch: dict[str, Any]) -> dict[str, dict[str, Any
 
 
 def _read_medication(ref: str, client: FhirClient) -> dict[str, Any] | FetchError:
+    started = time.monotonic()
+    outcome = _read_medication_once(ref, client)
+    telemetry.fhir_read("Medication", time.monotonic() - started,
+                        outcome.reason if isinstance(outcome, FetchError) else None)
+    return outcome
+
+
+def _read_medication_once(ref: str, client: FhirClient) -> dict[str, Any] | FetchError:
     rid = ref.split("/", 1)[1]
     try:
         body = client.get_json(client.url_for(f"Medication/{quote(rid, safe='')}"))

@@ -8,7 +8,59 @@ authentication off needs an explicit KNEE_CDS_AUTH=off.
 """
 import multiprocessing
 import os
+import sys
+import tempfile
 
+# ---- start-up check, metrics directory, logs ------------------------------------------------------
+# Before anything imports prometheus_client: every worker writes its metric values to files in
+# PROMETHEUS_MULTIPROC_DIR, and /metrics adds them up (whichever worker answers the scrape).
+# Unset, a private directory is made (and removed at exit); on Kubernetes it is an emptyDir.
+_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="knee-cds-metrics-")
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], mode=0o700, exist_ok=True)
+
+from cds_hooks import jsonlog, metrics  # noqa: E402
+from service.config import ConfigError, check_startup, log_format  # noqa: E402
+
+try:
+    # the master's own lines (the start-up check's warnings) in the same format as the workers'
+    jsonlog.configure(log_format(os.environ))
+except ConfigError:
+    pass  # reported by check_startup below
+try:
+    # gunicorn passes no bind host to the app: an unset KNEE_CDS_AUTH means "required" (contract §8)
+    _settings = check_startup(os.environ)
+except ConfigError as _err:
+    # one message, naming the variable, before any worker is forked
+    print(f"knee-cds: configuration error: {_err}", file=sys.stderr)
+    sys.exit(2)
+
+logconfig_dict = jsonlog.gunicorn_logconfig(_settings.log_format, _settings.log_level)
+
+
+# No control socket: it would let any local process of this user resize or stop the server, and
+# its default place ($HOME/.gunicorn) is not writable on a read-only root filesystem.
+control_socket_disable = True
+
+
+def on_starting(server):
+    """Values of an earlier run would be added to this run's: start from an empty directory."""
+    metrics.clean_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+def child_exit(server, worker):
+    """A worker is gone: its live gauges (audit queue depth) no longer count; counters stay."""
+    metrics.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        import shutil  # noqa: PLC0415
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+# ---- server ---------------------------------------------------------------------------------------
 wsgi_app = os.environ.get("KNEE_CDS_WSGI_APP", "service.app:create_app()")
 bind = [b.strip() for b in os.environ.get("KNEE_CDS_BIND", "0.0.0.0:8080").split(",") if b.strip()]
 
@@ -35,6 +87,7 @@ forwarded_allow_ips = ""
 
 accesslog = os.environ.get("KNEE_CDS_ACCESS_LOG", "-")
 errorlog = "-"
-loglevel = os.environ.get("KNEE_CDS_LOG_LEVEL", "info")
+loglevel = _settings.log_level
 # Paths and status only: no query strings (there are none in CDS Hooks), no bodies, no tokens.
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# (The JSON log format writes method, path, status, duration and bytes as fields instead.)
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'

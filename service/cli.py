@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
 from werkzeug.serving import make_server
 
+from cds_hooks import jsonlog
 from cds_hooks.domain import Domain
 
 from .app import create_app
-from .config import ConfigError
+from .config import ConfigError, LogFormat, log_format
 
 log = logging.getLogger("knee_cds")
 
@@ -50,15 +52,28 @@ def _interrupt(*_args) -> None:
     raise KeyboardInterrupt
 
 
+def configure_logging(level: str | None = None) -> None:
+    """JSON lines on stderr (KNEE_CDS_LOG_FORMAT=text for a terminal)."""
+    try:
+        fmt = log_format()
+    except ConfigError:
+        fmt = LogFormat.JSON  # the app's start reports the bad value and stops
+    level = level or os.environ.get("KNEE_CDS_LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        level = "INFO"  # likewise reported by the app's start
+    jsonlog.configure(fmt, level)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="knee-cds", description="CDS Hooks service: pain behind the knee")
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="run the service")
     serve_cmd.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     serve_cmd.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    serve_cmd.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve_cmd.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                           help="default: KNEE_CDS_LOG_LEVEL, else INFO")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level)
     return serve(args.host, args.port)
 
 
