@@ -21,7 +21,7 @@ from .domain import Chart, Domain, DomainResult, HookRequest, ServiceDefinition
 from .errors import ProtocolError, install_error_handlers
 from .prefetch import FetchSettings, InvalidFhirServer, PatientUnavailable, gather_chart
 from .schemas import decode_json_object, validate_feedback, validate_hook_request
-from .store import AuditCard, AuditRecord, Store, StoreUnavailable
+from .store import AuditCard, AuditRecord, InvalidValue, Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +96,10 @@ def _expected_audience(runtime: CdsRuntime) -> str:
 
 
 def _write_audit(audit: AuditRecord) -> None:
-    """The hook still answers when the audit row cannot be written (contract §11)."""
-    store = _runtime().store
-    try:
-        patient = g.pop("audit_patient", None)
-        if patient is not None:
-            audit.patient_hash = store.hash_patient(*patient)
-        store.record_audit(audit)
-    except StoreUnavailable as err:
-        telemetry.store_error("audit", err, serviceId=audit.service_id, hookInstance=audit.hook_instance)
+    """Queue the audit row: the hook answers without waiting for the store, which may be locked or
+    down (contract §11). The patient id is hashed by the writer, off the response path."""
+    audit.patient = g.pop("audit_patient", None)
+    _runtime().store.submit_audit(audit)
 
 
 # --------------------------------------------------------------------------- CORS
@@ -208,8 +203,11 @@ def feedback(service_id: str):
     auth: AuthResult | None = g.get("auth")
     try:
         linked = runtime.store.record_feedback(service.id, items, auth.iss if auth else None, g.received_at)
+    except InvalidValue as err:
+        # permanent: the same request would fail again, so never "try again" (503)
+        raise ProtocolError.single(400, str(err), "invalid", err.expression)
     except StoreUnavailable as err:
-        telemetry.store_error("feedback", err, serviceId=service.id)
+        telemetry.feedback_refused(service.id, err)
         raise ProtocolError.single(503, "Feedback store unavailable; nothing was stored. Try again.")
     telemetry.feedback_stored(service.id, items, linked)
     return jsonify({})

@@ -39,6 +39,8 @@ FEEDBACK_ITEMS = Counter("knee_cds_feedback_items", "Feedback items stored, by s
                          ["service", "outcome"])
 STORE_ERRORS = Counter("knee_cds_store_errors", "Store operations that failed, by operation",
                        ["operation"])
+AUDIT_ROWS = Counter("knee_cds_audit_rows", "Audit rows written, or dropped after retries (logged)",
+                     ["result"])
 # livesum: the depth of every live worker's queue, added up; a dead worker's value is dropped
 AUDIT_QUEUE_DEPTH = Gauge("knee_cds_audit_queue_depth", "Audit rows waiting to be written",
                           multiprocess_mode="livesum")

@@ -25,12 +25,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from . import metrics
 from .errors import Issue, ProtocolError, operation_outcome, unauthorized_response
-from .store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -135,17 +132,3 @@ def _bearer_matches(token: str) -> bool:
     if scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(value.strip().encode("utf-8", "replace"), token.encode("utf-8"))
-
-
-def store_probe(store: Store) -> Callable[[], str | None]:
-    """Ready when the store's schema is in place and a query answers."""
-    def probe() -> str | None:
-        try:
-            store.ensure_ready()
-            with store.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except (StoreUnavailable, SQLAlchemyError) as err:
-            log.warning("readiness: store not reachable (%s)", type(err).__name__)
-            return "not reachable"
-        return None
-    return probe

@@ -45,11 +45,22 @@ def feedback_stored(service_id: str, items: Iterable[Mapping[str, Any]], linked:
           linked=sum(linked), outcomes=outcomes)
 
 
-def store_error(operation: str, error: BaseException, **ids: Any) -> None:
-    """A store operation failed; ``ids``: identifiers of the call (serviceId, hookInstance)."""
-    metrics.STORE_ERRORS.labels(metrics.bounded(operation, metrics.STORE_OPERATIONS)).inc()
+def feedback_refused(service_id: str, error: BaseException) -> None:
+    """Feedback answered 503: nothing stored (the store counts the error itself)."""
     # the error's type only: a driver message may quote the statement's parameters
-    event(log, logging.ERROR, "store.error", operation=operation, error=type(error).__name__, **ids)
+    event(log, logging.ERROR, "feedback.refused", serviceId=service_id, error=type(error).__name__)
+
+
+def store_stat(name: str, value: float, labels: Mapping[str, str]) -> None:
+    """Listener of the store's counters (``Store.stats``): they become Prometheus series."""
+    if name == "store_error":
+        metrics.STORE_ERRORS.labels(metrics.bounded(labels.get("operation"), metrics.STORE_OPERATIONS)).inc(value)
+    elif name == "audit_written":
+        metrics.AUDIT_ROWS.labels("written").inc(value)
+    elif name == "audit_dropped":
+        metrics.AUDIT_ROWS.labels("dropped").inc(value)
+    elif name == "audit_queue_depth":
+        metrics.AUDIT_QUEUE_DEPTH.set(value)
 
 
 def fhir_read(resource_type: str, seconds: float, failure: str | None = None) -> None:
@@ -59,6 +70,3 @@ def fhir_read(resource_type: str, seconds: float, failure: str | None = None) ->
     if failure is not None:
         metrics.FHIR_FETCH_FAILURES.labels(label, failure[:40]).inc()
 
-
-def audit_queue_depth(depth: int) -> None:
-    metrics.AUDIT_QUEUE_DEPTH.set(depth)

@@ -54,6 +54,13 @@ def child_exit(server, worker):
     metrics.mark_process_dead(worker.pid)
 
 
+def worker_exit(server, worker):
+    """A worker stops (restart, scale-down, SIGTERM): write the audit rows it has queued first.
+    Their hook calls were answered already; contract §11 still wants every row."""
+    from cds_hooks.store import close_all  # noqa: PLC0415
+    close_all(timeout=10.0)
+
+
 def on_exit(server):
     if _OWN_METRICS_DIR:
         import shutil  # noqa: PLC0415

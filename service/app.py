@@ -14,7 +14,8 @@ from sqlalchemy.exc import ArgumentError
 from cds_hooks.auth import Authenticator, ClientsFileError, load_clients
 from cds_hooks.blueprint import CdsRuntime, init_app
 from cds_hooks.domain import Domain
-from cds_hooks.ops import OpsRuntime, ReadinessCheck, init_ops, store_probe
+from cds_hooks import telemetry
+from cds_hooks.ops import OpsRuntime, ReadinessCheck, init_ops
 from cds_hooks.prefetch import FetchSettings
 from cds_hooks.store import RetentionTimer, Store, StoreUnavailable
 
@@ -61,7 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None, domain: Domain | None 
         public_url=settings.public_url,
     ))
     init_ops(app, OpsRuntime(
-        checks=[ReadinessCheck("store", store_probe(store)),
+        checks=[ReadinessCheck("store", store.check_reachable),
                 *domain_checks(getattr(domain, "terminology", None), settings)],
         metrics_enabled=settings.metrics_enabled,
         metrics_token=settings.metrics_token,
@@ -80,6 +81,7 @@ def _store(app: Flask, settings: Settings) -> Store:
     except (ArgumentError, ImportError) as err:
         # the error's text may quote the URL, and with it the database password
         raise ConfigError(f"KNEE_CDS_DATABASE_URL cannot be used: {type(err).__name__}") from None
+    store.stats.add_listener(telemetry.store_stat)   # the store's counters become metrics
     try:
         store.ensure_ready()
     except StoreUnavailable as err:

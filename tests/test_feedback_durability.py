@@ -8,15 +8,26 @@ import pytest
 import requests
 from sqlalchemy import select, text
 
-from cds_hooks.store import SALT_KEY, Store, store_meta
+from cds_hooks.store import SALT_KEY, Store, head_revision, store_meta
 from tests.support.protocol_requests import hook_body
+from tests.support.store_faults import wait_until
 
 TRIAGE = "/cds-services/knee-pain-triage"
 
 
-@pytest.fixture(scope="module")
-def server(service_server_factory):
-    return service_server_factory(fake_domain=True)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, service_server_factory):
+    """One server per store: every test of this module runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return service_server_factory(fake_domain=True)
+    url = request.getfixturevalue("postgres_server").create_database("feedback")
+    return service_server_factory({"KNEE_CDS_DATABASE_URL": url}, fake_domain=True)
+
+
+def audit_row(server, hook_instance):
+    """The audit row of a call, once the background writer has written it (bounded wait)."""
+    store = Store(server.database_url)
+    return wait_until(lambda: next((r for r in store.audit_rows() if r["hook_instance"] == hook_instance), None))
 
 
 def call(server, body):
@@ -37,6 +48,7 @@ def test_feedback_is_linked_to_the_audit_card_and_stored(server):
     body = hook_body("patient-view", fhirServer="https://ehr.example.org/fhir/")
     body["prefetch"]["patient"]["id"] = "p1"
     card = call(server, body)[0]
+    audit_row(server, body["hookInstance"])
     reason = {"reason": {"system": "http://knee-cds.example/fhir/CodeSystem/override-reason",
                          "code": "patient-declined", "display": "Patient declined"},
               "userComment": "secret comment"}
@@ -62,7 +74,7 @@ def test_audit_row_of_a_hook_call(server):
     body["fhirServer"] = "http://127.0.0.1:9/fhir/"
     card = call(server, body)[0]
     store = Store(server.database_url)
-    row = next(r for r in store.audit_rows("knee-pain-triage") if r["hook_instance"] == body["hookInstance"])
+    row = audit_row(server, body["hookInstance"])
     with store.engine.connect() as conn:
         salt = bytes.fromhex(conn.execute(select(store_meta.c.value).where(store_meta.c.key == SALT_KEY)).scalar_one())
     expected = hmac.new(salt, b"http://127.0.0.1:9/fhir|p1", hashlib.sha256).hexdigest()
@@ -83,7 +95,7 @@ def test_error_calls_are_audited_with_their_status(server):
     body = hook_body("patient-view")
     body["prefetch"]["patient"] = None
     assert requests.post(server.url(TRIAGE), json=body, timeout=10).status_code == 412
-    row = next(r for r in Store(server.database_url).audit_rows() if r["hook_instance"] == body["hookInstance"])
+    row = audit_row(server, body["hookInstance"])
     assert row["http_status"] == 412 and row["cards"] == []
 
 
@@ -108,8 +120,8 @@ def test_invalid_feedback_is_400_and_nothing_is_stored(server, feedback):
     assert not [r for r in Store(server.database_url).feedback_rows() if r["card_uuid"] == "valid-marker-card"]
 
 
-def test_feedback_survives_a_server_restart(service_server_factory, tmp_path):
-    server = service_server_factory(fake_domain=True, db_path=tmp_path / "durable.sqlite3")
+def test_feedback_survives_a_server_restart(service_server_factory, store_url):
+    server = service_server_factory({"KNEE_CDS_DATABASE_URL": store_url}, fake_domain=True)
     card = call(server, hook_body("patient-view"))[0]
     resp = requests.post(server.url(f"{TRIAGE}/feedback"), timeout=10,
                          json={"feedback": [feedback_item(card, "accepted")]})
@@ -118,19 +130,19 @@ def test_feedback_survives_a_server_restart(service_server_factory, tmp_path):
     server.start()
     rows = Store(server.database_url).feedback_rows()
     assert [(r["card_uuid"], r["linked"]) for r in rows] == [(card["uuid"], True)]
-    assert Store(server.database_url).schema_version() == 1
+    assert Store(server.database_url).schema_revision() == head_revision()
     server.stop()
 
 
-def test_feedback_store_unavailable_is_503(tmp_path):
+def test_feedback_store_unavailable_is_503(store_url):
     from service.app import create_app
     from tests.support.fake_domain import FakeDomain
 
-    url = f"sqlite:///{tmp_path / 'gone.sqlite3'}"
-    app = create_app({"ENVIRON": {"KNEE_CDS_AUTH": "off", "KNEE_CDS_DATABASE_URL": url},
+    app = create_app({"ENVIRON": {"KNEE_CDS_AUTH": "off", "KNEE_CDS_DATABASE_URL": store_url},
                       "RETENTION_THREAD": False}, domain=FakeDomain())
     client = app.test_client()
     card = client.post(TRIAGE, json=hook_body("patient-view")).get_json()["cards"][0]
+    assert app.extensions["cds_hooks"].store.flush(10)
     with app.extensions["cds_hooks"].store.engine.begin() as conn:
         conn.execute(text("DROP TABLE feedback"))  # the store breaks under the running service
     resp = client.post(f"{TRIAGE}/feedback", json={"feedback": [feedback_item(card, "accepted")]})
@@ -139,3 +151,5 @@ def test_feedback_store_unavailable_is_503(tmp_path):
     with app.extensions["cds_hooks"].store.engine.begin() as conn:
         conn.execute(text("DROP TABLE audit_card"))
     assert client.post(TRIAGE, json=hook_body("patient-view")).status_code == 200
+    app.extensions["cds_hooks"].store.close(0.5)   # the row cannot be written: counted as lost
+    assert app.extensions["cds_hooks"].store.stats.snapshot()["audit_dropped"] == 1
