@@ -41,11 +41,12 @@ SERVICE_VARIABLES = frozenset({
     "KNEE_CDS_RETENTION_DAYS", "KNEE_CDS_AGE_ADJUSTED_DDIMER", "KNEE_CDS_FHIR_TIMEOUT",
     "KNEE_CDS_FHIR_MAX_PAGES", "KNEE_CDS_FHIR_MAX_RESPONSE_BYTES", "KNEE_CDS_SITE_MAPS",
     "KNEE_CDS_MAX_BODY_BYTES", "KNEE_CDS_METRICS", "KNEE_CDS_METRICS_TOKEN",
-    "KNEE_CDS_METRICS_TOKEN_FILE", "KNEE_CDS_LOG_FORMAT", "KNEE_CDS_LOG_LEVEL",
+    "KNEE_CDS_METRICS_TOKEN_FILE", "KNEE_CDS_LOG_FORMAT", "KNEE_CDS_LOG_LEVEL", "KNEE_CDS_PREVIEW",
 })
 SERVER_VARIABLES = frozenset({
     "KNEE_CDS_BIND", "KNEE_CDS_WORKERS", "KNEE_CDS_THREADS", "KNEE_CDS_WORKER_TIMEOUT",
-    "KNEE_CDS_ACCESS_LOG", "KNEE_CDS_WSGI_APP",
+    "KNEE_CDS_ACCESS_LOG", "KNEE_CDS_WSGI_APP", "KNEE_CDS_WORKER_CLASS", "KNEE_CDS_WORKER_CONNECTIONS",
+    "KNEE_CDS_BODY_TIMEOUT_S",
 })
 # Read by the test suite only, never by the service.
 TEST_VARIABLE_PREFIX = "KNEE_CDS_TEST_"
@@ -152,8 +153,9 @@ def check_server_env(env: Mapping[str, str]) -> None:
     """The gunicorn variables of deploy/gunicorn.conf.py (read there; checked here)."""
     for bind in _list(env, "KNEE_CDS_BIND"):
         _bind_address(bind)
-    for name in ("KNEE_CDS_WORKERS", "KNEE_CDS_THREADS", "KNEE_CDS_WORKER_TIMEOUT"):
+    for name in ("KNEE_CDS_WORKERS", "KNEE_CDS_THREADS", "KNEE_CDS_WORKER_TIMEOUT", "KNEE_CDS_WORKER_CONNECTIONS"):
         _number(env, name, 1, int, minimum=1)
+    _number(env, "KNEE_CDS_BODY_TIMEOUT_S", 1.0, float, minimum=0.01)
     _choice(env, "KNEE_CDS_LOG_LEVEL", "info", LOG_LEVELS)
     app = _str(env, "KNEE_CDS_WSGI_APP")
     if app is not None and not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*(\(\))?", app):

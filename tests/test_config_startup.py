@@ -51,6 +51,8 @@ def test_each_bad_service_variable_is_named(env, name):
     ({"KNEE_CDS_WORKERS": "many"}, "KNEE_CDS_WORKERS"),
     ({"KNEE_CDS_THREADS": "0"}, "KNEE_CDS_THREADS"),
     ({"KNEE_CDS_WORKER_TIMEOUT": "-5"}, "KNEE_CDS_WORKER_TIMEOUT"),
+    ({"KNEE_CDS_WORKER_CONNECTIONS": "0"}, "KNEE_CDS_WORKER_CONNECTIONS"),
+    ({"KNEE_CDS_BODY_TIMEOUT_S": "soon"}, "KNEE_CDS_BODY_TIMEOUT_S"),
     ({"KNEE_CDS_WSGI_APP": "import os; os.system('x')"}, "KNEE_CDS_WSGI_APP"),
     ({"KNEE_CDS_CLIENTS": "/nonexistent/clients.json"}, "KNEE_CDS_CLIENTS"),
     ({"KNEE_CDS_SITE_MAPS": "no-such-site.json"}, "no-such-site.json"),
