@@ -77,7 +77,8 @@ def test_readyz_names_the_unreachable_store_and_recovers_when_it_is_back(tmp_pat
     body = resp.get_json()
     assert body["resourceType"] == "OperationOutcome"
     assert [i["expression"] for i in body["issue"]] == [["store"]]
-    assert body["issue"][0]["diagnostics"].startswith("store: ") and "not reachable" in body["issue"][0]["diagnostics"]
+    diagnostics = body["issue"][0]["diagnostics"]
+    assert diagnostics.startswith("store: ") and "not reachable" in diagnostics
     assert str(folder) not in resp.get_data(as_text=True)   # no configuration in the answer
     # advice does not wait for the store: the traffic gate can leave it out
     assert client.get("/readyz?exclude=store").status_code == 200
@@ -224,7 +225,9 @@ def test_fhir_fetch_latency_and_failures_by_resource_type(tmp_path):
             stub.add_search(rtype, [])
         stub.route("/Observation", status=500)
         stub.route("/Condition", status=404)
-        body = hook_body("patient-view", fhirServer=stub.base, fhirAuthorization={"access_token": "t", "token_type": "Bearer", "expires_in": 300, "scope": "patient/*.read", "subject": "knee-cds"})
+        auth = {"access_token": "t", "token_type": "Bearer", "expires_in": 300, "scope": "patient/*.read",
+                "subject": "knee-cds"}
+        body = hook_body("patient-view", fhirServer=stub.base, fhirAuthorization=auth)
         body["prefetch"] = {}
         reads = sample("knee_cds_fhir_fetch_duration_seconds_count", resource_type="Patient")
         failed = sample("knee_cds_fhir_fetch_failures_total", resource_type="Observation", reason="http-status")

@@ -108,7 +108,8 @@ def logged_calls(service_server_factory):
     assert resp.status_code == 200
     # a client-chosen string with line breaks and escape codes (answered or refused, never echoed raw)
     forged = dict(body, hookInstance=f"{uuid.uuid4()}{FORGED}")
-    assert requests.post(server.url("/cds-services/knee-pain-triage"), json=forged, timeout=30).status_code in (200, 400)
+    forged_resp = requests.post(server.url("/cds-services/knee-pain-triage"), json=forged, timeout=30)
+    assert forged_resp.status_code in (200, 400)
     card = resp.json()["cards"][0]["uuid"]
     feedback = {"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z",
                               "overrideReason": {"userComment": COMMENT}}]}
