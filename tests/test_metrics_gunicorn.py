@@ -106,3 +106,25 @@ def test_gunicorn_logs_are_json_lines_with_access_events(server):
     access = [e for e in events if e["event"] == "http.access" and e["path"] == "/healthz"]
     assert access and access[-1]["status"] == 200 and access[-1]["method"] == "GET"
     assert any(e["event"] == "hook.call" and e["status"] == 200 for e in events)
+
+
+def test_stopping_gunicorn_writes_the_audit_rows_its_workers_queued(service_server_factory, tmp_path):
+    """A clean stop of gunicorn (SIGTERM) loses no audit row its workers queued (worker_exit, atexit)."""
+    from cds_hooks.store import Store  # noqa: PLC0415
+    from tests.support.store_faults import locked_store  # noqa: PLC0415
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    server = service_server_factory({"KNEE_CDS_AUTH": "off", "KNEE_CDS_WORKERS": "2", "KNEE_CDS_DATABASE_URL": url},
+                                    fake_domain=True, gunicorn=True)
+    instances = []
+    with locked_store(url):
+        for _ in range(6):
+            body = hook_body("patient-view")
+            resp = requests.post(server.url(TRIAGE), json=body, timeout=20, headers={"Connection": "close"})
+            assert resp.status_code == 200
+            instances.append(body["hookInstance"])
+        server.process.terminate()   # SIGTERM while the rows wait for the locked store
+        time.sleep(0.5)
+    server.process.wait(timeout=60)
+    stored = {r["hook_instance"] for r in Store(url).audit_rows()}
+    assert set(instances) <= stored
