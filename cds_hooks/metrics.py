@@ -81,21 +81,3 @@ def exposition() -> tuple[bytes, str]:
     else:
         registry = REGISTRY
     return generate_latest(registry), CONTENT_TYPE_LATEST
-
-
-def mark_process_dead(pid: int) -> None:
-    """gunicorn ``child_exit``: drop a dead worker's live gauges (its counters are kept)."""
-    if multiprocess_dir():
-        multiprocess.mark_process_dead(pid)
-
-
-def clean_multiprocess_dir(path: str) -> int:
-    """At server start: remove the value files of an earlier run (they would be added to the new
-    run's values, or belong to workers long dead). Returns the number of files removed."""
-    os.makedirs(path, exist_ok=True)
-    removed = 0
-    for name in os.listdir(path):
-        if name.endswith(".db"):
-            os.remove(os.path.join(path, name))
-            removed += 1
-    return removed

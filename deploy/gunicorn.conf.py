@@ -6,38 +6,41 @@ Binds from KNEE_CDS_BIND (default 0.0.0.0:8080). The app factory is called witho
 so an unset KNEE_CDS_AUTH means "required" here, whatever the address (contract §8): turning
 authentication off needs an explicit KNEE_CDS_AUTH=off.
 """
+import glob
 import multiprocessing
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 
 # ---- start-up check, metrics directory, logs ------------------------------------------------------
-# Before anything imports prometheus_client: every worker writes its metric values to files in
-# PROMETHEUS_MULTIPROC_DIR, and /metrics adds them up (whichever worker answers the scrape).
-# Unset, a private directory is made (and removed at exit); on Kubernetes it is an emptyDir.
+# The master imports nothing of the service: workers are forked from it and patched (gevent) after
+# the fork, so requests, SQLAlchemy or prometheus_client imported here would reach every worker
+# unpatched, with whatever state they had made.
+#
+# Every variable, the clients file, the site maps and the database URL are checked in a process of
+# their own, before any worker is forked: a bad one stops gunicorn once, with one message naming it.
+_check = subprocess.run([sys.executable, "-c",
+                         "from service.config import startup_check_main; raise SystemExit(startup_check_main())"],
+                        check=False)
+if _check.returncode != 0:
+    sys.exit(2)
+
+# Every worker writes its metric values to files in PROMETHEUS_MULTIPROC_DIR, and /metrics adds
+# them up (whichever worker answers the scrape). Unset, a private directory is made (and removed
+# at exit); on Kubernetes it is an emptyDir. It must exist before a worker imports prometheus_client.
 _OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _OWN_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="knee-cds-metrics-")
-os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], mode=0o700, exist_ok=True)
+_METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+os.makedirs(_METRICS_DIR, mode=0o700, exist_ok=True)
 
-from cds_hooks import jsonlog, metrics  # noqa: E402
-from service.config import ConfigError, check_startup, log_format  # noqa: E402
+from cds_hooks.jsonlog import gunicorn_logconfig  # noqa: E402  (json and logging only)
 
-try:
-    # the master's own lines (the start-up check's warnings) in the same format as the workers'
-    jsonlog.configure(log_format(os.environ))
-except ConfigError:
-    pass  # reported by check_startup below
-try:
-    # gunicorn passes no bind host to the app: an unset KNEE_CDS_AUTH means "required" (contract §8)
-    _settings = check_startup(os.environ)
-except ConfigError as _err:
-    # one message, naming the variable, before any worker is forked
-    print(f"knee-cds: configuration error: {_err}", file=sys.stderr)
-    sys.exit(2)
-
-logconfig_dict = jsonlog.gunicorn_logconfig(_settings.log_format, _settings.log_level)
-
+# validated by the start-up check above
+logconfig_dict = gunicorn_logconfig(os.environ.get("KNEE_CDS_LOG_FORMAT", "json").strip().lower() or "json",
+                                    os.environ.get("KNEE_CDS_LOG_LEVEL", "info").strip().lower() or "info")
 
 # No control socket: it would let any local process of this user resize or stop the server, and
 # its default place ($HOME/.gunicorn) is not writable on a read-only root filesystem.
@@ -46,25 +49,28 @@ control_socket_disable = True
 
 def on_starting(server):
     """Values of an earlier run would be added to this run's: start from an empty directory."""
-    metrics.clean_multiprocess_dir(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    for path in glob.glob(os.path.join(_METRICS_DIR, "*.db")):
+        os.remove(path)
 
 
 def child_exit(server, worker):
-    """A worker is gone: its live gauges (audit queue depth) no longer count; counters stay."""
-    metrics.mark_process_dead(worker.pid)
+    """A worker is gone: its live gauges (audit queue depth) no longer count; counters stay.
+    What prometheus_client.multiprocess.mark_process_dead does, without importing it here."""
+    for mode in ("liveall", "livesum", "livemax", "livemin", "livemostrecent"):
+        for path in glob.glob(os.path.join(_METRICS_DIR, f"gauge_{mode}_{worker.pid}.db")):
+            os.remove(path)
 
 
 def worker_exit(server, worker):
     """A worker stops (restart, scale-down, SIGTERM): write the audit rows it has queued first.
-    Their hook calls were answered already; contract §11 still wants every row."""
+    Their hook calls were answered already; contract §11 still wants every row. (In the worker.)"""
     from cds_hooks.store import close_all  # noqa: PLC0415
     close_all(timeout=10.0)
 
 
 def on_exit(server):
     if _OWN_METRICS_DIR:
-        import shutil  # noqa: PLC0415
-        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+        shutil.rmtree(_METRICS_DIR, ignore_errors=True)
 
 
 # ---- server ---------------------------------------------------------------------------------------
@@ -94,7 +100,7 @@ forwarded_allow_ips = ""
 
 accesslog = os.environ.get("KNEE_CDS_ACCESS_LOG", "-")
 errorlog = "-"
-loglevel = _settings.log_level
+loglevel = os.environ.get("KNEE_CDS_LOG_LEVEL", "info").strip().lower() or "info"
 # Paths and status only: no query strings (there are none in CDS Hooks), no bodies, no tokens.
 # (The JSON log format writes method, path, status, duration and bytes as fields instead.)
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'

@@ -149,6 +149,25 @@ def check_startup(env: Mapping[str, str] | None = None, bind_host: str | None = 
     return settings
 
 
+def startup_check_main() -> int:
+    """The start-up check as a process of its own (deploy/gunicorn.conf.py runs it before forking
+    workers): exit status 0, or 2 with one line naming what is wrong."""
+    import sys  # noqa: PLC0415
+
+    from cds_hooks import jsonlog  # noqa: PLC0415
+
+    try:
+        jsonlog.configure(log_format())
+    except ConfigError:
+        jsonlog.configure()
+    try:
+        check_startup(os.environ)
+    except ConfigError as err:
+        print(f"knee-cds: configuration error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def check_server_env(env: Mapping[str, str]) -> None:
     """The gunicorn variables of deploy/gunicorn.conf.py (read there; checked here)."""
     for bind in _list(env, "KNEE_CDS_BIND"):
