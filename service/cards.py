@@ -44,6 +44,10 @@ def iso(dt: datetime) -> str:
     return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _to_minute(dt: datetime) -> datetime:
+    return dt.replace(second=0, microsecond=0)
+
+
 def clip_summary(text: str) -> str:
     text = " ".join(text.split())
     if len(text) <= SUMMARY_MAX:
@@ -195,8 +199,11 @@ class CardRenderer:
             actions.append({
                 "type": "delete",
                 "description": f"Remove draft ServiceRequest/{draft_id} ({a.rule}): {a.reason}".strip(),
-                # CDS Hooks 2.0: resourceId is an array of relative references
-                "resourceId": [f"ServiceRequest/{draft_id}"],
+                # CDS Hooks 2.0, Card Attributes > Action: "`resourceId` | CONDITIONAL | *string* |
+                # A relative reference to the relevant resource. SHOULD be provided when the `type`
+                # attribute is `delete`." (example: "resourceId": "ServiceRequest/procedure-request-1").
+                # One string per action, never an array (contract §4).
+                "resourceId": f"ServiceRequest/{draft_id}",
             })
         actions.extend(self._create_action(s, draft, facts) for s in a.creates)
         return {"uuid": str(uuid.uuid4()), "label": a.label, "isRecommended": True, "actions": actions}
@@ -230,10 +237,14 @@ class CardRenderer:
             "subject": {"reference": facts.patient_ref},
         }
         if s.period:
-            resource["occurrencePeriod"] = {"start": iso(s.period[0]), "end": iso(s.period[1])}
+            # Scheduled to the minute, as orders are (both ends floored: a "within 1 h" window never
+            # grows). The same chart then gives the same ServiceRequest within that minute, whether
+            # it came by prefetch or by fetch.
+            resource["occurrencePeriod"] = {"start": iso(_to_minute(s.period[0])), "end": iso(_to_minute(s.period[1]))}
         resource["reasonCode"] = [{"text": f"{s.rule}: {s.reason}"}]
-        if note:
-            resource["note"] = [{"text": f"{s.rule}: {note}"}]
+        # contract §4: reasonCode and note both present, both carrying why. Without extra detail
+        # (what follows the test, the leg) the note restates the reason rather than going missing.
+        resource["note"] = [{"text": f"{s.rule}: {note or s.reason}"}]
         return validate_service_request(resource)
 
 

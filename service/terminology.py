@@ -17,15 +17,19 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from service import units
 
-MAPPINGS_DIR = Path(__file__).resolve().parent.parent / "mappings"
-CODESETS_PATH = MAPPINGS_DIR / "codesets.json"
-SITES_DIR = MAPPINGS_DIR / "sites"
+# Found through the package, never through a path into the source tree: the wheel installs the
+# repository's mappings/ folder as the package service.mappings (pyproject.toml).
+MAPPINGS_DIR: Traversable = resources.files("service.mappings")
+CODESETS_PATH: Traversable = MAPPINGS_DIR / "codesets.json"
+SITES_DIR: Traversable = MAPPINGS_DIR / "sites"
 
 CS_BASE = "http://knee-cds.example/fhir/CodeSystem/"
 KA_SYSTEM = CS_BASE + "knee-assessment"
@@ -386,7 +390,7 @@ class Terminology:
 
 # ---- loading ---------------------------------------------------------------------------------
 
-def _read_json(path: Path, label: str) -> Any:
+def _read_json(path: Traversable, label: str) -> Any:
     try:
         with path.open(encoding="utf-8") as fh:
             return json.load(fh)
@@ -407,8 +411,9 @@ def default_terminology() -> Terminology:
     return _published()
 
 
-def resolve_site_map_path(name: str, sites_dir: Path = SITES_DIR) -> Path:
-    """A site map named in KNEE_CDS_SITE_MAPS: a file name in mappings/sites/ or a path."""
+def resolve_site_map_path(name: str, sites_dir: Traversable = SITES_DIR) -> Traversable:
+    """A site map named in KNEE_CDS_SITE_MAPS: a file name in mappings/sites/ (of the installed
+    package) or a path."""
     candidate = Path(name)
     if candidate.is_absolute() or "/" in name or "\\" in name:
         return candidate
@@ -417,7 +422,7 @@ def resolve_site_map_path(name: str, sites_dir: Path = SITES_DIR) -> Path:
     return sites_dir / name
 
 
-def load_terminology(site_maps: Iterable[str] = (), sites_dir: Path = SITES_DIR) -> Terminology:
+def load_terminology(site_maps: Iterable[str] = (), sites_dir: Traversable = SITES_DIR) -> Terminology:
     """codesets.json plus the named site maps (contract §10). Raises :class:`SiteMapError`."""
     base = default_terminology()
     names = [s for s in site_maps if isinstance(s, str) and s.strip()]

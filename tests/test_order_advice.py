@@ -679,12 +679,13 @@ def test_rendered_card_v26_shape():
     assert out["extension"]["example.knee-cds"]["tier"] == "emergency-same-day"
     (suggestion,) = out["suggestions"]
     delete, create = suggestion["actions"]
-    assert delete["type"] == "delete" and delete["resourceId"] == ["ServiceRequest/v26-sr-ddimer"]
+    assert delete["type"] == "delete" and delete["resourceId"] == "ServiceRequest/v26-sr-ddimer"
     sr_ = create["resource"]
     assert create["type"] == "create" and sr_["priority"] == "stat" and sr_["status"] == "draft"
     assert {"system": ORDERABLE_SYSTEM, "code": "venous-duplex-us"}.items() <= next(
         cd for cd in sr_["code"]["coding"] if cd["system"] == ORDERABLE_SYSTEM).items()
     assert sr_["reasonCode"][0]["text"].startswith("DVT-LIKELY-US4H: ")
+    assert sr_["note"][0]["text"].startswith("DVT-LIKELY-US4H: ")
     assert len(out["summary"]) <= 139 and "ServiceRequest/v26-sr-ddimer" in out["detail"]
 
 

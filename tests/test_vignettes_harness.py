@@ -139,7 +139,8 @@ def card(tier, topic, scores=None, orders=(), indicator=None, **extra):
         out["selectionBehavior"] = "any"
         out["suggestions"] = [{"uuid": f"s-{o}", "label": o, "actions": [
             {"type": "create", "description": o, "resource": {
-                "resourceType": "ServiceRequest", "code": {"coding": [{"system": ORDERABLE, "code": o}]}}}]}
+                "resourceType": "ServiceRequest", "code": {"coding": [{"system": ORDERABLE, "code": o}]},
+                "reasonCode": [{"text": "R: why"}], "note": [{"text": "R: why"}]}}]}
             for o in orders]
     return out
 
@@ -177,10 +178,14 @@ def test_validate_cards_catches_structure_problems():
     bad["summary"] = "x" * 140
     bad["links"] = []
     bad["suggestions"][0]["actions"].append({"type": "delete", "description": "d"})
+    bad["suggestions"][0]["actions"].append({"type": "delete", "description": "d",
+                                             "resourceId": ["ServiceRequest/x"]})
+    del bad["suggestions"][0]["actions"][0]["resource"]["note"]
     twin = card("emergency-same-day", "pe-emergency")
     twin["uuid"] = bad["uuid"]
     problems = validate_cards({"cards": [bad, twin]})
     text = "\n".join(problems)
     for needle in ["140 characters", "does not match tier", "links is null or empty", "resourceId missing",
+                   "is not one relative reference", "resource.note missing",
                    "uuids not unique", "not most urgent first"]:
         assert needle in text, needle

@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,13 @@ import requests
 
 REPO = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_S = 30
+# scripts/test.sh runs the suite against the wheel installed in a fresh virtual environment
+# (KNEE_CDS_TEST_INSTALLED=1). Server processes then start outside the checkout and without it on
+# PYTHONPATH: `python -m` and gunicorn put their working directory first on sys.path, which would
+# shadow the installed package with the source tree. The test helpers (tests.support) stay importable
+# through a .pth file that test.sh appends after site-packages.
+INSTALLED = os.environ.get("KNEE_CDS_TEST_INSTALLED") == "1"
+RUN_DIR = Path(tempfile.gettempdir()) if INSTALLED else REPO
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -84,7 +92,7 @@ class ServiceServer:
 
     def start(self) -> "ServiceServer":
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(_command(self.fake_domain, self.host, self.port, self.gunicorn), cwd=REPO, env=self.env,
+        self.process = subprocess.Popen(_command(self.fake_domain, self.host, self.port, self.gunicorn), cwd=RUN_DIR, env=self.env,
                                         stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -119,7 +127,8 @@ class ServiceServer:
 def _clean_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("KNEE_CDS_") or k == "KNEE_CDS_TEST_FAKE_DOMAIN"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    if not INSTALLED:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env

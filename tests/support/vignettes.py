@@ -449,6 +449,9 @@ def _empty_fields(value: Any, where: str) -> list[str]:
     return out
 
 
+_RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+
+
 def _check_action(action: Any, where: str) -> list[str]:
     if not isinstance(action, dict):
         return [f"{where} is not an object"]
@@ -460,8 +463,15 @@ def _check_action(action: Any, where: str) -> list[str]:
     if kind in ("create", "update") and not (isinstance(action.get("resource"), dict)
                                             and action["resource"].get("resourceType")):
         return [f"{where}.resource missing for {kind}"]
-    if kind == "delete" and not (isinstance(action.get("resourceId"), (str, list)) and action["resourceId"]):
+    if kind == "delete" and not action.get("resourceId"):
         return [f"{where}.resourceId missing for delete"]
+    if kind == "delete" and not (isinstance(action["resourceId"], str) and _RELATIVE_REF.match(action["resourceId"])):
+        # CDS Hooks 2.0 Action: resourceId is a *string*, a relative reference (contract §4)
+        return [f"{where}.resourceId {action['resourceId']!r} is not one relative reference 'Type/id'"]
+    resource = action.get("resource")
+    if kind == "create" and resource.get("resourceType") == "ServiceRequest":
+        # contract §4: reasonCode and note both present, both carrying why
+        return [f"{where}.resource.{key} missing" for key in ("reasonCode", "note") if not resource.get(key)]
     return []
 
 
