@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote, urljoin, urlsplit
 
 from . import telemetry
 from .domain import Chart, HookRequest, Unreadable
@@ -147,7 +147,19 @@ def _next_link(bundle: dict[str, Any]) -> str | None:
     return None
 
 
-def _malformed(resource: Any, expected_type: str) -> str | None:
+def _next_url(base: str, next_link: str) -> str | None:
+    """The absolute URL of a ``next`` link (relative ones are relative to fhirServer), or None when the
+    link is not a URL at all (``http://[::1``, a port out of range): urllib raises on those."""
+    try:
+        url = urljoin(base + "/", next_link)
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is out of range or not a number
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in ("http", "https") and parts.hostname else None
+
+
+def _malformed(resource: Any, expected_type: str, need_id: bool = True) -> str | None:
     """Why a resource cannot be used, or None. Unknown elements are fine (leniency)."""
     if not isinstance(resource, dict):
         return f"not a JSON object ({type(resource).__name__})"
@@ -155,11 +167,57 @@ def _malformed(resource: Any, expected_type: str) -> str | None:
     if not isinstance(rtype, str) or not rtype:
         return "no resourceType"
     if rtype != expected_type:
-        return f"{rtype} where {expected_type} was expected"
+        return f"{rtype[:40]} where {expected_type} was expected"
     rid = resource.get("id")
-    if not isinstance(rid, str) or not rid.strip():
+    if need_id and (not isinstance(rid, str) or not rid.strip()):
         return f"{rtype} without a string id"
     return None
+
+
+# A search result may come as a searchset, or (some EHRs) as a collection; any other Bundle type
+# (transaction, history, document, message ...) does not answer a search (contract §2 "wrong shape").
+SEARCH_BUNDLE_TYPES = frozenset({"searchset", "collection"})
+
+
+def _type_label(value: dict[str, Any]) -> str:
+    rtype = value.get("resourceType")
+    if not isinstance(rtype, str) or not rtype:
+        return "an object without resourceType"
+    return f"{'an' if rtype[0] in 'AEIOU' else 'a'} {rtype[:40]}"
+
+
+def _shape_problem(query: Query, value: Any) -> str | None:
+    """Why a prefetch value cannot stand for its template (contract §2: not a JSON object, another
+    resourceType than the read's, not a Bundle for a search, a Bundle of a non-search type), or None."""
+    if not isinstance(value, dict):
+        return f"not a JSON object but a JSON {_json_kind(value)}"
+    rtype = value.get("resourceType")
+    if query.is_read:
+        if rtype == query.resource_type:
+            return None
+        if rtype == "Bundle" and _bundled(query, value):
+            return None     # leniency: a Bundle holding the resource read
+        return f"{_type_label(value)} where a {query.resource_type} was expected"
+    if rtype != "Bundle":
+        return f"{_type_label(value)} where a Bundle was expected"
+    btype = value.get("type")
+    if btype is not None and btype not in SEARCH_BUNDLE_TYPES:
+        return f"a Bundle of type {str(btype)[:40]!r} where a searchset was expected"
+    return None
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array"}.get(type(value), type(value).__name__)
+
+
+def _bundled(query: Query, bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """The resources of the read's type inside a Bundle (a read sent as a Bundle, leniently)."""
+    candidates = [e.get("resource") for e in _entries(bundle) if isinstance(e, dict)]
+    return [c for c in candidates if isinstance(c, dict) and c.get("resourceType") == query.resource_type]
 
 
 def _describe(resource: Any) -> str:
@@ -172,7 +230,8 @@ def _add_page(query: Query, bundle: dict[str, Any], result: KeyResult, seen: set
     """Unwrap one searchset page into ``result`` (only the searched type; _include'd Medications kept)."""
     for position, entry in enumerate(_entries(bundle)):
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        mode = (entry.get("search") or {}).get("mode") if isinstance(entry, dict) else None
+        search = entry.get("search") if isinstance(entry, dict) else None
+        mode = search.get("mode") if isinstance(search, dict) else None   # "search": "match" is seen too
         rtype = resource.get("resourceType") if isinstance(resource, dict) else None
         if rtype == "OperationOutcome":
             continue  # warnings about the search itself (errors were handled before)
@@ -213,9 +272,14 @@ def _read_pages(query: Query, first: dict[str, Any], client: FhirClient, setting
                 query, "not-prefetched-no-fhir-server",
                 f"page {pages + 1} of {query.resource_type} not prefetched and no fhirServer"))
             return result
+        url = _next_url(client.base, next_url)
+        if url is None:
+            result.unreadable.append(_unreadable(
+                query, "invalid-response", f"page {pages + 1}: the Bundle's next link is not a valid URL"))
+            return result
         try:
-            # a relative next link is relative to fhirServer; absolute ones must stay on its origin
-            bundle = _expect_bundle(client.get_json(urljoin(client.base + "/", next_url)))
+            # absolute next links must stay on fhirServer's origin (FhirClient refuses others)
+            bundle = _expect_bundle(client.get_json(url))
         except FetchError as err:
             # what was read so far stays usable; the key is flagged incomplete
             result.unreadable.append(_unreadable(query, err.reason, f"page {pages + 1}: {err.detail}"))
@@ -240,26 +304,34 @@ def _single(query: Query, value: Any) -> KeyResult:
     """An instance read's value (a resource, or leniently a Bundle holding it)."""
     candidates = [value]
     if isinstance(value, dict) and value.get("resourceType") == "Bundle" and query.resource_type != "Bundle":
-        candidates = [e.get("resource") for e in _entries(value) if isinstance(e, dict)]
-        candidates = [c for c in candidates if isinstance(c, dict) and c.get("resourceType") == query.resource_type]
+        candidates = _bundled(query, value)
         if not candidates:
             return KeyResult()
-    problem = _malformed(candidates[0], query.resource_type)
+    # contract §2: a Patient without an id is still the context's patient (gather_chart names it)
+    problem = _malformed(candidates[0], query.resource_type, need_id=query.key != PATIENT_KEY)
     if problem:
         return KeyResult(skipped=[(query.key, f"{problem} ({_describe(candidates[0])})")], readable=False)
     return KeyResult(resources=[candidates[0]])
 
 
 def _from_value(query: Query, value: Any, client: FhirClient, settings: FetchSettings) -> KeyResult:
+    """A prefetch value that passed :func:`_shape_problem`."""
     if query.is_read:
         return _single(query, value)
-    if not isinstance(value, dict) or value.get("resourceType") != "Bundle":
-        return KeyResult(skipped=[(query.key, f"prefetch value is not a Bundle ({_describe(value)})")],
-                         readable=False)
     return _read_pages(query, value, client, settings)
 
 
-def _fetch(query: Query, client: FhirClient, settings: FetchSettings) -> KeyResult:
+def _fetch(query: Query, client: FhirClient | None, settings: FetchSettings) -> KeyResult:
+    """One key read from the fhirServer, with its latency and failure counted (when one was asked)."""
+    started = time.monotonic()
+    result = _fetch_unobserved(query, client, settings)
+    if client is not None and client.base is not None and query.relative_url is not None:
+        failure = next((u.reason for u in result.unreadable), None)
+        telemetry.fhir_read(query.resource_type, time.monotonic() - started, failure)
+    return result
+
+
+def _fetch_unobserved(query: Query, client: FhirClient, settings: FetchSettings) -> KeyResult:
     if query.relative_url is None:
         return _failed(query, "invalid-request", f"cannot build the query: {query.problem}")
     if client.base is None:
@@ -278,23 +350,26 @@ def _fetch(query: Query, client: FhirClient, settings: FetchSettings) -> KeyResu
 
 
 def _resolve_key(query: Query, prefetch: dict[str, Any], client: FhirClient, settings: FetchSettings) -> KeyResult:
-    if query.key in prefetch:
-        value = prefetch[query.key]
-        if value is None:
-            return KeyResult()  # null: the client says there is no data
-        if not _is_outcome_value(value):
-            return _from_value(query, value, client, settings)
+    if query.key not in prefetch:
+        return _fetch(query, client, settings)
+    value = prefetch[query.key]
+    if value is None:
+        return KeyResult()  # null: the client says there is no data
+    if _is_outcome_value(value):
         # an OperationOutcome means the client could not prefetch: treat as absent and fetch
-    return _fetch_observed(query, client, settings)
-
-
-def _fetch_observed(query: Query, client: FhirClient, settings: FetchSettings) -> KeyResult:
-    """_fetch, with its latency and failure counted (only when a FHIR server was asked)."""
-    started = time.monotonic()
+        return _fetch(query, client, settings)
+    problem = _shape_problem(query, value)
+    if problem is None:
+        return _from_value(query, value, client, settings)
+    # contract §2: a value of the wrong shape is treated as absent: fetched from fhirServer when one is
+    # given, else the key is unreadable and DATA-FETCH-INCOMPLETE names it (with what was wrong)
+    note = (query.key, f"prefetch value unusable: {problem}")
+    if client is None or client.base is None:
+        return KeyResult(unreadable=[_unreadable(
+            query, "prefetch-malformed", f"prefetch value {query.key!r} is {problem}; no fhirServer to fetch it from")],
+            skipped=[note], readable=False)
     result = _fetch(query, client, settings)
-    if client.base is not None and query.relative_url is not None:
-        failure = next((u.reason for u in result.unreadable), None)
-        telemetry.fhir_read(query.resource_type, time.monotonic() - started, failure)
+    result.skipped.insert(0, note)
     return result
 
 
@@ -409,6 +484,7 @@ def gather_chart(request: HookRequest, settings: FetchSettings) -> Chart:
         results = dict(zip((q.key for q in queries),
                            pool.map(lambda q: _resolve_key(q, prefetch, client, settings), queries)))
         chart = _assemble(queries, results)
+        chart.patient = _with_context_id(chart.patient, request)
         known = _prefetched_medications(prefetch)
         for result in results.values():
             known.update(result.medications)
@@ -431,6 +507,16 @@ def _assemble(queries: list[Query], results: dict[str, KeyResult]) -> Chart:
             # a malformed prefetch value: nothing read, and the domain must know the key is missing
             chart.unreadable.append(_unreadable(query, "invalid-response", "the prefetched value is malformed"))
     return chart
+
+
+def _with_context_id(patient: dict[str, Any], request: HookRequest) -> dict[str, Any]:
+    """Contract §2: a Patient without an id is the context's patient, cited as Patient/<patientId>."""
+    rid = patient.get("id")
+    if isinstance(rid, str) and rid.strip():
+        return patient
+    context = request.context if isinstance(request.context, dict) else {}
+    pid = context.get("patientId")
+    return {**patient, "id": pid} if isinstance(pid, str) and pid else patient
 
 
 def _patient(result: KeyResult | None) -> dict[str, Any]:

@@ -167,11 +167,11 @@ class _DraftOrders(_FhirObject):
 
 
 class _PrefetchValue(fields.Field):
-    """A prefetch value: a FHIR resource object, or null ("no data", contract §2)."""
+    """A prefetch value: any JSON. Contract §2: null means "no data"; a value of the wrong shape (not an
+    object, another resourceType, a Bundle of a non-search type) is not a bad request but "absent": the
+    chart reader fetches it from fhirServer, else reports the key unreadable (cds_hooks.prefetch)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if value is not None and not isinstance(value, dict):
-            raise ValidationError("A prefetch value must be a FHIR resource object or null.")
         return value
 
 

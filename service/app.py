@@ -11,10 +11,10 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.exc import ArgumentError
 
+from cds_hooks import telemetry
 from cds_hooks.auth import Authenticator, ClientsFileError, load_clients
 from cds_hooks.blueprint import CdsRuntime, init_app
 from cds_hooks.domain import Domain
-from cds_hooks import telemetry
 from cds_hooks.ops import OpsRuntime, ReadinessCheck, init_ops
 from cds_hooks.prefetch import FetchSettings
 from cds_hooks.store import RetentionTimer, Store, StoreUnavailable
@@ -68,6 +68,9 @@ def create_app(test_config: dict[str, Any] | None = None, domain: Domain | None 
         metrics_token=settings.metrics_token,
     ))
     _start_retention(app, store, settings, background=config.get("RETENTION_THREAD", True))
+    if settings.preview:
+        from .preview import init_preview  # noqa: PLC0415  only loaded when the page is on
+        init_preview(app)
     return app
 
 

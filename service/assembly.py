@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from service.dateutil_free import months_before
+from service.fhir_time import months_before
 from service.drafts import TIER_RANK, TOPIC_ORDER, CardDraft, NotSuggested
 from service.evidence import ago, cite, fmt_time
 from service.facts import Facts
@@ -79,7 +79,7 @@ def hard_blocks(t: Triage) -> dict[str, str]:
     blocked: dict[str, str] = {}
     if facts.pregnancy.state in ("pregnant", "postpartum"):
         blocked["d-dimer"] = "D-dimer is not used to investigate VTE in pregnancy or postpartum (RCOG GTG 37b)."
-    elif facts.age is not None and facts.age < 18:
+    elif facts.age_range is not None and facts.age_under(18) is not False:   # a range reaching below 18 too
         blocked["d-dimer"] = "D-dimer is not validated under 18 (NG158 scope)."
     elif t.m_anti or t.m_img:
         blocked["d-dimer"] = "D-dimer is unreliable on anticoagulation or in the imaging-first group: image first."

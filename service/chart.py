@@ -12,16 +12,17 @@ pregnancy (§1.9) -> setting (§1.11) -> symptoms and knee complaints (§1.8, §
 """
 from __future__ import annotations
 
-import calendar
+import json
 import re
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 from cds_hooks.domain import Chart
 from service import units
+from service.fhir_time import completed_years, months_before, parse_fhir_time, parse_time
 from service.facts import (
-    CHART_TYPES, Anticoagulation, ConditionFact, DDimer, EncounterFact, Facts, MedicationFact, OrderFact,
+    CHART_TYPES, AgeRange, Anticoagulation, ConditionFact, DDimer, EncounterFact, Facts, MedicationFact, OrderFact,
     ProcedureFact, Pregnancy, Quantity, Reading, ReportFact, Setting, Source, Surgery, Value,
 )
 from service.terminology import (
@@ -184,43 +185,6 @@ def _label(concept: Any) -> str:
     return ""
 
 
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_YEAR = re.compile(r"^\d{4}$")
-_YEAR_MONTH = re.compile(r"^\d{4}-\d{2}$")
-
-
-def parse_time(value: Any) -> tuple[datetime | None, bool]:
-    """A FHIR date/dateTime/instant -> (UTC datetime, partial). §1.1 item 3: a date means 00:00 UTC;
-    ``YYYY`` -> 1 July, ``YYYY-MM`` -> the 15th (partial). Unparseable -> (None, False)."""
-    s = _s(value)
-    if s is None:
-        return None, False
-    try:
-        if len(s) > 10:                           # the common case: a full dateTime / instant
-            dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-            return (dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)), False
-        if _YEAR.match(s):
-            return datetime(int(s), 7, 1, tzinfo=UTC), True
-        if _YEAR_MONTH.match(s):
-            return datetime(int(s[:4]), int(s[5:7]), 15, tzinfo=UTC), True
-        if _DATE_ONLY.match(s):
-            return datetime.combine(date.fromisoformat(s), time(), UTC), False
-        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except (ValueError, OverflowError):
-        return None, False
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)     # a dateTime without offset is read as UTC
-    return dt.astimezone(UTC), False
-
-
-def months_before(now: datetime, n: int) -> datetime:
-    """Calendar months (§1.1 item 2), clamping the day (31 March - 1 month = 28/29 February)."""
-    y, m = divmod(now.month - 1 - n, 12)
-    year, month = now.year + y, m + 1
-    day = min(now.day, calendar.monthrange(year, month)[1])
-    return now.replace(year=year, month=month, day=day)
-
-
 def window_start(now: datetime, window: Window) -> datetime:
     if isinstance(window, tuple):
         return months_before(now, window[1])
@@ -304,19 +268,36 @@ class _Reader:
 
     # ---- times -------------------------------------------------------------------------------
     def read_time(self, ref: str, raw: Any, what: str = "date") -> tuple[datetime | None, set[str]]:
-        """Parse, flag partial dates, drop future times (§1.1 items 2 and 3)."""
+        """Parse, flag partial dates, drop future times (§1.1 items 2 and 3). An unreadable or future
+        time is unknown (None), and every card names the resource that carried it."""
         flags: set[str] = set()
-        t, partial = parse_time(raw)
-        if raw is not None and t is None and not isinstance(raw, dict):
-            self.note("data-quality", f"{ref}: {what} {raw!r} is not a valid date; read as undated")
-        if partial:
+        t = parse_fhir_time(raw)
+        if t is None:
+            if raw is not None:
+                self.date_note("undated", f"{ref}: {what} {_shown(raw)} is not a valid FHIR date; read as unknown")
+            return None, flags
+        if t.partial:
             flags.add("partial-date")
-            self.note("partial-date", f"{ref}: partial {what} {raw} read as {t:%Y-%m-%d}")
-        if t is not None and t > self.now + FUTURE_TOLERANCE:
+            self.note("partial-date", f"{ref}: partial {what} {raw} read as {t.point:%Y-%m-%d}")
+        if t.point > self.now + FUTURE_TOLERANCE:
             flags.add("future-date")
-            self.note("future-date", f"{ref}: {what} {raw} is later than now; ignored")
-            t = None
-        return t, flags
+            self.date_note("future-date", f"{ref}: {what} {_shown(raw)} is later than now; read as unknown")
+            return None, flags
+        return t.point, flags
+
+    def date_note(self, flag: str, text: str) -> None:
+        """A date the rules could not use: a quality line, and a line on every card (§1.1). An
+        unreadable date is a data-quality fault; on the card it is flagged ``undated`` (no usable time)."""
+        self.note("data-quality" if flag == "undated" else flag, text)
+        if (flag, text) not in self.facts.date_notes:
+            self.facts.date_notes.append((flag, text))
+
+
+def _shown(raw: Any) -> str:
+    """A recorded value as a card may show it: short, quoted, no control characters."""
+    text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return repr(text[:40] + ("…" if len(text) > 40 else ""))
 
 
 def build_facts(chart: Chart, now: datetime, terminology: Terminology, context: dict | None = None,
@@ -365,21 +346,43 @@ def _ref(res: Any) -> str:
 def _read_patient(r: _Reader) -> None:
     p = _d(r.chart.patient)
     ref = f"Patient/{p.get('id', '?')}"
-    birth, flags = (None, set())
-    if "birthDate" in p:
-        birth, flags = r.read_time(ref, p.get("birthDate"), "birthDate")
-    r.birth = birth
-    age = None
-    if birth is not None:
-        n, b = r.now.date(), birth.date()
-        age = n.year - b.year - ((n.month, n.day) < (b.month, b.day))   # completed years (§1.6)
-        age = max(age, 0)
     deceased = p.get("deceasedBoolean") is True
     if not deceased and "deceasedDateTime" in p:
         dt, _ = parse_time(p.get("deceasedDateTime"))
         deceased = dt is not None and dt <= r.now
     gender = _s(p.get("gender"))
-    r.facts = Facts(now=r.now, patient_ref=ref, age=age, birth_date=birth, gender=gender, deceased=deceased)
+    r.facts = Facts(now=r.now, patient_ref=ref, age=None, birth_date=None, gender=gender, deceased=deceased)
+    if "birthDate" in p:
+        _read_birth_date(r, ref, p.get("birthDate"))
+
+
+def _read_birth_date(r: _Reader, ref: str, raw: Any) -> None:
+    """§1.6: age from birthDate. Unreadable or later than now: age unknown (never "young"). Known only
+    to the year or month: an age range (the rules take the safer side of any boundary inside it); the
+    single age is read from the §1.1 point (1 July, the 15th) like every partial date."""
+    if raw is None:
+        return                      # null: not recorded (§1.6 age unknown, ASSESS-AGE-UNKNOWN says so)
+    t = parse_fhir_time(raw)
+    if t is None:
+        r.date_note("undated", f"{ref}: birthDate {_shown(raw)} is not a valid FHIR date; age unknown")
+        return
+    if t.earliest > r.now + FUTURE_TOLERANCE:
+        r.date_note("future-date", f"{ref}: birthDate {_shown(raw)} is later than now; age unknown")
+        return
+    today = r.now.date()
+    point = min(t.point, r.now)
+    ages = AgeRange(youngest=completed_years(min(t.latest, r.now).date(), today),
+                    oldest=completed_years(t.earliest.date(), today), recorded=str(raw).strip())
+    r.birth = point
+    r.facts.birth_date = point
+    r.facts.age = completed_years(point.date(), today)
+    r.facts.age_range = ages
+    if t.partial:
+        r.note("partial-date", f"{ref}: partial birthDate {raw} read as {point:%Y-%m-%d}")
+        if not ages.exact:
+            r.date_note("partial-date", f"{ref}: birthDate {ages.recorded} gives only the "
+                                        f"{'year' if t.precision == 'year' else 'month'}: age {ages.label}; "
+                                        "an age rule whose threshold falls in this range takes its safer side")
 
 
 def _read_unreadable(r: _Reader) -> None:
@@ -462,11 +465,15 @@ def _read_condition(r: _Reader, res: dict) -> None:
 
 
 def _abatement(r: _Reader, ref: str, res: dict) -> tuple[datetime | None, bool]:
+    # an abatement later than now has not happened yet: the Condition is not abated (§1.1 item 2); an
+    # unreadable one still says the Condition abated, at an unknown time (like abatementBoolean)
     if "abatementDateTime" in res:
-        return r.read_time(ref, res.get("abatementDateTime"), "abatement")[0], True
+        t, flags = r.read_time(ref, res.get("abatementDateTime"), "abatement")
+        return t, "future-date" not in flags
     if "abatementPeriod" in res:
         p = _d(res.get("abatementPeriod"))
-        return r.read_time(ref, p.get("end") or p.get("start"), "abatement")[0], True
+        t, flags = r.read_time(ref, p.get("end") or p.get("start"), "abatement")
+        return t, "future-date" not in flags
     if "abatementAge" in res:
         return _add_age(r.birth, res.get("abatementAge")), True
     if res.get("abatementBoolean") is True or _s(res.get("abatementString")):
@@ -1331,7 +1338,7 @@ def _pregnancy(r: _Reader) -> None:
     elif status_reading is not None and status_reading.value == "not-pregnant" and not any(
             t is not None and t > status_reading.winner.time for t, _ in pregnant):
         state, sources = "not-pregnant", [status_reading.winner.source]
-    elif f.age is not None and (f.age < 10 or f.age > 55):
+    elif f.age_under(10) is True or f.age_over(55) is True:     # the whole age range outside 10-55
         state, sources = "not-pregnant", []
     else:
         state, sources = "unknown", []

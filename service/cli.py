@@ -4,6 +4,8 @@
   proxy use gunicorn (deploy/gunicorn.conf.py); this command suits local use, tests and small
   installations. It passes the bind address to the app, so that an unset KNEE_CDS_AUTH means "off"
   only on a loopback address (contract §8).
+- ``knee-cds triage FILE``, ``knee-cds vignettes DIR``, ``knee-cds check-config``: the integrator's
+  tools (service/triage_command.py, service/vignette_runner.py, service/config_check.py).
 - ``knee-cds example-request V01``: prints a ready hook request for a bundled example patient, times
   rendered as of now and prefetch filled (service/examples.py); the service to send it to goes to
   stderr.
@@ -24,6 +26,7 @@ from werkzeug.serving import make_server
 from cds_hooks import jsonlog
 from cds_hooks.domain import Domain
 
+from . import config_check, triage_command, vignette_runner
 from .app import create_app
 from .config import ConfigError, LogFormat, log_format
 
@@ -44,7 +47,10 @@ def serve(host: str, port: int, domain: Domain | None = None) -> int:
         return 2
     # SIGTERM (process managers, test fixtures) ends the loop like Ctrl-C does
     signal.signal(signal.SIGTERM, _interrupt)
-    log.info("knee-cds listening on http://%s:%d", host if ":" not in host else f"[{host}]", server.port)
+    shown = host if ":" not in host else f"[{host}]"
+    log.info("knee-cds listening on http://%s:%d", shown, server.port)
+    if app.extensions["knee_cds_settings"].preview:
+        log.info("card preview: http://%s:%d/preview", shown, server.port)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -124,6 +130,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("serve", "run the service", _serve_arguments, _run_serve),
     Command("example-request", "print a ready hook request for a bundled example patient",
             _example_request_arguments, _run_example_request),
+    Command("triage", "print the cards for a FHIR Bundle or a CDS Hooks request in a file",
+            triage_command.add_arguments, triage_command.run),
+    Command("vignettes", "run acceptance vignettes in process or against a running service",
+            vignette_runner.add_arguments, vignette_runner.run),
+    Command("check-config", "check the configuration without starting the server",
+            config_check.add_arguments, config_check.run),
 )
 
 

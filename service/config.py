@@ -77,6 +77,9 @@ class Settings:
     metrics_token: str | None = None
     log_format: LogFormat = LogFormat.JSON
     log_level: str = "info"
+    # the card preview page (GET /preview): on under `knee-cds serve`, off under gunicorn unless
+    # KNEE_CDS_PREVIEW=on; it computes cards from what is pasted and reads no FHIR server
+    preview: bool = False
 
     @property
     def auth_required(self) -> bool:
@@ -113,6 +116,7 @@ def load_settings(env: Mapping[str, str] | None = None, bind_host: str | None = 
         metrics_token=metrics_token,
         log_format=_choice(env, "KNEE_CDS_LOG_FORMAT", LogFormat.JSON, tuple(LogFormat)),
         log_level=_choice(env, "KNEE_CDS_LOG_LEVEL", "info", LOG_LEVELS),
+        preview=_bool(env, "KNEE_CDS_PREVIEW", bind_host is not None),
     )
 
 

@@ -13,6 +13,7 @@ from cds_hooks.domain import Chart, DomainResult, HookRequest, ServiceDefinition
 from service.assembly import assemble
 from service.cards import EXTENSION_KEY, CardRenderer
 from service.chart import build_facts
+from service.date_notes import add_date_notes
 from service.drafts import CardDraft
 from service.order_advice import build_order_advice, match_drafts
 from service.pathways import applicability, assessment, self_care
@@ -113,8 +114,11 @@ class KneeDomain:
         if request.hook in ORDER_HOOKS:
             triage.drafts = match_drafts(request.context.get("draftOrders"), request.context.get("selections") or [],
                                          self.terminology, hook=request.hook)
-            return triage, run_order_hook(triage, self.pathways)
-        return triage, run_triage(triage, self.pathways)
+            drafts = run_order_hook(triage, self.pathways)
+        else:
+            drafts = run_triage(triage, self.pathways)
+        add_date_notes(drafts, facts)
+        return triage, drafts
 
     def evaluate(self, request: HookRequest, chart: Chart) -> DomainResult:
         triage, drafts = self.triage(request, chart)

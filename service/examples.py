@@ -1,49 +1,63 @@
-"""Bundled example patients and the hook request an EHR would send for one (``knee-cds example-request``).
+"""Bundled example patients and the hook request an EHR would send for one (``knee-cds example-request``,
+the preview page).
 
 The examples are the public acceptance vignettes (contract §9), shipped in the package as
-``service.mappings/examples/<id>.json``. A request is built the way contract §9 says a test runner
-builds it, so that a newcomer's first call looks like a real EHR's:
-
-- times: every value that is exactly ``@now``, ``@now±Nu`` (u = y, w, d, h, m for minutes) becomes a UTC
-  time relative to ``now`` (``YYYY-MM-DDThh:mm:ssZ``), ``:date`` keeps the UTC date only;
-- context: ``userId`` Practitioner/example, ``patientId`` the Patient, ``encounterId`` the active
-  Encounter (else the first one), ``draftOrders`` (and ``selections`` = the first draft for
-  order-select) for the order hooks; the vignette's own ``context`` adds or replaces keys;
-- prefetch: every key of the service's templates (contract §2), evaluated against the example's
-  resources: a search gives a searchset Bundle (possibly empty), a read that finds nothing ``null``.
+``service.mappings/examples/<id>.json``: a chart whose times are written relative to the run, the hook
+it is meant for, draft orders for the order hooks and, optionally, context keys and the service
+configuration it needs. Times: every value that is exactly ``@now``, ``@now±Nu`` (u = y, w, d, h, m for
+minutes) becomes a UTC time relative to ``now`` (``YYYY-MM-DDThh:mm:ssZ``); ``:date`` keeps the UTC
+date only. The request is built by :mod:`service.local_request`, the way contract §9 says a test
+runner builds it.
 """
 from __future__ import annotations
 
 import copy
 import json
 import re
-import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
-from urllib.parse import parse_qsl
 
 from cds_hooks.domain import ServiceDefinition
 
+from .local_request import ChartInput, build_request
 from .services import knee_services
 
 EXAMPLES_DIR: Traversable = resources.files("service.mappings") / "examples"
-PRACTITIONER = "Practitioner/example"
-ACTIVE_ENCOUNTER = ("in-progress", "arrived", "triaged", "planned")
-ORDER_HOOKS = ("order-select", "order-sign")
 
 _TIME = re.compile(r"^@now(?:([+-])(\d+)([ywdhm]))?(:date)?$")
-_TEMPLATE_TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z0-9_]+)\s*\}\}")
-# what "_sort=-date" orders by, per resource type's usual clinical date (first one present wins)
-_DATE_ELEMENTS = ("effectiveDateTime", "effectiveInstant", "issued", "authoredOn", "performedDateTime",
-                  "recordedDate", "onsetDateTime")
 
 
 class UnknownExample(LookupError):
     def __init__(self, example_id: str):
         self.example_id = example_id
         super().__init__(f"no bundled example {example_id!r}; available: {', '.join(example_ids())}")
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    title: str
+    hook: str
+    document: dict[str, Any]
+
+    @property
+    def config(self) -> dict[str, str]:
+        config = self.document.get("config")
+        return {str(k): str(v) for k, v in config.items()} if isinstance(config, dict) else {}
+
+
+@dataclass(frozen=True)
+class RenderedExample:
+    """An example as of one moment: its chart, its draft orders and its context keys."""
+
+    example: Example
+    chart: ChartInput
+    draft_orders: tuple[dict[str, Any], ...]
+    context: dict[str, Any]
 
 
 def example_ids() -> list[str]:
@@ -57,6 +71,21 @@ def load_example(example_id: str) -> dict[str, Any]:
     if "/" in example_id or "\\" in example_id or not item.is_file():
         raise UnknownExample(example_id)
     return json.loads(item.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def examples() -> tuple[Example, ...]:
+    """Every bundled example, in id order."""
+    found = []
+    for example_id in example_ids():
+        doc = load_example(example_id)
+        found.append(Example(id=str(doc.get("id") or example_id), title=str(doc.get("title") or ""),
+                             hook=str(doc.get("hook") or "patient-view"), document=doc))
+    return tuple(found)
+
+
+def find(example_id: str) -> Example | None:
+    return next((e for e in examples() if e.id == example_id), None)
 
 
 def render_time(text: str, now: datetime) -> str | None:
@@ -91,6 +120,14 @@ def render_times(value: Any, now: datetime) -> Any:
     return value
 
 
+def example_chart(example: Example, now: datetime | None = None) -> RenderedExample:
+    doc = render_times(copy.deepcopy(example.document), now or datetime.now(timezone.utc))
+    chart = tuple(r for r in doc.get("resources") or [] if isinstance(r, dict))
+    drafts = tuple(r for r in doc.get("draftOrders") or [] if isinstance(r, dict))
+    context = doc.get("context") if isinstance(doc.get("context"), dict) else {}
+    return RenderedExample(example, ChartInput(resources=chart), drafts, dict(context))
+
+
 def service_for_hook(hook: str) -> ServiceDefinition:
     for service in knee_services():
         if service.hook == hook:
@@ -100,63 +137,8 @@ def service_for_hook(hook: str) -> ServiceDefinition:
 
 def example_request(example: dict[str, Any], now: datetime | None = None) -> tuple[ServiceDefinition, dict[str, Any]]:
     """(the service to call, the hook request body) for one example, times rendered as of ``now``."""
-    now = now or datetime.now(timezone.utc)
-    rendered = render_times(copy.deepcopy(example), now)
-    service = service_for_hook(rendered["hook"])
-    resources_ = [r for r in rendered.get("resources") or [] if isinstance(r, dict)]
-    context = _context(rendered, resources_)
-    body = {"hook": service.hook, "hookInstance": str(uuid.uuid4()), "context": context,
-            "prefetch": {key: _evaluate(template, context, resources_)
-                         for key, template in service.prefetch.items()}}
-    return service, body
-
-
-def _context(rendered: dict[str, Any], resources_: list[dict[str, Any]]) -> dict[str, Any]:
-    patient = next(r for r in resources_ if r.get("resourceType") == "Patient")
-    context: dict[str, Any] = {"userId": PRACTITIONER, "patientId": patient["id"]}
-    encounters = [r for r in resources_ if r.get("resourceType") == "Encounter"]
-    active = [e for e in encounters if e.get("status") in ACTIVE_ENCOUNTER]
-    if encounters:
-        context["encounterId"] = (active or encounters)[0]["id"]
-    if rendered["hook"] in ORDER_HOOKS:
-        drafts = rendered.get("draftOrders") or []
-        context["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
-                                  "entry": [{"resource": d} for d in drafts]}
-        if rendered["hook"] == "order-select" and drafts:
-            context["selections"] = [f"{drafts[0]['resourceType']}/{drafts[0]['id']}"]
-    context.update({k: v for k, v in (rendered.get("context") or {}).items() if k != "draftOrders"})
-    return context
-
-
-def _evaluate(template: str, context: dict[str, Any], resources_: list[dict[str, Any]]) -> Any:
-    """One prefetch template against the example's resources (read, patient search, _sort=-date)."""
-    missing = [name for name in _TEMPLATE_TOKEN.findall(template) if not isinstance(context.get(name), str)]
-    if missing:
-        return None   # e.g. an Encounter read without an encounterId: nothing to read
-    query = _TEMPLATE_TOKEN.sub(lambda m: context[m.group(1)], template)
-    path, _, params = query.partition("?")
-    resource_type, _, resource_id = path.strip("/").partition("/")
-    if resource_id:
-        return next((r for r in resources_ if r.get("resourceType") == resource_type
-                     and r.get("id") == resource_id), None)
-    matches = [r for r in resources_ if r.get("resourceType") == resource_type]
-    for name, value in parse_qsl(params, keep_blank_values=True):
-        if name == "patient":
-            wanted = "Patient/" + value.removeprefix("Patient/")
-            matches = [r for r in matches if any(isinstance(r.get(e), dict) and r[e].get("reference") == wanted
-                                                 for e in ("subject", "patient"))]
-        elif name == "_sort" and value in ("date", "-date"):
-            matches.sort(key=_clinical_date, reverse=value.startswith("-"))
-        else:
-            raise ValueError(f"prefetch template {template!r}: {name}={value} is not supported here")
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(matches),
-            "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r, "search": {"mode": "match"}}
-                      for r in matches]}
-
-
-def _clinical_date(resource: dict[str, Any]) -> str:
-    for element in _DATE_ELEMENTS:
-        if isinstance(resource.get(element), str):
-            return resource[element]
-    period = resource.get("effectivePeriod") or resource.get("performedPeriod") or resource.get("period")
-    return period.get("start", "") if isinstance(period, dict) else ""
+    hook = str(example.get("hook") or "patient-view")
+    rendered = example_chart(Example(str(example.get("id", "")), "", hook, example), now)
+    service = service_for_hook(hook)
+    return service, build_request(rendered.chart, service, rendered.draft_orders,
+                                  context_overrides=rendered.context)

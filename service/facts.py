@@ -19,6 +19,58 @@ CHART_TYPES = (
 
 
 @dataclass(frozen=True)
+class AgeRange:
+    """Age in completed years at now, as a range: a birthDate known only to the year or month allows
+    several ages (born in 1974 -> born between 1974-01-01 and 1974-12-31). A full date gives one age.
+
+    The comparisons are tri-state: True or False when the whole range is on one side of the boundary,
+    None when the boundary falls inside it. Each age rule then takes its safer side and says so
+    (``straddles`` / ``label`` give the card line)."""
+
+    youngest: int
+    oldest: int
+    recorded: str = ""             # the birthDate as recorded ("1974", "1974-12")
+
+    @property
+    def exact(self) -> bool:
+        return self.youngest == self.oldest
+
+    @property
+    def label(self) -> str:
+        return str(self.youngest) if self.exact else f"{self.youngest}–{self.oldest}"
+
+    def at_least(self, years: int) -> bool | None:
+        """age >= years."""
+        return _tri(self.youngest >= years, self.oldest >= years)
+
+    def under(self, years: int) -> bool | None:
+        """age < years."""
+        return _tri(self.oldest < years, self.youngest < years)
+
+    def over(self, years: int) -> bool | None:
+        """age > years."""
+        return _tri(self.youngest > years, self.oldest > years)
+
+    def within(self, low: int, high: int) -> bool | None:
+        """low <= age <= high."""
+        if self.youngest >= low and self.oldest <= high:
+            return True
+        if self.oldest < low or self.youngest > high:
+            return False
+        return None
+
+    def straddle_note(self, boundary: str, safer: str) -> str:
+        """The card line for a boundary inside the range: which side was taken."""
+        return (f"Age {self.label} (birthDate {self.recorded} gives only the "
+                f"{'year' if len(self.recorded) == 4 else 'month'}): {boundary} could go either way; "
+                f"{safer} (the safer side).")
+
+
+def _tri(all_true: bool, any_true: bool) -> bool | None:
+    return True if all_true else (None if any_true else False)
+
+
+@dataclass(frozen=True)
 class Source:
     """One resource behind a fact, as a card cites it."""
 
@@ -213,10 +265,12 @@ class Facts:
 
     now: datetime
     patient_ref: str
-    age: int | None                 # completed years at now; None = unknown (§1.6)
+    age: int | None                 # completed years at now from the §1.1 birth point; None = unknown (§1.6)
     birth_date: datetime | None
     gender: str | None
     deceased: bool
+    # the ages birthDate allows (a range when only the year or month is recorded); None = unknown
+    age_range: AgeRange | None = None
 
     # clinical-rules §1.13: which chart types could not be read, and the fetch problems behind it
     unreadable_types: set[str] = field(default_factory=set)
@@ -270,8 +324,16 @@ class Facts:
 
     # data-quality flags raised while reading, with the line a card shows for each
     quality: list[tuple[str, str]] = field(default_factory=list)  # (flag, text)
+    # dates that could not be used (unreadable or later than now: read as unknown) and a birthDate known
+    # only to the year or month: (flag, line naming the resource); every card shows them (§1.1)
+    date_notes: list[tuple[str, str]] = field(default_factory=list)
     # site map versions that matched something in this chart ("site 2026-03-01.1")
     site_maps_used: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        # a Facts built with a single known age (tests, tools) has the one-age range
+        if self.age_range is None and self.age is not None:
+            self.age_range = AgeRange(self.age, self.age)
 
     # -- convenience -----------------------------------------------------------------------
     def ka_value(self, code: str) -> Any:
@@ -305,5 +367,16 @@ class Facts:
 
     @property
     def adult(self) -> bool:
-        """Age unknown is treated as adult for pathway selection (§1.6 item 2)."""
-        return self.age is None or self.age >= 18
+        """Age unknown is treated as adult for pathway selection (§1.6 item 2); so is an age range that
+        reaches 18 (the adult pathways read the red flags of both; the child-only rules that would
+        lower urgency, such as a negative Kocher, are not used on an uncertain child)."""
+        return self.age_range is None or self.age_range.at_least(18) is not False
+
+    def age_at_least(self, years: int) -> bool | None:
+        return self.age_range.at_least(years) if self.age_range else None
+
+    def age_under(self, years: int) -> bool | None:
+        return self.age_range.under(years) if self.age_range else None
+
+    def age_over(self, years: int) -> bool | None:
+        return self.age_range.over(years) if self.age_range else None

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from service.fhir_time import utc_day
 from service.drafts import (
     TIER_RANK, TOPIC_ORDER, AdviceSuggestion, CardDraft, NotSuggested, Suggest, more_urgent,
 )
@@ -209,40 +210,12 @@ def _codings(concept: Any) -> list[dict[str, Any]]:
     return [c for c in _as_list(concept.get("coding")) if isinstance(c, dict)]
 
 
-_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-
-
 def _occurrence_day(resource: dict[str, Any]) -> str | None:
     value = resource.get("occurrenceDateTime")
     if value is None:
         period = resource.get("occurrencePeriod")
         value = period.get("start") if isinstance(period, dict) else None
     return utc_day(value)
-
-
-def utc_day(value: Any) -> str | None:
-    """UTC calendar day ("YYYY-MM-DD") of a FHIR date/dateTime; None if absent or unreadable.
-
-    A date without a time is that day (00:00 UTC, §1.1 item 3); partial dates follow §1.1 item 3
-    (YYYY -> 1 July, YYYY-MM -> the 15th)."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    value = value.strip()
-    m = _DATE_RE.match(value)
-    if m:
-        year, month, day = m.group(1), m.group(2), m.group(3)
-        if month is None:
-            return f"{year}-07-01"
-        if day is None:
-            return f"{year}-{month}-15"
-        return f"{year}-{month}-{day}"
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if dt.tzinfo is None:      # FHIR requires a zone with a time; read a missing one as UTC
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).date().isoformat()
 
 
 # =============================================================================================
@@ -306,7 +279,7 @@ def _derive_state(t: Triage, cards: list[CardDraft]) -> _State:
     preg_state = facts.pregnancy.state if facts.pregnancy else "unknown"
     pregnant = (t.population == "pregnancy" or preg_state in ("pregnant", "postpartum")
                 or any(r in rules for r in PREGNANCY_RULES))
-    child = (t.population == "paediatric" or (facts.age is not None and facts.age < 18)
+    child = (t.population == "paediatric" or (facts.age_range is not None and facts.age_under(18) is not False)
              or any(r in rules for r in PAEDIATRIC_RULES))
 
     dvt_card = by_topic.get("dvt-pathway")
@@ -589,7 +562,8 @@ class _Advisor:
             if s.child:
                 out.append(self.dvt_modifier_row(
                     "OA-DDIMER-CHILD", draft, orderable,
-                    why=f"age {self.facts.age} ({self.facts.patient_ref})",
+                    why=(f"age {self.facts.age_range.label} ({self.facts.patient_ref})" if self.facts.age_range
+                         else f"paediatric pathway ({self.facts.patient_ref})"),
                     advice="Wells and D-dimer are not validated under 18 (NICE NG158 scope); "
                            "same-day paediatric assessment with leg-vein ultrasound if DVT is suspected",
                     extra_rule="DVT-PAEDIATRIC"))

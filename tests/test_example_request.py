@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from service import cli, examples
+from service.local_request import clinical_date
 from service.services import knee_services
 from tests.support.vignettes import validate_cards
 
@@ -69,7 +70,7 @@ def test_every_bundled_example_gives_a_complete_request():
 
 def test_observations_come_newest_first():
     _service, body = examples.example_request(examples.load_example("V01"), NOW)
-    dates = [examples._clinical_date(e["resource"]) for e in body["prefetch"]["observations"]["entry"]]
+    dates = [clinical_date(e["resource"]) for e in body["prefetch"]["observations"]["entry"]]
     assert dates == sorted(dates, reverse=True) and len(dates) >= 2
 
 

@@ -85,7 +85,7 @@ def test_warning_outcome_entry_in_searchset_is_dropped_not_absent():
     assert chart.unreadable == [] and chart.skipped == []
 
 
-@pytest.mark.parametrize("patient", [None, {"resourceType": "OperationOutcome"}, {"resourceType": "Patient"},
+@pytest.mark.parametrize("patient", [None, {"resourceType": "OperationOutcome"},
                                      {"resourceType": "Observation", "id": "p1"}, "Patient/p1", []])
 def test_patient_null_or_unreadable_raises(patient):
     with pytest.raises(PatientUnavailable, match="patient could not be read"):

@@ -33,6 +33,7 @@ REASON_TEXT = {
     "too-large": "the response was larger than the size limit",
     "forbidden-redirect": "the FHIR server redirected to another host (not followed)",
     "prefetch-outcome": "the prefetch held an OperationOutcome instead of data",
+    "prefetch-malformed": "the prefetched value had the wrong shape and there was no fhirServer to fetch it from",
 }
 
 

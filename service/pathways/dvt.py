@@ -60,9 +60,10 @@ def known_recent_dvt(facts) -> list:
 
 
 def pregnancy_status_needed(facts) -> bool:
-    """§1.9 item 4: female (or gender unknown/other), aged 12–50 (or age unknown), status unknown."""
+    """§1.9 item 4: female (or gender unknown/other), aged 12–50 (or age unknown, or an age range that
+    reaches into 12–50), status unknown."""
     return (facts.pregnancy.state == "unknown" and facts.gender in (None, "female", "other", "unknown")
-            and (facts.age is None or 12 <= facts.age <= 50))
+            and (facts.age_range is None or facts.age_range.within(12, 50) is not False))
 
 
 def _not(draft: CardDraft, orderable: str, reason: str) -> None:

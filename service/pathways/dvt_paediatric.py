@@ -21,8 +21,10 @@ def evaluate(t: Triage) -> None:
     t.dvt_status = "open"
     draft = CardDraft(topic=TOPIC, tier="emergency-same-day", guidelines=["ng158"])
     draft.add_rule("DVT-PAEDIATRIC")
-    if facts.age is not None:
-        draft.evidence.append(f"Age {facts.age}. {facts.patient_ref}")
+    if facts.age_range is not None:
+        draft.evidence.append(f"Age {facts.age_range.label}. {facts.patient_ref}")
+        if facts.age_under(18) is None:
+            draft.evidence.append(facts.age_range.straddle_note("under 18", "the paediatric variant was used"))
     draft.evidence.extend(f"DVT suspected, {line}" for line in t.suspicion)
     mc.suggest(draft, Suggest("venous-duplex-us", "DVT-PAEDIATRIC", REASON))
     mc.not_suggest(draft, "d-dimer", "not validated under 18 (NG158 covers adults only).")

@@ -86,7 +86,8 @@ def suspicion(t: Triage) -> list[str]:
 def population(t: Triage) -> str:
     if t.facts.pregnancy.state in ("pregnant", "postpartum"):
         return "pregnancy"
-    if t.facts.age is not None and t.facts.age < 18:
+    if t.facts.age_range is not None and t.facts.age_under(18) is not False:
+        # an age range reaching below 18 takes the paediatric variant: no Wells or D-dimer rule-out
         return "paediatric"
     return "adult"
 

@@ -10,6 +10,7 @@ from typing import Iterable
 
 from service.drafts import CardDraft, NotSuggested, Suggest
 from service.evidence import cite, fmt_date
+from service.fhir_time import months_before  # noqa: F401 - pathways call mc.months_before
 from service.facts import ConditionFact, Facts, Reading, Source, Value
 from service.scores.score_items import ScoreItem
 from service.triage import Triage
@@ -148,18 +149,6 @@ def fmt_span(span: timedelta) -> str:
     if days < 365:
         return f"{int(days // 7)} weeks"
     return f"{days / 365.25:.1f} years"
-
-
-def months_before(dt: datetime, months: int) -> datetime:
-    """Calendar months (§1.1 item 2); a day that does not exist in the target month clamps to its end."""
-    year, month = divmod(dt.month - 1 - months, 12)
-    year, month = dt.year + year, month + 1
-    for day in (dt.day, 30, 29, 28):
-        try:
-            return dt.replace(year=year, month=month, day=day)
-        except ValueError:
-            continue
-    raise ValueError(dt)
 
 
 def onset_window_start(facts: Facts) -> datetime:

@@ -33,8 +33,8 @@ def evaluate(t: Triage) -> None:
             draft.evidence.append(line)
     for c in conditions:
         draft.evidence.append(mc.condition_line("Popliteal artery entrapment recorded", c))
-    if facts.age is not None:
-        draft.evidence.append(f"Age {facts.age}. {facts.patient_ref}")
+    if facts.age_range is not None:
+        draft.evidence.append(f"Age {facts.age_range.label}. {facts.patient_ref}")
     if facts.ka_value("acute-limb-ischaemia") is None:
         draft.unknown.append("Acute limb ischaemia not recorded (ka:acute-limb-ischaemia, true/false): a cold, pale, "
                              "pulseless or numb limb is an emergency now.")
@@ -58,7 +58,7 @@ def evaluate(t: Triage) -> None:
     rec.append("MRA or CTA with stress positioning if positive or equivocal.")
     rec.append("Differentials: chronic exertional compartment syndrome, medial tibial stress syndrome, stress "
                "fracture, nerve entrapment.")
-    if facts.age is None or facts.age >= ATHEROSCLEROTIC_AGE:
+    if facts.age_at_least(ATHEROSCLEROTIC_AGE) is not False:     # unknown or a range reaching 40
         rec.append("Age 40 or over (or unknown), or atherosclerotic risk factors: consider atherosclerotic "
                    "peripheral arterial disease.")
     else:

@@ -26,7 +26,8 @@ TUMOUR_SETS = ("bone-tumour", "soft-tissue-malignancy-lower-limb")
 
 
 def _young(facts: Facts) -> bool:
-    return facts.age is None or facts.age < YOUNG_BELOW
+    """Unknown age, or an age range reaching below 25, is handled as young (the wider NG12 work-up)."""
+    return facts.age_under(YOUNG_BELOW) is not False
 
 
 def _tumour_conditions(facts: Facts) -> list[ConditionFact]:
@@ -89,9 +90,11 @@ def evaluate(t: Triage) -> None:
 
 
 def _evidence(facts: Facts, draft: CardDraft, xr_after) -> None:
-    if facts.age is not None:
-        band = "young (< 25, NG12 children and young people)" if facts.age < YOUNG_BELOW else "adult"
-        draft.evidence.append(f"Age {facts.age}: {band}. {facts.patient_ref}")
+    if facts.age_range is not None:
+        band = "young (< 25, NG12 children and young people)" if _young(facts) else "adult"
+        draft.evidence.append(f"Age {facts.age_range.label}: {band}. {facts.patient_ref}")
+        if facts.age_under(YOUNG_BELOW) is None:
+            draft.evidence.append(facts.age_range.straddle_note("under 25", "handled as young"))
     for code in ("popliteal-mass", "mass-enlarging", "night-pain"):
         line = mc.ka_line(facts, code, draft=draft)
         if line:

@@ -87,8 +87,10 @@ def interpret(facts: Facts, d: DDimer | None, *, age_adjusted_on: bool, wells_un
     verdict = lab_verdict(d, None)
     cutoff = d.reference_high.value if d.reference_high else None
     adjusted = False
-    age = facts.age
-    if (age_adjusted_on and age is not None and age > 50 and d.assay == "feu" and d.quantity is not None
+    # age-adjusted cut-off (age x 10) only when every age the birthDate allows is over 50, from the
+    # youngest of them: a higher cut-off could turn a positive result negative
+    age = facts.age_range.youngest if facts.age_over(50) is True else None
+    if (age_adjusted_on and age is not None and d.assay == "feu" and d.quantity is not None
             and d.reference_high is not None and 490 <= d.reference_high.value <= 510
             and population == "adult" and not imaging_first and anticoag_state == "none" and wells_unlikely):
         cutoff = age * 10.0

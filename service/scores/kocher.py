@@ -102,7 +102,7 @@ def _esr_crp(facts: Facts) -> tuple[ScoreItem, frozenset[str]]:
 
 def score(facts: Facts) -> KocherResult:
     """Computed for a known age under 18 (§4.7); ``applies`` is False otherwise."""
-    applies = facts.age is not None and facts.age < 18
+    applies = facts.age_under(18) is True
     esr_item, flags = _esr_crp(facts)
     its = (
         _weight_bearing(facts),

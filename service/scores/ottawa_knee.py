@@ -47,9 +47,13 @@ class OttawaResult(ItemizedResult):
 
 def _age_item(facts: Facts) -> ScoreItem:
     label = f"age {AGE_LIMIT} or over"
-    if facts.age is None:
+    if facts.age_range is None:
         return ScoreItem("age", label, None, detail="age unknown (no date of birth)")
-    return ScoreItem("age", label, facts.age >= AGE_LIMIT, (patient_source(facts),), f"age {facts.age}")
+    state = facts.age_at_least(AGE_LIMIT)
+    if state is None:   # the range straddles 55: the criterion counts (radiograph), never "rule negative"
+        return ScoreItem("age", label, True, (patient_source(facts),),
+                         facts.age_range.straddle_note(f"{AGE_LIMIT} or over", "counted as met"), frozenset({"partial-date"}))
+    return ScoreItem("age", label, state, (patient_source(facts),), f"age {facts.age_range.label}")
 
 
 def patient_source(facts: Facts) -> Source:
@@ -77,8 +81,9 @@ def not_applicable_reason(facts: Facts, episode: InjuryEpisode | None) -> str:
         return "no recent knee injury recorded"
     if not episode.within(ACUTE):
         return "injury more than 7 days ago"
-    if facts.age is not None and facts.age < MIN_AGE:
-        return f"age {facts.age}: the rule is for age {MIN_AGE} and over"
+    if facts.age_range is not None and facts.age_under(MIN_AGE) is not False:
+        # an age range reaching below the rule's minimum: the rule is not used to withhold a radiograph
+        return f"age {facts.age_range.label}: the rule is for age {MIN_AGE} and over"
     if facts.ka_true("knee-deformity"):
         return "gross deformity (suspected dislocation): image regardless"
     if episode.surgery_on_record:

@@ -54,15 +54,20 @@ class Perc:
 
 
 def perc_applies(facts: Facts) -> bool:
-    """§4.4 gate: ka:pe-suspicion-low = true, age >= 18, not pregnant or postpartum."""
-    return (facts.ka_true("pe-suspicion-low") and facts.age is not None and facts.age >= 18
+    """§4.4 gate: ka:pe-suspicion-low = true, age >= 18, not pregnant or postpartum. An age range that
+    reaches below 18 does not open the gate: PERC rules out only in adults."""
+    return (facts.ka_true("pe-suspicion-low") and facts.age_at_least(18) is True
             and facts.pregnancy.state not in ("pregnant", "postpartum"))
 
 
 def _age(facts: Facts) -> PercItem:
-    if facts.age is None:
+    if facts.age_range is None:
         return PercItem("age", "age 50 or over", None, detail="age unknown")
-    return PercItem("age", "age 50 or over", facts.age >= 50, (Source(facts.patient_ref),), f"age {facts.age}")
+    state = facts.age_at_least(50)
+    if state is None:   # the range straddles 50: counted as present, so PERC cannot rule out
+        detail = facts.age_range.straddle_note("50 or over", "counted as 50 or over")
+        return PercItem("age", "age 50 or over", True, (Source(facts.patient_ref),), detail)
+    return PercItem("age", "age 50 or over", state, (Source(facts.patient_ref),), f"age {facts.age_range.label}")
 
 
 def _vital(facts: Facts, key: str, iid: str, label: str, op: str, threshold: float, missing: str) -> PercItem:

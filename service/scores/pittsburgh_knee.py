@@ -39,11 +39,18 @@ class PittsburghResult(ItemizedResult):
 
 def items(facts: Facts) -> tuple[ScoreItem, ...]:
     label = f"age under {YOUNG_BELOW} or over {OLD_ABOVE}"
-    if facts.age is None:
+    if facts.age_range is None:
         age = ScoreItem("age", label, None, detail="age unknown (no date of birth)")
     else:
-        age = ScoreItem("age", label, facts.age < YOUNG_BELOW or facts.age > OLD_ABOVE, (patient_source(facts),),
-                        f"age {facts.age}")
+        young, old = facts.age_under(YOUNG_BELOW), facts.age_over(OLD_ABOVE)
+        if young is True or old is True:
+            age = ScoreItem("age", label, True, (patient_source(facts),), f"age {facts.age_range.label}")
+        elif young is None or old is None:   # a boundary inside the range: counted as met (radiograph)
+            boundary = f"under {YOUNG_BELOW}" if young is None else f"over {OLD_ABOVE}"
+            age = ScoreItem("age", label, True, (patient_source(facts),),
+                            facts.age_range.straddle_note(boundary, "counted as met"), frozenset({"partial-date"}))
+        else:
+            age = ScoreItem("age", label, False, (patient_source(facts),), f"age {facts.age_range.label}")
     reading = facts.ka.get("bear-weight-4-steps")
     value = reading.value if reading else None
     if isinstance(value, bool):
