@@ -10,6 +10,7 @@ import requests
 from cds_hooks.store import Store
 from tests.support.jwt_tools import JwksServer, KeyPair, hs256_token, unsigned_token
 from tests.support.protocol_requests import hook_body
+from tests.support.store_faults import wait_until
 
 URL_ISS = "https://ehr-url.example.org"      # keys fetched from jwks_url
 INLINE_ISS = "https://ehr-inline.example.org"  # inline jwks, tenants restricted
@@ -67,7 +68,9 @@ def test_good_token_on_discovery_service_and_feedback(server, keys):
     resp = call(server, keys["rsa"].token(URL_ISS, aud(server, TRIAGE)))
     assert resp.status_code == 200, resp.text
     card = resp.json()["cards"][0]
-    audited = next(r for r in Store(server.database_url).audit_rows() if r["cards"] and r["cards"][0]["card_uuid"] == card["uuid"])
+    # the audit row is written off the response path: wait for it (bounded)
+    audited = wait_until(lambda: next((r for r in Store(server.database_url).audit_rows()
+                                       if r["cards"] and r["cards"][0]["card_uuid"] == card["uuid"]), None))
     assert audited["client_iss"] == URL_ISS
     fb = {"feedback": [{"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-03-02T10:00:00Z"}]}
     resp = call(server, keys["rsa"].token(URL_ISS, aud(server, TRIAGE + "/feedback")), TRIAGE + "/feedback", fb)
