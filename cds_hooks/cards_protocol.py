@@ -14,12 +14,23 @@ def _is_empty(value: Any) -> bool:
 
 
 def strip_empty(value: Any) -> Any:
-    """Drop null, "", [] and {} members, recursively."""
+    """Drop null, "", [] and {} members, recursively (after stripping, so {"a": [null]} goes too)."""
     if isinstance(value, dict):
-        items = ((k, strip_empty(v)) for k, v in value.items())
-        return {k: v for k, v in items if not _is_empty(v)}
+        out = {}
+        for key, item in value.items():
+            if isinstance(item, (dict, list)):
+                item = strip_empty(item)
+            if not _is_empty(item):
+                out[key] = item
+        return out
     if isinstance(value, list):
-        return [v for v in (strip_empty(v) for v in value) if not _is_empty(v)]
+        kept = []
+        for item in value:
+            if isinstance(item, (dict, list)):
+                item = strip_empty(item)
+            if not _is_empty(item):
+                kept.append(item)
+        return kept
     return value
 
 

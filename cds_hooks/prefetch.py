@@ -15,11 +15,12 @@ non-conformant payloads real EHRs send).
 """
 from __future__ import annotations
 
+import functools
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 from . import telemetry
@@ -33,6 +34,8 @@ _TOKEN = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
 _MED_SOURCES = ("MedicationRequest", "MedicationStatement")
 _NOT_FOUND = (404, 410)
 _MAX_WORKERS = 16
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class PatientUnavailable(Exception):
@@ -68,24 +71,29 @@ def _token_values(request: HookRequest) -> dict[str, str]:
     return values
 
 
-def render_query(key: str, template: str, request: HookRequest) -> Query:
-    values = _token_values(request)
-    missing: list[str] = []
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            missing.append(name)
-            return ""
-        # ids are URL-encoded so a crafted context value cannot add query parameters or path segments
-        return quote(values[name], safe="")
-
-    rendered = _TOKEN.sub(fill, template)
+@functools.lru_cache(maxsize=256)
+def _compiled(template: str) -> tuple[tuple[str, ...], str, bool]:
+    """A template split once into literal text and token names (odd positions), its type and kind."""
+    parts = tuple(_TOKEN.split(template))
     path = template.split("?", 1)[0].strip("/")
-    resource_type = path.split("/", 1)[0]
-    is_read = "/" in path
+    return parts, path.split("/", 1)[0], "/" in path
+
+
+def _quoted_values(request: HookRequest) -> dict[str, str]:
+    # ids are URL-encoded so a crafted context value cannot add query parameters or path segments
+    return {name: quote(value, safe="") for name, value in _token_values(request).items()}
+
+
+def render_query(key: str, template: str, request: HookRequest,
+                 quoted_values: dict[str, str] | None = None) -> Query:
+    """``quoted_values``: the request's URL-encoded tokens when already computed for another key."""
+    values = _quoted_values(request) if quoted_values is None else quoted_values
+    parts, resource_type, is_read = _compiled(template)
+    names = parts[1::2]
+    missing = [name for name in names if name not in values]
     if missing:
         return Query(key, resource_type, is_read, None, f"context has no {', '.join(missing)}")
+    rendered = "".join(values[part] if i % 2 else part for i, part in enumerate(parts))
     return Query(key, resource_type, is_read, rendered)
 
 
@@ -253,8 +261,9 @@ def _add_page(query: Query, bundle: dict[str, Any], result: KeyResult, seen: set
 # ---- resolving one key --------------------------------------------------------------------------
 
 
-def _read_pages(query: Query, first: dict[str, Any], client: FhirClient, settings: FetchSettings) -> KeyResult:
-    """Read a searchset Bundle and its next pages (on fhirServer) into a KeyResult."""
+def _read_pages(query: Query, first: dict[str, Any], client: FhirClient | None,
+                settings: FetchSettings) -> KeyResult:
+    """Read a searchset Bundle and its next pages (on fhirServer; ``client`` None: no fhirServer)."""
     result, seen, bundle, pages = KeyResult(), set(), first, 1
     while True:
         _add_page(query, bundle, result, seen)
@@ -267,7 +276,7 @@ def _read_pages(query: Query, first: dict[str, Any], client: FhirClient, setting
                 f"Only the first {pages} pages of {query.resource_type} were read (page cap reached)",
                 truncated_pages=pages))
             return result
-        if client.base is None:
+        if client is None or client.base is None:
             result.unreadable.append(_unreadable(
                 query, "not-prefetched-no-fhir-server",
                 f"page {pages + 1} of {query.resource_type} not prefetched and no fhirServer"))
@@ -314,7 +323,7 @@ def _single(query: Query, value: Any) -> KeyResult:
     return KeyResult(resources=[candidates[0]])
 
 
-def _from_value(query: Query, value: Any, client: FhirClient, settings: FetchSettings) -> KeyResult:
+def _from_value(query: Query, value: Any, client: FhirClient | None, settings: FetchSettings) -> KeyResult:
     """A prefetch value that passed :func:`_shape_problem`."""
     if query.is_read:
         return _single(query, value)
@@ -331,10 +340,10 @@ def _fetch(query: Query, client: FhirClient | None, settings: FetchSettings) -> 
     return result
 
 
-def _fetch_unobserved(query: Query, client: FhirClient, settings: FetchSettings) -> KeyResult:
+def _fetch_unobserved(query: Query, client: FhirClient | None, settings: FetchSettings) -> KeyResult:
     if query.relative_url is None:
         return _failed(query, "invalid-request", f"cannot build the query: {query.problem}")
-    if client.base is None:
+    if client is None or client.base is None:
         return _failed(query, "not-prefetched-no-fhir-server", "not prefetched and no fhirServer")
     try:
         body = client.get_json(client.url_for(query.relative_url))
@@ -349,7 +358,8 @@ def _fetch_unobserved(query: Query, client: FhirClient, settings: FetchSettings)
         return _failed(query, err.reason, err.detail)
 
 
-def _resolve_key(query: Query, prefetch: dict[str, Any], client: FhirClient, settings: FetchSettings) -> KeyResult:
+def _resolve_key(query: Query, prefetch: dict[str, Any], client: FhirClient | None,
+                 settings: FetchSettings) -> KeyResult:
     if query.key not in prefetch:
         return _fetch(query, client, settings)
     value = prefetch[query.key]
@@ -373,6 +383,21 @@ def _resolve_key(query: Query, prefetch: dict[str, Any], client: FhirClient, set
     return result
 
 
+def _must_fetch(query: Query, prefetch: dict[str, Any], base: str | None) -> bool:
+    """True when resolving ``query`` may send a request to fhirServer (see _resolve_key)."""
+    if base is None:
+        return False  # nothing can be fetched: absent keys are reported unreadable without a request
+    if query.key not in prefetch:
+        return True
+    value = prefetch[query.key]
+    if value is None:
+        return False
+    if _is_outcome_value(value) or _shape_problem(query, value) is not None:
+        return True
+    # a prefetched searchset with a next link: the following pages are read from fhirServer
+    return not query.is_read and _next_link(value) is not None
+
+
 def _is_outcome_value(value: Any) -> bool:
     """An OperationOutcome, or a Bundle holding an error one: the client could not prefetch this key.
 
@@ -389,14 +414,14 @@ def _is_outcome_value(value: Any) -> bool:
 # ---- medication references ----------------------------------------------------------------------
 
 
-def _medication_ref(resource: dict[str, Any], client: FhirClient) -> str | None:
+def _medication_ref(resource: dict[str, Any], base: str | None) -> str | None:
     """The Medication id named by a non-contained medicationReference, or None."""
     ref = resource.get("medicationReference")
     value = ref.get("reference") if isinstance(ref, dict) else None
     if not isinstance(value, str) or not value or value.startswith("#"):
         return None
-    if client.base and value.startswith(client.base + "/"):
-        value = value[len(client.base) + 1:]
+    if base and value.startswith(base + "/"):
+        value = value[len(base) + 1:]
     return value
 
 
@@ -433,15 +458,16 @@ def _read_medication_once(ref: str, client: FhirClient) -> dict[str, Any] | Fetc
     return body
 
 
-def _resolve_medications(chart: Chart, known: dict[str, dict[str, Any]], client: FhirClient,
-                         pool: ThreadPoolExecutor) -> None:
+def _resolve_medications(chart: Chart, medications_seen: Callable[[], dict[str, dict[str, Any]]],
+                         network: "_Network") -> None:
+    """``medications_seen()``: the Medications read so far, collected only when a reference needs them."""
     holders: dict[str, list[str]] = {}  # "Medication/<id>" -> referencing resources
     failures: dict[str, FetchError] = {}
     for items in chart.resources.values():
         for resource in items:
             if resource.get("resourceType") not in _MED_SOURCES:
                 continue
-            ref = _medication_ref(resource, client)
+            ref = _medication_ref(resource, network.base)
             if ref is None:
                 continue
             holder = f"{resource['resourceType']}/{resource['id']}"
@@ -449,12 +475,15 @@ def _resolve_medications(chart: Chart, known: dict[str, dict[str, Any]], client:
             if len(parts) != 2 or parts[0] != "Medication" or not parts[1]:
                 failures.setdefault(ref, FetchError("invalid-request", f"unsupported medication reference {ref[:100]!r}"))
             holders.setdefault(ref, []).append(holder)
+    if not holders:
+        return  # no medicationReference to resolve (the usual case): nothing to collect or fetch
+    known = medications_seen()
     wanted = [ref for ref in holders if ref not in known and ref not in failures]
-    if client.base is None:
+    if network.base is None:
         failures.update({ref: FetchError("not-prefetched-no-fhir-server", "not prefetched and no fhirServer")
                          for ref in wanted})
         wanted = []
-    for ref, outcome in zip(wanted, pool.map(lambda r: _read_medication(r, client), wanted)):
+    for ref, outcome in zip(wanted, network.map(_read_medication, wanted)):
         if isinstance(outcome, FetchError):
             failures[ref] = outcome
         else:
@@ -472,23 +501,63 @@ def _resolve_medications(chart: Chart, known: dict[str, dict[str, Any]], client:
 # ---- the whole chart ----------------------------------------------------------------------------
 
 
+class _Network:
+    """The fhirServer client and thread pool of one gather, opened on first use only.
+
+    A request whose prefetch holds every key never opens a connection pool or starts a thread:
+    its keys are read inline. When something must be fetched, the keys (and later the Medications)
+    go to the pool concurrently, so one call costs about its slowest query, not the sum.
+    """
+
+    def __init__(self, request: HookRequest, settings: FetchSettings, width: int):
+        self.base = check_fhir_server(request.fhir_server)  # 400-worthy before any work is done
+        self._request = request
+        self._settings = settings
+        self._width = width
+        self._client: FhirClient | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    def map(self, fn: Callable[[T, FhirClient], R], items: list[T]) -> list[R]:
+        if not items:
+            return []
+        if self._client is None:
+            self._client = FhirClient(self.base, self._request.access_token, self._settings,
+                                      pool_size=self._width)
+            self._pool = ThreadPoolExecutor(max_workers=self._width, thread_name_prefix="fhir-fetch")
+        client = self._client
+        return list(self._pool.map(lambda item: fn(item, client), items))
+
+    def __enter__(self) -> "_Network":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        if self._client is not None:
+            self._client.close()
+
+
 def gather_chart(request: HookRequest, settings: FetchSettings) -> Chart:
     """Read the chart for ``request`` (see module doc). Raises PatientUnavailable, InvalidFhirServer."""
-    check_fhir_server(request.fhir_server)  # 400-worthy before any work is done
     prefetch = request.prefetch if isinstance(request.prefetch, dict) else {}
-    queries = [render_query(key, template, request) for key, template in request.service.prefetch.items()]
-    workers = max(1, min(_MAX_WORKERS, len(queries)))
-    with FhirClient(request.fhir_server, request.access_token, settings, pool_size=workers) as client, \
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fhir-fetch") as pool:
-        # every key concurrently: one call costs about its slowest query, not the sum
-        results = dict(zip((q.key for q in queries),
-                           pool.map(lambda q: _resolve_key(q, prefetch, client, settings), queries)))
+    values = _quoted_values(request)
+    queries = [render_query(key, template, request, values) for key, template in request.service.prefetch.items()]
+    with _Network(request, settings, width=max(1, min(_MAX_WORKERS, len(queries)))) as network:
+        remote = [q for q in queries if _must_fetch(q, prefetch, network.base)]
+        fetched = dict(zip((q.key for q in remote),
+                           network.map(lambda q, client: _resolve_key(q, prefetch, client, settings), remote)))
+        # in template order, so that the Medications seen along the way are merged as before
+        results = {q.key: fetched[q.key] if q.key in fetched else _resolve_key(q, prefetch, None, settings)
+                   for q in queries}
         chart = _assemble(queries, results)
         chart.patient = _with_context_id(chart.patient, request)
-        known = _prefetched_medications(prefetch)
-        for result in results.values():
-            known.update(result.medications)
-        _resolve_medications(chart, known, client, pool)
+
+        def medications_seen() -> dict[str, dict[str, Any]]:
+            known = _prefetched_medications(prefetch)
+            for result in results.values():
+                known.update(result.medications)
+            return known
+        _resolve_medications(chart, medications_seen, network)
     return chart
 
 

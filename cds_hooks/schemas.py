@@ -46,12 +46,36 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
         raise ProtocolError.single(400, f"Body is not valid JSON{where}.", "structure")
     if not isinstance(value, dict):
         raise ProtocolError.single(400, "Body must be a JSON object.", "structure")
-    _check_shape(value)
+    if len(text) > QUICK_CHECK_MAX_CHARS or _may_hold_surrogate(text) or not _depth_within(value, 1):
+        _check_shape(value)  # the full walk finds the offending path for the OperationOutcome
     return value
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+# Bodies longer than this always get the full walk of _check_shape: only the full walk looks at each
+# string, so any limit on one string's length must not be below this.
+QUICK_CHECK_MAX_CHARS = 1_000_000
+# A lone surrogate can only come from a \uXXXX escape (raw surrogates are not valid UTF-8).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _may_hold_surrogate(text: str) -> bool:
+    return "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None
+
+
+def _depth_within(value: dict | list, depth: int) -> bool:
+    """True when no object or array lies deeper than MAX_JSON_DEPTH (the quick check of every call;
+    recursion is bounded by MAX_JSON_DEPTH itself)."""
+    if depth > MAX_JSON_DEPTH:
+        return False
+    for child in value.values() if type(value) is dict else value:
+        kind = type(child)
+        if (kind is dict or kind is list) and not _depth_within(child, depth + 1):
+            return False
+    return True
 
 
 def _check_shape(root: Any) -> None:

@@ -70,6 +70,28 @@ count() {
   FAILED=$((FAILED + ${f:-0} + ${e:-0}))
 }
 
+# run_sim LOG WHAT IDS [ehr_sim args]: the EHR simulator on the vignettes IDS, counted. The cards carry times of the request
+# (ServiceRequest.occurrencePeriod, to the minute), which ehr_sim's --require-identical compares
+# although its README says times are set aside; so a case whose ONLY failure is "prefetch and fetch
+# answers differ" is run once more (its two calls may have fallen either side of a minute), and the
+# second verdict stands. Any other failure, or a second difference, counts as it is.
+run_sim() {
+  local log=$1 what=$2 ids=$3 p f retry retry_count fails; shift 3
+  "$VENV/bin/python" "$TOOLS/ehr_sim.py" --only "$ids" "$@" 2>&1 | tee "$log"
+  retry=$(grep -E '^FAIL [^ ]+ \[fetch\] clinical: prefetch and fetch answers differ \(cards compared without uuids\)$' "$log" \
+          | awk '{print $2}' | paste -sd, -)
+  if [ -z "$retry" ]; then count "$log" "$what"; return; fi
+  echo "RETRY $retry: prefetch and fetch answers differed only (request times); running once more"
+  "$VENV/bin/python" "$TOOLS/ehr_sim.py" --only "$retry" "$@" 2>&1 | tee "$log.retry"
+  p=$(tail -n 1 "$log" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || echo 0)
+  f=$(tail -n 1 "$log" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || echo 0)
+  retry_count=$(tr ',' '\n' <<<"$retry" | wc -l)
+  fails=$(grep -c '^FAIL' "$log.retry" || true)
+  if ! tail -n 1 "$log.retry" | grep -qE '[0-9]+ passed'; then broken "$what retry gave no summary"; fi
+  PASSED=$((PASSED + p + (retry_count > fails ? retry_count - fails : 0)))
+  FAILED=$((FAILED + f - retry_count + fails))
+}
+
 free_port() {
   "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
@@ -147,7 +169,8 @@ SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["pur
 # site-packages (a .pth file), so the installed `service` and `cds_hooks` always win. `python -P`
 # keeps the current folder off sys.path; --import-mode=importlib keeps pytest from inserting it.
 echo "$REPO" >"$SITE/knee_cds_checkout_tests.pth"
-KNEE_CDS_TEST_INSTALLED=1 KNEE_CDS_TEST_WHEEL="$WHEEL" KNEE_CDS_VIGNETTES="$VIGNETTES" \
+mkdir -p "$WORK/run-tests"
+KNEE_CDS_TEST_INSTALLED=1 KNEE_CDS_TEST_RUN_DIR="$WORK/run-tests" KNEE_CDS_TEST_WHEEL="$WHEEL" KNEE_CDS_VIGNETTES="$VIGNETTES" \
   "$VENV/bin/python" -P -m pytest -q -p no:cacheprovider --import-mode=importlib "$@" 2>&1 \
   | tee "$WORK/pytest.log"
 count "$WORK/pytest.log" pytest
@@ -180,9 +203,8 @@ EOF
     if ! start_service "sim$n" "${pairs[@]}"; then broken "knee-cds for $ids did not start"; continue; fi
     sim_config=()
     for kv in "${pairs[@]}"; do sim_config+=(--service-config "$kv"); done
-    "$VENV/bin/python" "$TOOLS/ehr_sim.py" --service "$SERVICE_URL" --vignettes "$VIGNETTES" --only "$ids" \
-      --mode both --require-identical --start-fhir "${sim_config[@]}" 2>&1 | tee "$WORK/ehr_sim-$n.log"
-    count "$WORK/ehr_sim-$n.log" "ehr_sim ($ids)"
+    run_sim "$WORK/ehr_sim-$n.log" "ehr_sim ($ids)" "$ids" --service "$SERVICE_URL" --vignettes "$VIGNETTES" \
+      --mode both --require-identical --start-fhir "${sim_config[@]}"
     if [ -z "$config" ]; then
       step "HTTP probe"
       "$VENV/bin/python" "$TOOLS/http_probe.py" --service "$SERVICE_URL" 2>&1 | tee "$WORK/probe.log"
@@ -204,10 +226,9 @@ EOF
     count "$WORK/probe-jwt.log" "http_probe --jwt"
     first=$(head -n 1 "$WORK/groups.tsv" | cut -f 1 | cut -d , -f 1)
     step "EHR simulator with client JWTs: $first"
-    "$VENV/bin/python" "$TOOLS/ehr_sim.py" --service "$SERVICE_URL" --vignettes "$VIGNETTES" --only "$first" \
-      --mode both --require-identical --start-fhir --fhir-port "$jwt_fhir_port" --jwt --jwt-key "$WORK/jwt.pem" 2>&1 \
-      | tee "$WORK/ehr_sim-jwt.log"
-    count "$WORK/ehr_sim-jwt.log" "ehr_sim --jwt"
+    run_sim "$WORK/ehr_sim-jwt.log" "ehr_sim --jwt" "$first" --service "$SERVICE_URL" --vignettes "$VIGNETTES" \
+      --mode both --require-identical --start-fhir --fhir-port "$jwt_fhir_port" \
+      --jwt --jwt-key "$WORK/jwt.pem"
     stop_service
   else
     broken "could not start knee-cds with KNEE_CDS_AUTH=required"

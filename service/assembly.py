@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from service.card_text import CARD_FLAGS, ORDERABLE_TITLES, explains, lower_first, references
 from service.fhir_time import months_before
 from service.drafts import TIER_RANK, TOPIC_ORDER, CardDraft, NotSuggested
 from service.evidence import ago, cite, fmt_time
@@ -12,6 +13,7 @@ from service.triage import Triage
 KNEE_IMAGING = ("knee-xray", "mri-knee", "popliteal-us")
 CKP_BLOCKERS = ("pe-emergency", "limb-ischaemia", "septic-arthritis", "knee-injury-imaging",
                 "popliteal-mass", "paes", "inflammatory-arthritis")
+REVIEW_AFTER_EXCLUSION = "DVT excluded; the knee pain still needs review."
 CARRY_TO_TOP = ("PE-PERC-NEG", "PE-EXCLUDED-DDIMER-NEG", "OTTAWA-NEG", "KNEE-INJURY-NO-XR", "DVT-NOT-SUSPECTED")
 
 
@@ -38,14 +40,15 @@ def merge_review_into_dvt(t: Triage) -> None:
         dvt.not_recommended.extend(review.not_recommended)
         dvt.evidence.extend(review.evidence)
         dvt.unknown.extend(review.unknown)
-        dvt.recommendation.append("DVT excluded; the knee pain still needs review.")
-        dvt.recommendation.extend(review.recommendation)
+        dvt.recommendation.extend(line for line in [REVIEW_AFTER_EXCLUSION, *review.recommendation]
+                                  if line not in dvt.recommendation)
         for flag in review.flags:
             dvt.add_flag(flag)
         dvt.guidelines.extend(review.guidelines)
         dvt.safety_net = dvt.safety_net or review.safety_net
         if review.summary:
-            dvt.summary = "DVT excluded; " + review.summary[:1].lower() + review.summary[1:]
+            dvt.summary = review.summary if review.summary.lower().startswith("dvt excluded") \
+                else "DVT excluded; " + lower_first(review.summary)
         del t.cards["chronic-knee-pain-imaging"]
 
 
@@ -66,6 +69,8 @@ def carry_to_most_urgent(t: Triage) -> None:
     top = sorted(t.cards.values(), key=sort_key)[0]
     for rule in rules:
         top.add_rule(rule)
+    for key, value in t.carry_scores.items():
+        top.scores.setdefault(key, value)       # §4.11: a PERC that excluded PE goes on the top card
     if top.topic != "self-care":
         top.evidence.extend(line for line in t.carry_evidence if line not in top.evidence)
         for n in t.carry_not_recommended:
@@ -142,11 +147,13 @@ OPEN_ORDER_WINDOW = {
     "crp": timedelta(hours=24), "esr": timedelta(hours=24), "blood-culture": timedelta(hours=24),
     "arthrocentesis": timedelta(hours=24), "uric-acid": timedelta(days=30),
     "rheumatoid-factor": timedelta(days=30), "anti-ccp": timedelta(days=30),
+    "pregnancy-test": timedelta(hours=24),
 }
 DONE_WINDOW = {
     "venous-duplex-us": timedelta(hours=24), "d-dimer": timedelta(hours=24), "ctpa": timedelta(hours=24),
     "cbc": timedelta(hours=24), "crp": timedelta(hours=24), "esr": timedelta(hours=24),
     "blood-culture": timedelta(hours=24), "arthrocentesis": timedelta(hours=24), "uric-acid": timedelta(days=30),
+    "pregnancy-test": timedelta(hours=24),
 }
 TWELVE_MONTH_DONE = ("mri-knee", "rheumatoid-factor", "anti-ccp")
 RESULT_LAB = {"cbc": ("wbc", timedelta(hours=24)), "crp": ("crp", timedelta(hours=24)),
@@ -170,6 +177,53 @@ def _done_since(facts: Facts, orderable: str, suggested_since: datetime | None) 
     return months_before(now, 12)
 
 
+# §7.7 "the card says instead": what is on record, then what to do with it. {test} is the test's name.
+REQUESTED_TEXT = {
+    "venous-duplex-us": "Leg-vein ultrasound requested {when} ({ref}): result needed within 4 h "
+                        "(24 h with interim anticoagulation)",
+    "d-dimer": "D-dimer requested {when} ({ref}): act on the result (within 4 h)",
+    "pregnancy-test": "Pregnancy test requested {when} ({ref}): act on its result before the D-dimer",
+    "ctpa": "CTPA requested {when} ({ref}): do not delay it",
+    "knee-xray": "Knee radiograph requested {when} ({ref}): result awaited",
+    "mri-knee": "MRI knee requested {when} ({ref})",
+    "popliteal-us": "Popliteal ultrasound requested {when} ({ref}): review the report; scan again if the lump changes",
+    "abi": "{test} requested {when} ({ref}): review it; MRA or CTA with stress positioning if positive or equivocal",
+    "arterial-duplex": "{test} requested {when} ({ref}): review it; MRA or CTA with stress positioning if positive "
+                       "or equivocal",
+    "cbc": "FBC requested {when} ({ref}): result pending",
+    "blood-culture": "Blood cultures requested {when} ({ref}): result pending",
+}
+DONE_TEXT = {
+    "venous-duplex-us": "Ultrasound done {when} ({ref}): record its result as ka:venous-ultrasound-result; the "
+                        "pathway continues from it",
+    "d-dimer": "D-dimer drawn {when} ({ref}): result not yet on record",
+    "pregnancy-test": "Pregnancy test done {when} ({ref}): result not yet on record",
+    "ctpa": "CTPA done {when} ({ref}): review the report; dismiss this card once PE is excluded",
+    "knee-xray": "Knee radiograph done {when} ({ref}): record its result as ka:knee-radiograph-result; the next "
+                 "step depends on it",
+    "mri-knee": "MRI knee done {when} ({ref}): review its report; a repeat MRI is a specialist decision",
+    "popliteal-us": "Popliteal ultrasound done {when} ({ref}): review the report; scan again if the lump changes",
+    "abi": "{test} done {when} ({ref}): review it; MRA or CTA with stress positioning if positive or equivocal",
+    "arterial-duplex": "{test} done {when} ({ref}): review it; MRA or CTA with stress positioning if positive or "
+                       "equivocal",
+    "cbc": "FBC taken {when} ({ref}): result pending",
+    "blood-culture": "Blood cultures taken {when} ({ref}): result pending",
+    "arthrocentesis": "Knee aspirated {when} ({ref}): chase Gram stain, culture, cell count and crystals",
+}
+RESULT_NAME = {"wbc": "WBC", "crp": "CRP", "esr": "ESR", "blood_culture": "Blood culture", "urate": "Urate",
+               "rheumatoid_factor": "Rheumatoid factor", "anti_ccp": "Anti-CCP"}
+
+
+def _requested(orderable: str, when, ref: str) -> str:
+    text = REQUESTED_TEXT.get(orderable, "{test} requested {when} ({ref}): result awaited; act on it")
+    return text.format(test=ORDERABLE_TITLES.get(orderable, orderable), when=fmt_time(when), ref=ref)
+
+
+def _done(orderable: str, when, ref: str, what: str = "result") -> str:
+    text = DONE_TEXT.get(orderable, "{test} done {when} ({ref}): review its " + what)
+    return text.format(test=ORDERABLE_TITLES.get(orderable, orderable), when=fmt_time(when), ref=ref)
+
+
 def on_record(facts: Facts, orderable: str, suggested_since: datetime | None) -> str | None:
     """The line a card shows instead of suggesting the test, or None when nothing suppresses it."""
     now = facts.now
@@ -181,28 +235,34 @@ def on_record(facts: Facts, orderable: str, suggested_since: datetime | None) ->
             if window is None or reading.winner.time >= now - window:
                 v = reading.winner
                 shown = getattr(v.value, "as_recorded", "") or str(v.value)
-                return f"{key.replace('_', ' ')} {shown}, {ago(now, v.time)} ({cite(v.source, with_time=False)})"
+                return f"{RESULT_NAME.get(key, key)} {shown}, {ago(now, v.time)} ({cite(v.source, with_time=False)})"
     if orderable == "knee-xray":
         since = _done_since(facts, orderable, suggested_since)
         for value in facts.radiographs:
             if value.time and value.time >= since:
                 return f"Knee radiograph {fmt_time(value.time)}: {value.value} ({value.source.ref})"
+    if orderable == "pregnancy-test":        # §7.7: a set:pregnancy-test result within 24 h
+        for value in facts.pregnancy_tests:
+            if value.time and value.time >= now - timedelta(hours=24):
+                return (f"Pregnancy test {value.value or 'result'}, {ago(now, value.time)} "
+                        f"({cite(value.source, with_time=False)}): record pregnancy status (82810-3); the D-dimer "
+                        "is used only once it is 'not pregnant'")
     for order in facts.orders:
         if orderable not in order.orderables:
             continue
         when = order.authored or order.occurrence
         if order.status == "active" and when and when >= now - OPEN_ORDER_WINDOW[orderable]:
-            return f"{orderable} requested {fmt_time(when)} ({order.source.ref}): result awaited; act on it."
+            return _requested(orderable, when, order.source.ref)
         done_at = order.occurrence or order.authored
         if order.status == "completed" and done_at and done_at >= _done_since(facts, orderable, suggested_since):
-            return f"{orderable} done {fmt_time(done_at)} ({order.source.ref}): review its result."
+            return _done(orderable, done_at, order.source.ref)
     for proc in facts.procedures:
         if orderable in proc.orderables and proc.time and proc.time >= _done_since(facts, orderable, suggested_since):
-            return f"{orderable} done {fmt_time(proc.time)} ({proc.source.ref}): review its result."
+            return _done(orderable, proc.time, proc.source.ref)
     if orderable in ("knee-xray", "mri-knee", "popliteal-us", "abi", "arterial-duplex", "ctpa"):
         for report in facts.reports:
             if orderable in report.orderables and report.time and report.time >= _done_since(facts, orderable, suggested_since):
-                return f"{orderable} done {fmt_time(report.time)} ({report.source.ref}): review its report."
+                return _done(orderable, report.time, report.source.ref, what="report")
     return None
 
 
@@ -212,11 +272,43 @@ def suppress_already_ordered(t: Triage) -> None:
         for s in draft.suggestions:
             line = None if s.repeat else on_record(t.facts, s.orderable, s.done_since)
             if line:
-                draft.evidence.append(f"Already on record: {line}")
+                _show_on_record(draft, s.orderable, line)
                 draft.meta.setdefault("already_on_record", []).append(s.orderable)
                 continue
             keep.append(s)
         draft.suggestions = keep
+
+
+def _show_on_record(draft: CardDraft, orderable: str, line: str) -> None:
+    """One line per finding: a result the card already cites is marked there, not listed again."""
+    refs = references(line)
+    title = ORDERABLE_TITLES.get(orderable, orderable)
+    for i, existing in enumerate(draft.evidence):
+        if refs and refs <= references(existing) and not existing.startswith("Already on record"):
+            draft.evidence[i] = f"{existing.rstrip('.')}; already on record, so {lower_first(title)} is not suggested again."
+            return
+    draft.evidence.append(f"Already on record: {line}")
+
+
+# -- §7.5 flags: every data-quality problem behind a card is on it, in words ----------------------
+def explain_chart_quality(t: Triage) -> None:
+    """A chart-reading problem (superseded value, stale record, undated, preliminary …) belongs on every
+    card that cites the resource it concerns, flagged and explained; a flag a card already carries gets
+    the chart's own sentence (which names the resource) when the card has none for it."""
+    for draft in t.cards.values():
+        cited = references("\n".join(draft.evidence + draft.unknown + draft.recommendation))
+        for flag, text in t.facts.quality:
+            if flag not in CARD_FLAGS:
+                continue
+            refs = references(text)
+            concerns_card = bool(refs & cited)
+            if not concerns_card and flag not in draft.flags:
+                continue
+            said = [q for q in draft.quality if explains(flag, q)]
+            if any(refs & references(q) for q in said) or (said and not concerns_card):
+                continue
+            draft.add_flag(flag)
+            draft.quality.append(f"{flag}: {text.rstrip('.')}.")
 
 
 def assemble(t: Triage) -> list[CardDraft]:
@@ -225,4 +317,5 @@ def assemble(t: Triage) -> list[CardDraft]:
     resolve_conflicts(t)
     suppress_already_ordered(t)
     carry_to_most_urgent(t)
+    explain_chart_quality(t)
     return sorted(t.cards.values(), key=sort_key)

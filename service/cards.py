@@ -1,8 +1,10 @@
 """CardDraft -> CDS Hooks 2.0 card JSON (contract §4, clinical-rules §7.5).
 
-Suggested orders are FHIR R4 ServiceRequests validated with ``fhir.resources.R4B`` (the package's
-default models are R5; R4B is wire-compatible with R4 for ServiceRequest and never emits R5-only
-elements). Nothing here decides clinically: it only renders what the pathways and assembly decided.
+Suggested orders are FHIR R4 ServiceRequests. They are built from fixed templates, so they are
+validated once in tests (``tests/test_emitted_resources.py``, with ``fhir.resources.R4B``: R4B is
+wire-compatible with R4 for ServiceRequest) rather than on every call, where model validation cost
+more than the triage itself. Nothing here decides clinically: it only renders what the pathways
+and assembly decided.
 """
 from __future__ import annotations
 
@@ -10,18 +12,19 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from fhir.resources.R4B.servicerequest import ServiceRequest
-
+from service import card_text as ct
+from service.card_text import clip_summary
 from service.drafts import TOPIC_DISPLAY, AdviceSuggestion, CardDraft, Suggest
 from service.facts import Facts
 from service.guidelines import GUIDELINES
 from service.terminology import Terminology
 from service.triage import KNOWLEDGE_VERSION
+from service.units import humanise_units
 
 CS = "http://knee-cds.example/fhir/CodeSystem/"
 SOURCE_LABEL = "knee-cds: pain behind the knee"
 EXTENSION_KEY = "example.knee-cds"
-SUMMARY_MAX = 139
+SUMMARY_MAX = ct.SUMMARY_MAX
 
 INDICATOR = {
     "emergency-immediate": "critical",
@@ -48,39 +51,52 @@ def _to_minute(dt: datetime) -> datetime:
     return dt.replace(second=0, microsecond=0)
 
 
-def clip_summary(text: str) -> str:
-    text = " ".join(text.split())
-    if len(text) <= SUMMARY_MAX:
-        return text
-    return text[: SUMMARY_MAX - 1].rstrip() + "…"
+def render_detail(draft: CardDraft, suggested: list[tuple[str, str]] | None = None) -> str:
+    """Markdown a clinician reads top-down (docs/card-style-guide.md): headline, Evidence, Unknown,
+    Recommendation (main action first), the card's own sections, Data quality, Guideline, Safety net;
+    then, under "More detail", the score items that added nothing and the Not recommended list.
 
-
-def render_detail(draft: CardDraft) -> str:
-    """Markdown in the order of clinical-rules §6: evidence, unknown, recommendation, not
-    recommended, data quality, guideline, safety net."""
-    parts: list[str] = []
+    ``suggested`` are (orderable id, name) of the tests the card suggests (they lead the Recommendation
+    when no line names them). Text passes through the card wording standard (service.card_text)."""
+    main: list[str] = []
+    more: list[str] = []
     if draft.headline:
-        parts.append(draft.headline)
-    if draft.evidence:
-        parts.append("**Evidence**\n" + "\n".join(f"- {line}" for line in draft.evidence))
-    if draft.unknown:
-        parts.append("**Unknown / not documented**\n" + "\n".join(f"- {line}" for line in draft.unknown))
-    if draft.recommendation:
-        parts.append("**Recommendation**\n" + "\n".join(f"- {line}" for line in draft.recommendation))
+        main.append(draft.headline)
+    evidence = ct.layout_evidence(draft.evidence)
+    if evidence.main:
+        main.append(_section("Evidence", evidence.main))
+    unknown = [ct.upper_first(line) for line in ct.unique(draft.unknown)]
+    if unknown:
+        main.append(_section("Unknown / not documented", unknown))
+    recommendation = ct.order_recommendation(draft.recommendation, suggested or [])
+    if recommendation:
+        main.append(_section("Recommendation", recommendation))
     for title, lines in draft.extra:
         if lines:
-            parts.append(f"**{title}**\n" + "\n".join(f"- {line}" for line in lines))
-    if draft.not_recommended:
-        lines = [f"- {_orderable_title(n.orderable)}: {n.reason}" for n in _unique_not(draft)]
-        parts.append("**Not recommended**\n" + "\n".join(lines))
-    if draft.quality:
-        parts.append("**Data quality**\n" + "\n".join(f"- {line}" for line in draft.quality))
+            main.append(_section(title, [ct.upper_first(line) for line in ct.unique(lines)]))
+    quality = ct.explain_flags(draft.flags, draft.quality, has_unknown_section=bool(unknown))
+    if quality:
+        main.append(_section("Data quality", quality))
     citations = [GUIDELINES[k].citation for k in _unique(draft.guidelines) if k in GUIDELINES]
     if citations:
-        parts.append("**Guideline**: " + "; ".join(citations) + ".")
+        main.append("**Guideline**: " + "; ".join(citations) + ".")
     if draft.safety_net:
-        parts.append("**Safety net**\n> " + SAFETY_NET)
-    return "\n\n".join(parts)
+        main.append("**Safety net**\n> " + SAFETY_NET)
+    if evidence.score_detail:
+        more.append(_section("Score items that added no points", evidence.score_detail))
+    if draft.not_recommended:
+        lines = ct.group_not_recommended([(_orderable_title(n.orderable), n.reason) for n in _unique_not(draft)])
+        more.append(_section("Not recommended", lines))
+    if more:
+        main.append(MORE_DETAIL + "\n\n" + "\n\n".join(more))
+    return humanise_units("\n\n".join(main))
+
+
+def _section(title: str, lines: list[str]) -> str:
+    return f"**{title}**\n" + "\n".join(f"- {line}" for line in lines)
+
+
+MORE_DETAIL = "**More detail**"
 
 
 # clinical-rules §7.6, verbatim.
@@ -109,28 +125,7 @@ def _unique_not(draft: CardDraft):
 
 
 def _orderable_title(orderable: str) -> str:
-    display = _ORDERABLE_TITLES.get(orderable)
-    return display or orderable
-
-
-_ORDERABLE_TITLES = {
-    "venous-duplex-us": "Leg-vein ultrasound",
-    "popliteal-us": "Popliteal ultrasound",
-    "knee-xray": "Knee radiograph",
-    "mri-knee": "Knee MRI",
-    "d-dimer": "D-dimer",
-    "cbc": "Full blood count",
-    "crp": "CRP",
-    "esr": "ESR",
-    "blood-culture": "Blood cultures",
-    "arthrocentesis": "Knee aspiration",
-    "uric-acid": "Serum urate",
-    "rheumatoid-factor": "Rheumatoid factor",
-    "anti-ccp": "Anti-CCP",
-    "abi": "Ankle-brachial index",
-    "arterial-duplex": "Arterial duplex",
-    "ctpa": "CTPA",
-}
+    return ct.ORDERABLE_TITLES.get(orderable, orderable)
 
 
 class CardRenderer:
@@ -146,7 +141,7 @@ class CardRenderer:
             "uuid": str(uuid.uuid4()),
             "summary": clip_summary(draft.summary or TOPIC_DISPLAY.get(draft.topic, draft.topic)),
             "indicator": INDICATOR[draft.tier],
-            "detail": render_detail(draft),
+            "detail": render_detail(draft, [(s.orderable, self._suggested_name(s)) for s in draft.suggestions]),
             "source": {
                 "label": SOURCE_LABEL,
                 "url": links[0]["url"],
@@ -172,6 +167,11 @@ class CardRenderer:
         return card
 
     # -- pieces -----------------------------------------------------------------------------
+    def _suggested_name(self, s: Suggest) -> str:
+        """'proximal leg-vein ultrasound (result within 4 hours)' from the suggestion's label."""
+        label = s.label or self.terminology.orderable_display(s.orderable)
+        return ct.lower_first(label.removeprefix("Order ").removeprefix("order "))
+
     def _links(self, draft: CardDraft) -> list[dict[str, str]]:
         links: list[dict[str, str]] = []
         seen: set[str] = set()
@@ -223,7 +223,8 @@ class CardRenderer:
         reading = facts.ka.get("symptom-side")
         if side in SIDE_TEXT and reading and reading.winner:
             side_note = f"symptomatic leg: {SIDE_TEXT[side]} ({reading.winner.source.ref})."
-            note = f"{note} {side_note}".strip() if note else side_note
+            # the leg first, then the rule's own note, each a sentence (contract §4 V01 example)
+            note = f"{side_note} {ct.sentence(note)}" if note else side_note
         resource: dict[str, Any] = {
             "resourceType": "ServiceRequest",
             "status": "draft",
@@ -245,13 +246,7 @@ class CardRenderer:
         # contract §4: reasonCode and note both present, both carrying why. Without extra detail
         # (what follows the test, the leg) the note restates the reason rather than going missing.
         resource["note"] = [{"text": f"{s.rule}: {note or s.reason}"}]
-        return validate_service_request(resource)
-
-
-def validate_service_request(resource: dict[str, Any]) -> dict[str, Any]:
-    """Validate with fhir.resources R4B; return the dict as sent (validation raises on error)."""
-    ServiceRequest.model_validate(resource)
-    return resource
+        return resource
 
 
 def _override_reasons(terminology: Terminology) -> list[dict[str, str]]:

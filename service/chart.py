@@ -613,14 +613,32 @@ def _read_obs_part(r: _Reader, obs: _Obs) -> None:
                                               obs.time))
     if "pregnancy-status" in sets:
         _add_pregnancy_status(r, obs, match.via, local)
-    if "pregnancy-test" in sets and _positive(obs.part):
-        r.preg_tests.append(_value(obs, True, _label(code) or "pregnancy test positive", match.via))
+    if "pregnancy-test" in sets:
+        verdict = _pregnancy_test_verdict(obs.part)
+        if verdict == "positive":
+            r.preg_tests.append(_value(obs, True, _label(code) or "pregnancy test positive", match.via))
+        if obs.time is not None:
+            # §7.7: a result within 24 h stops the test from being suggested again (either verdict)
+            r.facts.pregnancy_tests.append(_value(obs, verdict, _label(code) or "pregnancy test", match.via))
     if "gestational-age" in sets:
         _add_gestational_age(r, obs, match.via, local)
     if "estimated-delivery-date" in sets:
         _add_edd(r, obs, match.via)
     if "smoking-status" in sets:
         _add_smoking(r, obs, match.via)
+
+
+def _pregnancy_test_verdict(part: dict) -> str | None:
+    """§1.9 item 1 reads a positive interpretation (§4.9 step 3a codes); N/NEG/ND read as negative;
+    anything else is a result without a verdict (None)."""
+    if _positive(part):
+        return "positive"
+    for cc in _l(part.get("interpretation")):
+        for c in _l(_d(cc).get("coding")):
+            c = _d(c)
+            if _s(c.get("system")) == INTERPRETATION_SYSTEM and _s(c.get("code")) in ("N", "NEG", "ND"):
+                return "negative"
+    return None
 
 
 def _positive(part: dict) -> bool:
@@ -1193,7 +1211,9 @@ def _medication_use(r: _Reader) -> None:
             if s in e.reason_sets and e.start is not None and six <= e.start <= r.now + FUTURE_TOLERANCE:
                 f.medication_use.setdefault(s, []).append(e.source)
     # W1 "cancer treatment within 6 months": Procedure, Z51.- Condition (onset else recorded) or
-    # Encounter reasonCode in set:antineoplastic-therapy, or an antineoplastic medication started in 6 months
+    # Encounter reasonCode in set:antineoplastic-therapy. A medication of the set is never cancer
+    # treatment on its own (§1.4, §4.1 W1): it qualifies only beside a cancer Condition, read from
+    # medication_use (low-dose methotrexate for rheumatoid arthritis is not cancer)
     for p in f.procedures:
         if "antineoplastic-therapy" in p.sets and within(p.time, r.now, SIX_MONTHS):
             f.cancer_treatment.append(p.source)
@@ -1203,9 +1223,6 @@ def _medication_use(r: _Reader) -> None:
     for e in f.encounters:
         if "antineoplastic-therapy" in e.reason_sets and within(e.start, r.now, SIX_MONTHS):
             f.cancer_treatment.append(e.source)
-    for m in f.medications:
-        if "antineoplastic-therapy" in m.sets and within(m.start, r.now, SIX_MONTHS):
-            f.cancer_treatment.append(m.source)
     meds_unreadable = {"MedicationRequest", "MedicationStatement"} & f.unreadable_types
     if meds_unreadable or f.unresolved_medications:
         for s in MEDICATION_CLASSES:

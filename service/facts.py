@@ -289,6 +289,8 @@ class Facts:
     ddimers: list[DDimer] = field(default_factory=list)
     # ka:venous-ultrasound-result readings within 90 days, latest first (US state, §6.3/§6.4)
     ultrasounds: list[Value] = field(default_factory=list)
+    # set:pregnancy-test results (value "positive" | "negative" | None), dated ones only (§7.7)
+    pregnancy_tests: list[Value] = field(default_factory=list)
     # ka:knee-radiograph-result readings within 12 months, latest first
     radiographs: list[Value] = field(default_factory=list)
 
@@ -317,9 +319,9 @@ class Facts:
     # scored): value "current" | "former" | "never" | None (unknown)
     smoking: Reading | None = None
     # ADDED (chart layer): W1 "cancer treatment within 6 months" (§4.1 W1, §1.12 item 3): a Procedure,
-    # Z51.- Condition (onset, else recordedDate) or Encounter reasonCode in set:antineoplastic-therapy, or an
-    # antineoplastic medication started, within 6 months. Current antineoplastic medication is in
-    # medication_use["antineoplastic-therapy"].
+    # Z51.- Condition (onset, else recordedDate) or Encounter reasonCode in set:antineoplastic-therapy, within
+    # 6 months. Never a medication: current antineoplastic medication is in
+    # medication_use["antineoplastic-therapy"] and counts only beside a cancer Condition (W1 (a)).
     cancer_treatment: list[Source] = field(default_factory=list)
 
     # data-quality flags raised while reading, with the line a card shows for each

@@ -174,7 +174,7 @@ def evaluate_template(template: str, context: dict[str, Any], resources: Sequenc
 
     A read gives the resource or None; a search gives a searchset Bundle (possibly empty). Only what
     prefetch templates use is implemented (read, ``patient``, token equality, ``_sort`` by date,
-    ``_count``); anything else raises ValueError, so a builder never silently disagrees with a server.
+    ``_count``); anything else raises NotImplementedError, so a builder never silently disagrees with a server.
     """
     missing = [name for name in _TOKEN.findall(template) if not isinstance(context.get(name), str)]
     if missing:
@@ -198,7 +198,7 @@ def evaluate_template(template: str, context: dict[str, Any], resources: Sequenc
         elif name in _TOKEN_PARAMS:
             matches = [r for r in matches if _token_matches(r, _TOKEN_PARAMS[name], value)]
         else:
-            raise ValueError(f"prefetch template {template!r}: {name}={value} is not supported here")
+            raise NotImplementedError(f"prefetch template {template!r}: {name}={value} is not supported here")
     return {"resourceType": "Bundle", "type": "searchset", "total": len(matches),
             "entry": [{"fullUrl": f"{r['resourceType']}/{r.get('id', '')}", "resource": copy.deepcopy(r),
                        "search": {"mode": "match"}} for r in matches]}

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from service.card_text import lower_first, upper_first
 from service.fhir_time import utc_day
 from service.drafts import (
     TIER_RANK, TOPIC_ORDER, AdviceSuggestion, CardDraft, NotSuggested, Suggest, more_urgent,
@@ -37,6 +38,7 @@ from service.drafts import (
 from service.evidence import cite, fmt_time
 from service.facts import Facts, Source
 from service.triage import DraftOrder, Triage
+from service.pathways.dvt_suspicion import dvt_sign_lines
 
 ORDER_HOOKS = ("order-select", "order-sign")
 EMERGENCY = frozenset({"emergency-immediate", "emergency-same-day"})
@@ -58,7 +60,7 @@ TITLES = {
     "cbc": "full blood count", "crp": "CRP", "esr": "ESR", "blood-culture": "blood cultures",
     "arthrocentesis": "knee aspiration", "uric-acid": "serum urate",
     "rheumatoid-factor": "rheumatoid factor", "anti-ccp": "anti-CCP", "abi": "ankle-brachial index",
-    "arterial-duplex": "arterial duplex", "ctpa": "CTPA",
+    "arterial-duplex": "arterial duplex", "ctpa": "CTPA", "pregnancy-test": "pregnancy test",
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -605,16 +607,18 @@ class _Advisor:
                     + ", all eight criteria negative); DVT not suspected",
                 advice="PERC-negative with low suspicion: no further PE testing (Kline; NICE NG158)",
                 motivating=["PE-PERC-NEG"], cards=[]))
-        if orderable == "ctpa" and s.pregnant and s.dvt_suspected and s.us_state == "none":
-            # RCOG GTG 37b: with leg symptoms, compression duplex first; a positive scan treats
-            # and spares the fetus/breast the radiation. Critical while the duplex is uncovered.
+        if orderable == "ctpa" and self.ctpa_waits_for_duplex():
+            # RCOG GTG 37b: with signs of DVT (S1–S4), compression duplex first; a positive scan
+            # treats and spares the fetus/breast the radiation. Critical while the duplex is uncovered.
+            # Pregnancy alone (S5) never holds back chest imaging, and the CTPA of P3 is never deleted.
             tier = "urgent"
             if duplex_uncovered:
                 tier = more_urgent(self.card_tier_if_emergency(s.pe_card) or "urgent", dvt_tier)
             out.append(self.finding(
                 "OA-CTPA-PREG-DUPLEX-FIRST", tier, draft, orderable, self.want("venous-duplex-us"),
-                why=f"pregnant or postpartum ({self.pregnancy_text()}); DVT suspected; {self.us_text()}",
-                advice="pregnant or postpartum with suspected DVT: leg-vein compression duplex first; "
+                why=f"pregnant or postpartum ({self.pregnancy_text()}); signs of DVT "
+                    f"({'; '.join(dvt_sign_lines(self.facts))}); {self.us_text()}",
+                advice="pregnant or postpartum with signs of DVT: leg-vein compression duplex first; "
                        "if it is positive no further PE imaging is needed (RCOG GTG 37b)",
                 motivating=(([r for r in s.pe_card.rules if r.startswith("PE-")] if s.pe_card else [])
                             + self.dvt_rules()),
@@ -648,6 +652,13 @@ class _Advisor:
                             if r in _all_rules(self.cards, self.t)],
                 cards=[]))
         return out
+
+    def ctpa_waits_for_duplex(self) -> bool:
+        """§6.16 OA-CTPA-PREG-DUPLEX-FIRST: pregnant or postpartum, DVT signs S1–S4 (the §6.1 P7
+        duplex-first step), US state none, and no §6.1 P3."""
+        s = self.state
+        p3 = s.pe_card is not None and "PE-UNSTABLE" in s.pe_card.rules
+        return s.pregnant and bool(dvt_sign_lines(self.facts)) and s.us_state == "none" and not p3
 
     def dvt_modifier_row(self, rule: str, draft: DraftOrder, orderable: str, why: str, advice: str,
                          extra_rule: str) -> _Finding:
@@ -1128,17 +1139,20 @@ def _label(f: _Finding) -> str:
 
 
 def _recommendation(f: _Finding) -> str:
-    parts = [f"{f.rule}: {f.advice[:1].upper()}{f.advice[1:]}"]
+    """The action first (remove the draft, order the right test), then why, then the rule id."""
+    actions = []
     if f.deletes and f.rule != "OA-DUPLICATE-DRAFT":
-        parts.append("remove " + ", ".join(f"ServiceRequest/{d.id}" for d in f.deletes))
+        actions.append("remove " + ", ".join(f"ServiceRequest/{d.id}" for d in f.deletes))
     if f.creates:
-        parts.append("order " + ", ".join(_unique_list(TITLES.get(s.orderable, s.orderable)
-                                                        for s in f.creates))
-                     + " (suggested)")
+        actions.append("order " + ", ".join(_unique_list(TITLES.get(s.orderable, s.orderable)
+                                                          for s in f.creates)) + " (suggested)")
     elif f.wants:
-        parts.append("the " + ", ".join(TITLES.get(o, o) for o in f.wants)
-                     + " is suggested above")
-    return "; ".join(parts) + "."
+        actions.append("the " + ", ".join(TITLES.get(o, o) for o in f.wants) + " is suggested above")
+    why = f.advice.rstrip(". ")
+    if not actions:
+        return f"{upper_first(why)} ({f.rule})."
+    lead = " and ".join(actions)
+    return f"{upper_first(lead)}: {lower_first(why)} ({f.rule})."
 
 
 def _merge(findings: list[_Finding]) -> list[_Finding]:

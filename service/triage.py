@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.drafts import CardDraft, NotSuggested
+from service.drafts import CardDraft, NotSuggested, more_urgent
 from service.facts import Facts
 
-KNOWLEDGE_VERSION = "1.0.0"
+KNOWLEDGE_VERSION = "1.1.0"
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Triage:
     # §5
     dvt_suspected: bool = False
     suspicion: list[str] = field(default_factory=list)         # "S1: leg swelling (Observation/...)"
+    dvt_signs: list[str] = field(default_factory=list)         # the S1–S4 lines only (§6.1 P7, §6.16)
     population: str = "adult"                                  # adult | pregnancy | paediatric
     # §6.3–6.5: not-suspected | open | closed
     dvt_status: str = "not-suspected"
@@ -61,6 +62,8 @@ class Triage:
     pe_likely: bool = False                                    # Wells PE likely or handled as likely
     pe_excluded_rule: str | None = None                        # PE-PERC-NEG | PE-EXCLUDED-DDIMER-NEG
     pe_tier: str | None = None
+    # §6.1 superseding: the one text the PE card states about the leg scan (None: no such text)
+    pe_supersede_text: str | None = None
     # scores computed along the way (score key -> value as in §4.11)
     scores: dict[str, Any] = field(default_factory=dict)
     # cards produced so far, by topic (one per topic)
@@ -72,6 +75,9 @@ class Triage:
     # receives them (self-care or the review card, §7.2). Written by pathways/knee_injury.py; the review
     # pathway drops knee-xray from it when its own ACR chronic-pain radiograph is suggested (§7.3).
     carry_evidence: list[str] = field(default_factory=list)
+    # scores with no owning card that go onto the most urgent card: a PERC computed while PE was
+    # excluded without a PE card (§4.11, §6.1 P1/P2)
+    carry_scores: dict[str, Any] = field(default_factory=dict)
     carry_not_recommended: list[NotSuggested] = field(default_factory=list)
     # items for the assessment-needed card (§6.14): rule id -> lines
     assessment: dict[str, list[str]] = field(default_factory=dict)
@@ -89,4 +95,5 @@ class Triage:
         for line in lines:
             if line not in self.assessment[rule]:
                 self.assessment[rule].append(line)
-        self.assessment_tiers[rule] = tier
+        # a rule asked for by two pathways keeps the more urgent tier (the PE card's, §6.14)
+        self.assessment_tiers[rule] = more_urgent(self.assessment_tiers.get(rule), tier)

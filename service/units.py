@@ -318,3 +318,30 @@ def compare(q: Quantity | None, op: str, threshold: float) -> bool | None:
     if rng.empty_with(test):
         return False
     return None
+
+
+# -- display (cards) ----------------------------------------------------------------------------
+# UCUM codes as a clinician reads them (clinical-rules §7.5: "WBC 15.2 × 10⁹/L", "CRP 180 mg/L").
+DISPLAY_UNITS: Mapping[str, str] = MappingProxyType({
+    "10*9/L": "× 10⁹/L", "10*3/uL": "× 10³/µL", "10*3/mm3": "× 10³/mm³", "10*12/L": "× 10¹²/L",
+    "{cells}/uL": "cells/µL", "/uL": "/µL", "/mm3": "/mm³",
+    "ug/L": "µg/L", "ug/mL": "µg/mL", "umol/L": "µmol/L", "mm[Hg]": "mmHg", "Cel": "°C", "[degF]": "°F",
+    "{beats}/min": "/min", "{breaths}/min": "/min", "{fraction}": "(fraction)", "wk": "weeks", "d": "days",
+})
+# only the codes that never occur as ordinary words are replaced inside free text
+_TEXT_UNITS = ("10*9/L", "10*3/uL", "10*3/mm3", "10*12/L", "{cells}/uL", "ug/L", "ug/mL", "umol/L",
+               "mm[Hg]", "[degF]", "{beats}/min", "{breaths}/min", "Cel")
+_TEXT_UNIT_RE = re.compile(
+    r"(?<![\w*/{\[])(" + "|".join(re.escape(u) for u in sorted(_TEXT_UNITS, key=len, reverse=True)) + r")(?![\w*])")
+
+
+def display_unit(unit: str | None) -> str:
+    """A UCUM code as a clinician reads it ('10*9/L' -> '× 10⁹/L'); unknown codes are shown as they are."""
+    if not unit:
+        return ""
+    return DISPLAY_UNITS.get(unit, unit)
+
+
+def humanise_units(text: str) -> str:
+    """Replace raw UCUM codes inside card text ('wbc 15.2 10*9/L' -> 'wbc 15.2 × 10⁹/L')."""
+    return _TEXT_UNIT_RE.sub(lambda m: DISPLAY_UNITS[m.group(1)], text)

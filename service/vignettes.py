@@ -1,14 +1,15 @@
-"""Acceptance vignettes (contract §9): loading, times, requests, and the expect checker.
+"""Acceptance vignettes (contract §9): loading, times, ids, requests, and the expect checker.
 
-Used by ``knee-cds vignettes`` and by the test suite.
+Used by ``knee-cds vignettes`` and by the test suite::
 
     vignette = load_vignette(path)
     loaded = prepare(vignette, now, prefix="r1a2b-")         # times rendered, ids prefixed
     body = build_request(loaded)                             # prefetch filled from the service templates
-    body = build_request(loaded, fhir_server=base, prefetch=False)   # after load_into_server(loaded, base)
+    body = build_server_request(loaded, base)                # loaded into a FHIR server, no prefetch
     problems = check_expect(vignette["expect"], response_json) + validate_cards(response_json)
 
-Templates come from the service's own definitions (``service.services.knee_services()``).
+Requests are built by :mod:`service.local_request` (the same builder as the examples, the preview
+page and ``knee-cds triage``); times are rendered by :mod:`service.examples`.
 """
 from __future__ import annotations
 
@@ -17,35 +18,32 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import parse_qsl
 
 import requests
 
 from cds_hooks.domain import HookRequest, ServiceDefinition
 
-FHIR_JSON = "application/fhir+json"
-ENCOUNTER_ONLY_KEYS = frozenset({"encounter"})
-ORDER_HOOKS = frozenset({"order-select", "order-sign"})
-ACTIVE_ENCOUNTER = ("in-progress", "arrived", "triaged", "planned")
-ORDERABLE_SYSTEM = "http://knee-cds.example/fhir/CodeSystem/orderable"
+from .examples import render_times
+from .local_request import ORDER_HOOKS, ORDERABLE_SYSTEM, build_context, evaluate_template, visit_encounter
+from .services import knee_services
+
 EXTENSION_KEY = "example.knee-cds"
-PRACTITIONER = "Practitioner/example"
+FHIR_JSON = "application/fhir+json"
+
+
+class LoadError(RuntimeError):
+    """The FHIR server refused a vignette's resources."""
 
 
 def service_for(hook: str) -> ServiceDefinition:
     """The knee-cds service for ``hook``."""
-    from service.services import knee_services  # noqa: PLC0415  the service table, loaded on use
-
     for service in knee_services():
         if service.hook == hook:
             return service
     raise KeyError(f"no knee service for hook {hook!r}")
-
-
-# ---- loading, times, ids --------------------------------------------------------------------------
 
 
 def vignette_paths(folder: Path | str) -> list[Path]:
@@ -53,46 +51,10 @@ def vignette_paths(folder: Path | str) -> list[Path]:
 
 
 def load_vignette(path: Path | str) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-_TIME = re.compile(r"^@now(?:([+-])(\d+)([ywdhm]))?(:date)?$")
-
-
-def _shift_years(moment: datetime, years: int) -> datetime:
-    try:
-        return moment.replace(year=moment.year + years)
-    except ValueError:  # 29 February in a non-leap year
-        return moment.replace(year=moment.year + years, day=28)
-
-
-def render_time(text: str, now: datetime) -> str | None:
-    """'@now-55y:date' -> '1971-03-02' (UTC); None when ``text`` is not a time token."""
-    match = _TIME.match(text)
-    if not match:
-        return None
-    sign, amount, unit, date_only = match.groups()
-    moment = now.astimezone(timezone.utc).replace(microsecond=0)
-    if unit:
-        n = int(amount) * (1 if sign == "+" else -1)
-        if unit == "y":
-            moment = _shift_years(moment, n)
-        else:
-            moment += {"w": timedelta(weeks=n), "d": timedelta(days=n), "h": timedelta(hours=n),
-                       "m": timedelta(minutes=n)}[unit]
-    return moment.strftime("%Y-%m-%d" if date_only else "%Y-%m-%dT%H:%M:%SZ")
-
-
-def render_times(value: Any, now: datetime) -> Any:
-    """A copy of ``value`` with every exact time token rendered (contract §9 "Times")."""
-    if isinstance(value, dict):
-        return {k: render_times(v, now) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render_times(v, now) for v in value]
-    if isinstance(value, str):
-        rendered = render_time(value, now)
-        return value if rendered is None else rendered
-    return value
+# ---- ids ------------------------------------------------------------------------------------------
 
 
 def _rewrite_refs(value: Any, rename: Callable[[str], str | None]) -> Any:
@@ -175,34 +137,16 @@ def prepare(vignette: dict[str, Any], now: datetime, prefix: str = "") -> Loaded
 # ---- the request ----------------------------------------------------------------------------------
 
 
-def _encounter_id(loaded: LoadedVignette) -> str | None:
-    encounters = loaded.of_type("Encounter")
-    for encounter in encounters:
-        if encounter.get("status") in ACTIVE_ENCOUNTER:
-            return encounter["id"]
-    return encounters[0]["id"] if encounters else None
-
-
-def build_context(loaded: LoadedVignette) -> dict[str, Any]:
-    context: dict[str, Any] = {"userId": PRACTITIONER, "patientId": loaded.patient["id"]}
-    encounter_id = _encounter_id(loaded)
-    if encounter_id:
-        context["encounterId"] = encounter_id
-    if loaded.hook in ORDER_HOOKS:
-        context["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
-                                  "entry": [{"resource": r} for r in loaded.draft_orders]}
-        if loaded.hook == "order-select" and loaded.draft_orders:
-            context["selections"] = [f"ServiceRequest/{loaded.draft_orders[0]['id']}"]
-    # the vignette's own context adds or replaces (never draftOrders: contract §9)
-    context.update({k: v for k, v in loaded.context_overrides.items() if k != "draftOrders"})
-    return context
+# ---- the request ----------------------------------------------------------------------------------
 
 
 def build_request(loaded: LoadedVignette, fhir_server: str | None = None, prefetch: bool = True,
                   service: ServiceDefinition | None = None) -> dict[str, Any]:
     """The hook request body; with ``prefetch`` every template key is filled from the loaded resources."""
     service = service or service_for(loaded.hook)
-    context = build_context(loaded)
+    drafts = loaded.draft_orders if loaded.hook in ORDER_HOOKS else []
+    context = build_context(loaded.hook, loaded.patient["id"], visit_encounter(loaded.resources), drafts,
+                            loaded.context_overrides)
     body: dict[str, Any] = {"hook": loaded.hook, "hookInstance": str(uuid.uuid4()), "context": context}
     if fhir_server:
         body["fhirServer"] = fhir_server
@@ -218,90 +162,6 @@ def hook_request(body: dict[str, Any], service: ServiceDefinition, access_token:
     return HookRequest(service=service, hook=body["hook"], hook_instance=body["hookInstance"],
                        context=body["context"], fhir_server=body.get("fhirServer"), fhir_authorization=auth,
                        prefetch=body.get("prefetch"))
-
-
-# ---- evaluating prefetch templates against a list of resources ---------------------------------------
-
-_TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z0-9_]+)\s*\}\}")
-_SORT_DATES = ("effectiveDateTime", "effectiveInstant", "effectivePeriod.start", "issued", "authoredOn",
-               "performedDateTime", "performedPeriod.start", "period.start", "recordedDate", "onsetDateTime")
-
-
-def _path(resource: dict[str, Any], dotted: str) -> Any:
-    value: Any = resource
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def _sort_key(resource: dict[str, Any]) -> str:
-    for dotted in _SORT_DATES:
-        value = _path(resource, dotted)
-        if isinstance(value, str):
-            return value
-    return ""
-
-
-def _references_patient(resource: dict[str, Any], patient_id: str) -> bool:
-    wanted = {f"Patient/{patient_id}"}
-    for element in ("subject", "patient"):
-        ref = resource.get(element)
-        if isinstance(ref, dict) and ref.get("reference") in wanted:
-            return True
-    return False
-
-
-def _token_matches(resource: dict[str, Any], param: str, value: str) -> bool:
-    element = resource.get(param)
-    codings = element.get("coding", []) if isinstance(element, dict) else []
-    if isinstance(element, str):
-        return element == value
-    system, _, code = value.rpartition("|")
-    return any(c.get("code") == code and (not system or c.get("system") == system) for c in codings)
-
-
-def evaluate_template(template: str, context: dict[str, Any], resources: list[dict[str, Any]]) -> Any:
-    """Contract §9: a search -> searchset Bundle (possibly empty); a read that finds nothing -> None.
-
-    Only what the service's templates use is implemented (read, patient=, token equality, _sort=-date);
-    anything else raises, so the harness never silently disagrees with a FHIR server.
-    """
-    def fill(match: re.Match[str]) -> str:
-        value = context.get(match.group(1))
-        if not isinstance(value, str):
-            raise KeyError(f"template needs context.{match.group(1)}")
-        return value
-
-    try:
-        query = _TOKEN.sub(fill, template)
-    except KeyError:
-        return None  # e.g. an encounter read without encounterId: nothing to read
-    path, _, params = query.partition("?")
-    rtype, _, rid = path.strip("/").partition("/")
-    if rid:
-        return next((copy.deepcopy(r) for r in resources if r["resourceType"] == rtype and r["id"] == rid), None)
-    matches = [r for r in resources if r["resourceType"] == rtype]
-    descending_date = False
-    for name, value in parse_qsl(params, keep_blank_values=True):
-        if name == "patient":
-            matches = [r for r in matches if _references_patient(r, value.removeprefix("Patient/"))]
-        elif name == "_sort" and value in ("-date", "date"):
-            descending_date = value.startswith("-")
-            matches.sort(key=_sort_key, reverse=descending_date)
-        elif name == "_count":
-            continue
-        elif name in ("code", "status", "category", "clinical-status"):
-            matches = [r for r in matches if _token_matches(r, name.replace("clinical-status", "clinicalStatus"),
-                                                            value)]
-        else:
-            raise NotImplementedError(f"prefetch evaluation does not support {name}={value} ({template})")
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(matches),
-            "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": copy.deepcopy(r),
-                       "search": {"mode": "match"}} for r in matches]}
-
-
-class LoadError(RuntimeError):
-    """The FHIR server refused a vignette's resources."""
 
 
 # ---- a FHIR server as the source --------------------------------------------------------------------
@@ -455,6 +315,9 @@ def _empty_fields(value: Any, where: str) -> list[str]:
     return out
 
 
+_RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
+
+
 def _check_action(action: Any, where: str) -> list[str]:
     if not isinstance(action, dict):
         return [f"{where} is not an object"]
@@ -466,8 +329,15 @@ def _check_action(action: Any, where: str) -> list[str]:
     if kind in ("create", "update") and not (isinstance(action.get("resource"), dict)
                                             and action["resource"].get("resourceType")):
         return [f"{where}.resource missing for {kind}"]
-    if kind == "delete" and not (isinstance(action.get("resourceId"), (str, list)) and action["resourceId"]):
+    if kind == "delete" and not action.get("resourceId"):
         return [f"{where}.resourceId missing for delete"]
+    if kind == "delete" and not (isinstance(action["resourceId"], str) and _RELATIVE_REF.match(action["resourceId"])):
+        # CDS Hooks 2.0 Action: resourceId is a *string*, a relative reference (contract §4)
+        return [f"{where}.resourceId {action['resourceId']!r} is not one relative reference 'Type/id'"]
+    resource = action.get("resource")
+    if kind == "create" and resource.get("resourceType") == "ServiceRequest":
+        # contract §4: reasonCode and note both present, both carrying why
+        return [f"{where}.resource.{key} missing" for key in ("reasonCode", "note") if not resource.get(key)]
     return []
 
 

@@ -75,7 +75,17 @@ def server_on(service_server_factory, store_url):
     return service_server_factory({"KNEE_CDS_DATABASE_URL": store_url}, fake_domain=True)
 
 
-def test_a_locked_store_does_not_delay_advice_and_feedback_waits_for_its_commit(server_on, store_url):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def shared_server(request, service_server_factory, tmp_path_factory):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('off-path') / 'store.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_server").create_database("offpath")
+    return service_server_factory({"KNEE_CDS_DATABASE_URL": url}, fake_domain=True)
+
+
+def test_a_locked_store_does_not_delay_advice_and_feedback_waits_for_its_commit(shared_server):
+    server_on, store_url = shared_server, shared_server.database_url
     body = hook_body("patient-view")
     with locked_store(store_url):
         started = time.monotonic()
@@ -97,11 +107,12 @@ def test_a_locked_store_does_not_delay_advice_and_feedback_waits_for_its_commit(
     sender.join(60)
     assert answer["status"] == 200 and answer["at"] >= released_at
     store = Store(store_url)
-    assert [r["card_uuid"] for r in store.feedback_rows()] == [card["uuid"]]
+    mine = lambda: [r for r in store.feedback_rows() if r["card_uuid"] == card["uuid"]]  # noqa: E731
+    assert len(mine()) == 1
     # the audit row queued during the lock lands afterwards, and the feedback is linked to it
     wait_until(lambda: [r for r in store.audit_rows() if r["hook_instance"] == body["hookInstance"]])
-    wait_until(lambda: store.feedback_rows()[0]["linked"])
-    assert store.feedback_rows()[0]["hook_instance"] == body["hookInstance"]
+    wait_until(lambda: mine()[0]["linked"])
+    assert mine()[0]["hook_instance"] == body["hookInstance"]
 
 
 def test_queued_audit_rows_are_written_at_a_clean_shutdown(server_on, store_url):
@@ -205,3 +216,17 @@ def test_a_row_the_database_refuses_costs_only_itself(store_url):
     assert {r["hook_instance"] for r in store.audit_rows()} == {"h0", "h1", "h2"}
     assert store.stats.snapshot()["audit_dropped"] == 1
     store.close(5)
+
+
+def test_an_idle_writer_thread_ends_and_the_next_record_starts_another(monkeypatch):
+    from cds_hooks.store import audit_writer  # noqa: PLC0415
+
+    monkeypatch.setattr(audit_writer, "IDLE_EXIT_S", 0.3)
+    written: list[str] = []
+    writer = AuditWriter(lambda batch: written.extend(r.hook_instance for r in batch), StoreStats())
+    writer.submit(record(1))
+    assert writer.flush(10)
+    wait_until(lambda: writer._thread is None)
+    writer.submit(record(2))
+    assert writer.flush(10) and written == ["h1", "h2"]
+    assert writer.close(5)

@@ -68,8 +68,9 @@ def test_good_token_on_discovery_service_and_feedback(server, keys):
     resp = call(server, keys["rsa"].token(URL_ISS, aud(server, TRIAGE)))
     assert resp.status_code == 200, resp.text
     card = resp.json()["cards"][0]
-    # the audit row is written off the response path: wait for it (bounded)
-    audited = wait_until(lambda: next((r for r in Store(server.database_url).audit_rows()
+    # the audit row is written off the response path: wait (bounded) for it to land
+    store = Store(server.database_url)
+    audited = wait_until(lambda: next((r for r in store.audit_rows()
                                        if r["cards"] and r["cards"][0]["card_uuid"] == card["uuid"]), None))
     assert audited["client_iss"] == URL_ISS
     fb = {"feedback": [{"card": card["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-03-02T10:00:00Z"}]}

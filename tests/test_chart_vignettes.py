@@ -1,13 +1,9 @@
 """Facts for every shared vignette (discovered at run time) and key facts of V01, V04, V05, V14, V24."""
-import time
-
 import pytest
 
 from service.facts import Facts
 from service.units import compare
 from tests.chart_fixtures import NOW, VIGNETTES, chart_of, load_vignette, vignette_context, vignette_facts
-from service.chart import build_facts
-from service.terminology import default_terminology
 
 NAMES = sorted(p.stem for p in VIGNETTES.glob("*.json"))
 
@@ -21,26 +17,14 @@ def test_every_vignette_builds_facts(name):
     assert not [q for q in f.quality if q[0] in ("data-quality", "future-date", "unit")], f.quality
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_vignette_is_fast(name):
-    v = load_vignette(VIGNETTES / f"{name}.json")
-    chart, ctx, t = chart_of(v["resources"]), vignette_context(v), default_terminology()
-    build_facts(chart, NOW, t, ctx, v["hook"])
-    n = 50
-    start = time.perf_counter()
-    for _ in range(n):
-        build_facts(chart, NOW, t, ctx, v["hook"])
-    per_call = (time.perf_counter() - start) / n
-    assert per_call < 0.005, f"{name}: {per_call * 1e3:.2f} ms"   # generous for CI; ~0.5 ms locally
-
-
 def test_v01_cancer_chemo_and_exam():
     f = vignette_facts("V01")
     assert f.age == 55 and f.gender == "female"
     cancer = f.conditions_in("active-cancer")
     assert [c.source.ref for c in cancer] == ["Condition/v01-cond-breast-cancer"] and cancer[0].active
     assert [s.ref for s in f.medication_use["antineoplastic-therapy"]] == ["MedicationRequest/v01-medrx-paclitaxel"]
-    assert {s.ref for s in f.cancer_treatment} == {"Procedure/v01-proc-chemo", "MedicationRequest/v01-medrx-paclitaxel"}
+    # a medication is a W1 qualifier beside the cancer, never "cancer treatment" on its own (§4.1 W1)
+    assert {s.ref for s in f.cancer_treatment} == {"Procedure/v01-proc-chemo"}
     assert f.ka_true("leg-swelling") and f.ka_true("deep-vein-tenderness") and f.ka_true("pitting-edema")
     assert f.ka_false("entire-leg-swollen") and f.ka_false("collateral-superficial-veins")
     assert f.ka_value("calf-circumference-difference").value == pytest.approx(3.5)

@@ -255,7 +255,8 @@ def test_calls_run_concurrently(stub):
     chart = call(stub.base, settings=FetchSettings(timeout=1.0))
     elapsed = time.monotonic() - start
     assert chart.unreadable == []
-    assert elapsed < 0.2 * 1.5 + 0.15, f"8 queries of 0.2 s took {elapsed:.2f} s"
+    # in sequence they take at least 8 x 0.2 s; the 1.5 x slowest-query goal is bench/fetch_latency.py's
+    assert elapsed < 8 * 0.2 / 2, f"8 queries of 0.2 s took {elapsed:.2f} s"
 
 
 def test_relative_next_link_resolved_against_fhir_server(stub):

@@ -284,7 +284,8 @@ def test_pe_test_perc_neg_from_triage_field():
 def test_ctpa_preg_duplex_first():
     pe = card("pe-emergency", "emergency-immediate", ["PE-RED-FLAG", "PE-PREGNANCY", "DVT-SUPERSEDED-BY-PE"],
               suggest=["venous-duplex-us"], not_suggested={"d-dimer": "not in pregnancy"}, guidelines=["rcog"])
-    t = triage(facts(pregnancy="pregnant"), drafts(draft("ct", "ctpa")), dvt_suspected=True, us_state="none")
+    t = triage(facts(pregnancy="pregnant", ka={"leg-swelling": True}), drafts(draft("ct", "ctpa")),
+               dvt_suspected=True, us_state="none")
     c = advise(t, [pe])
     a = one(c, "OA-CTPA-PREG-DUPLEX-FIRST")
     assert c.tier == "emergency-immediate" and a.deletes == ["ct"]
@@ -293,10 +294,29 @@ def test_ctpa_preg_duplex_first():
 
 def test_ctpa_preg_with_duplex_draft_is_urgent():
     pe = card("pe-emergency", "emergency-immediate", ["PE-RED-FLAG", "PE-PREGNANCY"], suggest=["venous-duplex-us"])
-    t = triage(facts(pregnancy="pregnant"), drafts(draft("ct", "ctpa"), draft("us", "venous-duplex-us")),
-               dvt_suspected=True, us_state="none")
+    t = triage(facts(pregnancy="pregnant", ka={"deep-vein-tenderness": True}),
+               drafts(draft("ct", "ctpa"), draft("us", "venous-duplex-us")), dvt_suspected=True, us_state="none")
     c = advise(t, [pe])
     assert [a.rule for a in c.advice] == ["OA-CTPA-PREG-DUPLEX-FIRST"] and c.tier == "urgent"
+
+
+def test_ctpa_preg_without_dvt_signs_is_not_held_back():
+    # RCOG GTG 37b: pregnancy (an S5 risk factor) alone never holds back chest imaging
+    pe = card("pe-emergency", "emergency-immediate", ["PE-RED-FLAG", "PE-PREGNANCY", "DVT-SUPERSEDED-BY-PE"],
+              suggest=["ctpa"], guidelines=["rcog"])
+    t = triage(facts(pregnancy="pregnant", ka={"leg-swelling": False}), drafts(draft("ct", "ctpa")),
+               dvt_suspected=True, us_state="none")
+    c = advise(t, [pe])
+    assert c is None or "OA-CTPA-PREG-DUPLEX-FIRST" not in [a.rule for a in c.advice]
+
+
+def test_ctpa_preg_with_signs_but_unstable_keeps_the_ctpa():
+    pe = card("pe-emergency", "emergency-immediate", ["PE-UNSTABLE", "PE-RED-FLAG", "PE-PREGNANCY"],
+              suggest=["ctpa"], guidelines=["rcog"])
+    t = triage(facts(pregnancy="pregnant", ka={"leg-swelling": True}), drafts(draft("ct", "ctpa")),
+               dvt_suspected=True, us_state="none")
+    c = advise(t, [pe])
+    assert c is None or all(not a.deletes for a in c.advice)
 
 
 def test_knee_imaging_while_dvt_open_critical():
@@ -708,3 +728,16 @@ def test_us_state_falls_back_to_the_facts():
                dvt_suspected=True, wells_class="likely")
     # US negative (facts): not "D-dimer alone"; the D-dimer is what the card wants -> nothing to say
     assert advise(t, [dvt], hook="order-select") is None
+
+
+def test_pregnancy_test_the_pathway_wants_before_a_drafted_ddimer_is_created_at_order_sign():
+    # DDIMER-PREGNANCY-TEST-FIRST on an emergency-same-day card: the drafted D-dimer stays, the
+    # pregnancy test no draft covers is created (§6.16 item 6 (c))
+    dvt = card("dvt-pathway", "emergency-same-day", ["DVT-UNLIKELY-DDIMER", "DDIMER-PREGNANCY-TEST-FIRST"],
+               suggest=["pregnancy-test", "d-dimer"], guidelines=["ng158"])
+    t = triage(facts(pregnancy="unknown", age=30), drafts(draft("dd", "d-dimer")), dvt_suspected=True,
+               us_state="none")
+    c = advise(t, [dvt])
+    finding = one(c, "OA-MISSING-TEST")
+    assert [s.orderable for s in finding.creates] == ["pregnancy-test"] and not finding.deletes
+    assert c.tier == "emergency-same-day"

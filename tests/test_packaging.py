@@ -81,9 +81,10 @@ def test_every_shared_vignette_is_bundled_unchanged():
 # ---- the wheel ---------------------------------------------------------------------------------------
 
 def _checkout_files() -> tuple[set[str], set[str]]:
-    """(modules as wheel paths, data files of mappings/ as wheel paths) of the checkout."""
-    modules = {p.relative_to(REPO).as_posix() for pkg in SOURCE_PACKAGES for p in (REPO / pkg).rglob("*.py")
-               if "__pycache__" not in p.parts}
+    """(every file of cds_hooks/ and service/ — modules, templates, static files —, data files of
+    mappings/) of the checkout, as wheel paths."""
+    modules = {p.relative_to(REPO).as_posix() for pkg in SOURCE_PACKAGES for p in (REPO / pkg).rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
     data = {"service/mappings/" + p.relative_to(REPO / "mappings").as_posix()
             for p in (REPO / "mappings").rglob("*") if p.is_file() and "__pycache__" not in p.parts
             and p.suffix != ".pyc"}
@@ -100,7 +101,7 @@ def test_wheel_holds_every_module_and_data_file(wheel):
     modules, data = _checkout_files()
     assert "service/mappings/codesets.json" in data and "service/mappings/sites/st-example-hospital.json" in data
     assert any(n.startswith("service/mappings/examples/") for n in data)
-    assert modules - names == set(), "modules missing from the wheel (list them in pyproject.toml)"
+    assert modules - names == set(), "files missing from the wheel (pyproject.toml packages / package-data)"
     assert data - names == set(), "mappings/ files missing from the wheel (pyproject.toml package-data)"
     assert not any(n.startswith(("tests/", "mappings/", "deploy/")) for n in names)
     assert entry_points["console_scripts"]["knee-cds"] == "service.cli:main"

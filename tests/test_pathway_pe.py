@@ -158,15 +158,18 @@ def test_p3_unstable_with_dvt_suspected_only():
     assert "pe-emergency" not in t.cards
 
 
-def test_p7_pregnancy_duplex_first_when_dvt_suspected():
-    f = make_facts(30, symptoms=CHEST)
+def test_p7_pregnancy_duplex_first_only_with_dvt_signs():
+    f = make_facts(30, symptoms=CHEST, ka={"leg-swelling": True})
     f.pregnancy = Pregnancy("pregnant", [src("Observation/preg")], 70)
     t = _pe_triage(f, dvt_suspected=True, population="pregnancy")
     pe.evaluate(t)
     card = t.cards["pe-emergency"]
     assert "PE-PREGNANCY" in card.rules and "wellsPe" not in card.scores and "perc" not in card.scores
     assert suggested(card) == ["venous-duplex-us"] and "d-dimer" in not_suggested(card)
-    t = _pe_triage(f, dvt_suspected=False, population="pregnancy")
+    # pregnancy alone (an S5 risk factor) suspects DVT but never holds back chest imaging (RCOG GTG 37b)
+    f = make_facts(30, symptoms=CHEST)
+    f.pregnancy = Pregnancy("pregnant", [src("Observation/preg")], 70)
+    t = _pe_triage(f, dvt_suspected=True, population="pregnancy")
     pe.evaluate(t)
     assert suggested(t.cards["pe-emergency"]) == ["ctpa"]
 

@@ -11,6 +11,7 @@ import requests
 from tests.support import vignettes as vg
 
 PATHS = vg.vignette_paths()
+KNOWLEDGE_VERSION = vg.spec_knowledge_version()
 
 
 def _server_for(vignette, service_server_factory, cache={}):  # noqa: B006 - per-session server per config
@@ -51,11 +52,11 @@ def test_vignette_with_prefetch_and_from_fhir_server(path, service_server_factor
     service_id = vg.service_for(loaded.hook).id
 
     with_prefetch = _post(server, service_id, vg.build_request(loaded))
-    problems = vg.check_expect(vignette["expect"], with_prefetch) + vg.validate_cards(with_prefetch)
+    problems = vg.check_expect(vignette["expect"], with_prefetch) + vg.validate_cards(with_prefetch, KNOWLEDGE_VERSION)
     assert not problems, f"{vignette['id']} with prefetch: {problems}"
 
     fetched = _post(server, service_id, vg.build_server_request(loaded, fhir_base))
-    problems = vg.check_expect(vignette["expect"], fetched) + vg.validate_cards(fetched)
+    problems = vg.check_expect(vignette["expect"], fetched) + vg.validate_cards(fetched, KNOWLEDGE_VERSION)
     assert not problems, f"{vignette['id']} fetched from the FHIR server: {problems}"
 
     assert _comparable(fetched) == _comparable(with_prefetch)

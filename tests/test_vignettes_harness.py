@@ -127,8 +127,8 @@ def test_every_shared_vignette_prepares():
 
 # ---- check_expect and validate_cards ----
 
-def card(tier, topic, scores=None, orders=(), indicator=None, **extra):
-    ext = {"tier": tier, "rules": ["R"], "knowledgeVersion": "1.0.0"}
+def card(tier, topic, scores=None, orders=(), indicator=None, rules=("R",), **extra):
+    ext = {"tier": tier, "rules": list(rules), "knowledgeVersion": "1.1.0"}
     if scores:
         ext["scores"] = scores
     out = {"uuid": f"u-{topic}", "summary": "s", "detail": "d",
@@ -147,8 +147,9 @@ def card(tier, topic, scores=None, orders=(), indicator=None, **extra):
 
 RESPONSE = {"cards": [card("emergency-same-day", "dvt-pathway",
                            {"wellsDvt": {"min": 4, "max": 4, "class": "likely"}, "dDimer": {"state": "none"}},
-                           orders=["venous-duplex-us"]),
-                      card("urgent", "assessment-needed", {"ottawa": True, "kocher": 4})]}
+                           orders=["venous-duplex-us"], rules=["DVT-LIKELY-US4H", "DVT-INDETERMINATE"]),
+                      card("urgent", "assessment-needed", {"ottawa": True, "kocher": 4},
+                           rules=["ASSESS-WELLS-INCOMPLETE"])]}
 
 
 def test_check_expect_passes():
@@ -189,3 +190,43 @@ def test_validate_cards_catches_structure_problems():
                    "is not one relative reference", "resource.note missing",
                    "uuids not unique", "not most urgent first"]:
         assert needle in text, needle
+
+
+# ---- contract §9 ``rules`` and the knowledge version (clinical-rules §7.5) ----
+
+def test_expected_rules_may_be_on_any_card_in_any_position():
+    assert check_expect({"rules": ["DVT-INDETERMINATE", "ASSESS-WELLS-INCOMPLETE"]}, RESPONSE) == []
+    assert check_expect({"rules": []}, RESPONSE) == []
+
+
+def test_expected_rule_missing_from_every_card_is_reported():
+    problems = check_expect({"rules": ["DVT-LIKELY-US4H", "PE-PERC-NEG"]}, RESPONSE)
+    assert len(problems) == 1 and problems[0].startswith("rules: PE-PERC-NEG is in no card's rules")
+    assert check_expect({"rules": ["PE-PERC-NEG"]}, {"cards": []}) != []
+    assert check_expect({"rules": "DVT-LIKELY-US4H"}, RESPONSE) != []      # not a list
+
+
+def test_knowledge_version_must_match_the_rules():
+    assert validate_cards(RESPONSE, knowledge_version="1.1.0") == []
+    problems = validate_cards(RESPONSE, knowledge_version="1.2.0")
+    assert len(problems) == 2 and all("knowledgeVersion is '1.1.0'" in p for p in problems)
+    stale = card("urgent", "paes")
+    del stale["extension"]["example.knee-cds"]["knowledgeVersion"]
+    assert any("knowledgeVersion missing" in p for p in validate_cards({"cards": [stale]}))
+    no_rules = card("urgent", "paes", rules=())
+    assert any("rules is not a non-empty list" in p for p in validate_cards({"cards": [no_rules]}))
+
+
+def test_spec_knowledge_version_is_read_from_the_rules(tmp_path):
+    from tests.support.vignettes import spec_knowledge_version
+    (tmp_path / "clinical-rules.md").write_text("# rules\n\nKnowledge version: **`9.8.7`**. This is the value.\n")
+    assert spec_knowledge_version(tmp_path) == "9.8.7"
+    (tmp_path / "clinical-rules.md").write_text("# rules without a version\n")
+    with pytest.raises(ValueError):
+        spec_knowledge_version(tmp_path)
+
+
+def test_service_declares_the_spec_knowledge_version():
+    from service.triage import KNOWLEDGE_VERSION
+    from tests.support.vignettes import spec_knowledge_version
+    assert KNOWLEDGE_VERSION == spec_knowledge_version()

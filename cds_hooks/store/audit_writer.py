@@ -29,6 +29,7 @@ DEFAULT_BATCH_SIZE = 200
 RETRY_MIN_S = 0.2
 RETRY_MAX_S = 5.0
 DROP_LOG_EVERY_S = 10.0
+IDLE_EXIT_S = 60.0          # an idle writer thread ends; the next record starts another
 
 
 class AuditWriter:
@@ -58,13 +59,15 @@ class AuditWriter:
         if self._closed:
             self._drop(1, "the audit writer is closed")
             return False
-        self._ensure_thread()
+        with self._start_lock:
+            self._adopt_process()
         try:
             self._queue.put_nowait(record)
-            return True
         except queue.Full:
             self._drop(1, f"the audit queue is full ({self._queue_size})")
             return False
+        self._ensure_thread()
+        return True
 
     def depth(self) -> int:
         """Records queued or being written, not yet committed."""
@@ -102,27 +105,32 @@ class AuditWriter:
 
     # ------------------------------------------------------------------ writer thread
 
-    def _ensure_thread(self) -> None:
+    def _adopt_process(self) -> None:
+        """After a fork the parent's queue and thread are not ours (the parent writes its own)."""
         pid = os.getpid()
-        if self._pid == pid and self._thread is not None and self._thread.is_alive():
-            return
-        with self._start_lock:
-            if self._pid == pid and self._thread is not None and self._thread.is_alive():
-                return
-            if self._pid != pid:
-                # forked: the parent's queue and thread are not ours (the parent writes its own)
-                self._queue = queue.Queue(maxsize=self._queue_size)
-                self._idle = threading.Condition()
-                self._in_flight = 0
-                self._stop = threading.Event()
+        if self._pid != pid:
+            self._queue = queue.Queue(maxsize=self._queue_size)
+            self._idle = threading.Condition()
+            self._in_flight = 0
+            self._stop = threading.Event()
+            self._thread = None
             self._pid = pid
-            self._thread = threading.Thread(target=self._run, name="knee-cds-audit-writer", daemon=True)
-            self._thread.start()
+
+    def _ensure_thread(self) -> None:
+        # always under the lock: an idle writer decides to exit under it too, so a record put
+        # while it exits is seen either by that writer or by the one started here
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="knee-cds-audit-writer", daemon=True)
+                self._thread.start()
 
     def _run(self) -> None:
+        idle_since = time.monotonic()
         while not self._stop.is_set():
             batch = self._take_batch()
             if batch is None:
+                if time.monotonic() - idle_since > IDLE_EXIT_S and self._exit_if_idle():
+                    return
                 continue
             if not self._write_with_retry(batch):
                 return      # stopping while the store fails: close() counts the batch as lost
@@ -130,6 +138,14 @@ class AuditWriter:
                 self._in_flight = 0
                 self._idle.notify_all()
             self._stats.set_gauge("audit_queue_depth", self.depth())
+            idle_since = time.monotonic()
+
+    def _exit_if_idle(self) -> bool:
+        with self._start_lock:
+            if self._queue.empty() and self._thread is threading.current_thread():
+                self._thread = None
+                return True
+        return False
 
     def _take_batch(self) -> list[AuditRecord] | None:
         try:

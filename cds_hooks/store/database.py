@@ -13,6 +13,7 @@ import atexit
 import hashlib
 import hmac
 import logging
+import sqlite3
 import threading
 import weakref
 from datetime import datetime, timedelta, timezone
@@ -20,10 +21,11 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import String, and_, delete, exists, func, insert, select, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from .audit_writer import AuditWriter
-from .engine import WRITE, is_data_error, is_transient, make_engine
+from .engine import (FEEDBACK_LOCK_WAIT_MS, JTI_LOCK_WAIT_MS, WRITE, bound_postgres_waits, bounded_write,
+                     is_data_error, is_transient, make_engine)
 from .escaping import NUL, storable
 from .migrate import SchemaTooNew, current_revision, upgrade
 from .records import AuditCard, AuditRecord, StoreStats
@@ -89,6 +91,8 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._writer_engine = self.engine.execution_options(**WRITE)
+        self._jti_engine = self.engine.execution_options(**bounded_write(JTI_LOCK_WAIT_MS))
+        self._feedback_engine = self.engine.execution_options(**bounded_write(FEEDBACK_LOCK_WAIT_MS))
         self._salt: bytes | None = None
         self._ready = False
         self._lock = threading.Lock()
@@ -116,6 +120,7 @@ class Store:
                     value = conn.execute(select(store_meta.c.value).where(store_meta.c.key == SALT_KEY)).scalar_one()
                 self._salt = bytes.fromhex(value)
             except (SQLAlchemyError, SchemaTooNew) as err:
+                self._reset_connections(err)
                 raise StoreUnavailable(f"store not ready: {type(err).__name__}: {_first_line(err)}") from err
             self._ready = True
 
@@ -170,7 +175,7 @@ class Store:
         try:
             self._write_audit_batch([record])
         except SQLAlchemyError as err:
-            self._error("audit")
+            self._error("audit", err)
             raise StoreUnavailable(f"audit not written: {type(err).__name__}") from err
 
     def _write_audit_batch(self, records: Sequence[AuditRecord]) -> None:
@@ -178,6 +183,13 @@ class Store:
         before them."""
         self.ensure_ready()
         rows = [self._audit_row(r) for r in records]
+        try:
+            self._insert_audit(rows, records)
+        except SQLAlchemyError as err:
+            self._reset_connections(err)
+            raise
+
+    def _insert_audit(self, rows: list[dict[str, Any]], records: Sequence[AuditRecord]) -> None:
         with self._writer_engine.begin() as conn:
             ids = conn.execute(insert(audit).returning(audit.c.id, sort_by_parameter_order=True), rows).scalars().all()
             cards = [self._card_row(audit_id, record, card)
@@ -236,22 +248,32 @@ class Store:
         StoreUnavailable (nothing stored; it may succeed later)."""
         rows = [self._feedback_row(service_id, i, item, client_iss, received_at) for i, item in enumerate(items)]
         self._ready_or_unavailable("feedback")
+        for attempt in (1, 2):
+            try:
+                return self._insert_feedback(service_id, rows)
+            except SQLAlchemyError as err:
+                self._error("feedback", err)
+                if is_data_error(err):
+                    # checked above for what we know; anything else the database refuses for its
+                    # value is still the request's content, and a retry would fail the same way
+                    raise InvalidValue("A feedback value could not be stored as sent.") from err
+                if attempt == 1 and _sqlite_file_fault(err):
+                    # a repaired file fault: the connections were just closed, and the stale
+                    # read-only state goes with the last of them; the next connection may succeed
+                    continue
+                raise StoreUnavailable(f"feedback not stored: {type(err).__name__}") from err
+        raise AssertionError("unreachable")
+
+    def _insert_feedback(self, service_id: str, rows: list[dict[str, Any]]) -> list[bool]:
         linked: list[bool] = []
-        try:
-            with self._writer_engine.begin() as conn:
-                _serialize_links(conn)
-                for row in rows:
-                    card_id = self._issuing_card(conn, service_id, row["card_uuid"])
-                    conn.execute(insert(feedback).values(**row, audit_card_id=card_id, linked=card_id is not None))
-                    linked.append(card_id is not None)
-            return linked
-        except SQLAlchemyError as err:
-            self._error("feedback")
-            if is_data_error(err):
-                # checked above for what we know; anything else the database refuses for its value
-                # is still the request's content, and a retry would fail the same way
-                raise InvalidValue("A feedback value could not be stored as sent.") from err
-            raise StoreUnavailable(f"feedback not stored: {type(err).__name__}") from err
+        with self._feedback_engine.begin() as conn:
+            bound_postgres_waits(conn, FEEDBACK_LOCK_WAIT_MS)
+            _serialize_links(conn)
+            for row in rows:
+                card_id = self._issuing_card(conn, service_id, row["card_uuid"])
+                conn.execute(insert(feedback).values(**row, audit_card_id=card_id, linked=card_id is not None))
+                linked.append(card_id is not None)
+        return linked
 
     @staticmethod
     def _feedback_row(service_id: str, index: int, item: dict[str, Any], client_iss: str | None,
@@ -324,7 +346,8 @@ class Store:
         self._ready_or_unavailable("jti")
         now = _utcnow()
         try:
-            with self._writer_engine.begin() as conn:
+            with self._jti_engine.begin() as conn:
+                bound_postgres_waits(conn, JTI_LOCK_WAIT_MS)
                 conn.execute(delete(jwt_replay).where(jwt_replay.c.iss == iss, jwt_replay.c.jti == jti,
                                                       jwt_replay.c.expires_at < now))
                 conn.execute(insert(jwt_replay).values(iss=storable(iss), jti=storable(jti),
@@ -333,7 +356,7 @@ class Store:
         except IntegrityError:
             return False
         except SQLAlchemyError as err:
-            self._error("jti")
+            self._error("jti", err)
             raise StoreUnavailable(f"replay record not written: {type(err).__name__}") from err
 
     # ------------------------------------------------------------------ retention
@@ -353,7 +376,7 @@ class Store:
                     "jwt_replay": conn.execute(delete(jwt_replay).where(jwt_replay.c.expires_at < now)).rowcount,
                 }
         except SQLAlchemyError as err:
-            self._error("retention")
+            self._error("retention", err)
             raise StoreUnavailable(f"retention purge failed: {type(err).__name__}") from err
 
     # ------------------------------------------------------------------ helpers
@@ -365,13 +388,31 @@ class Store:
             self._error(operation)
             raise
 
-    def _error(self, operation: str) -> None:
+    def _error(self, operation: str, err: BaseException | None = None) -> None:
         self.stats.add("store_error", 1, operation=operation)
+        if err is not None:
+            self._reset_connections(err)
+
+    def _reset_connections(self, err: BaseException) -> None:
+        """After a store fault, close every pooled connection: one opened while the fault lasted
+        (e.g. a SQLite file opened read-only, whose shared memory index every later connection of
+        the process would share) must not outlive the repair."""
+        if is_transient(err):
+            self.engine.dispose()
 
 
 def _serialize_links(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(select(func.pg_advisory_xact_lock(LINK_LOCK_KEY)))
+
+
+def _sqlite_file_fault(err: SQLAlchemyError) -> bool:
+    """A SQLite error about the file itself (read-only, cannot open, I/O), not a lock: worth one
+    immediate retry on fresh connections. Never on a lock (it already waited the busy timeout), and
+    never on PostgreSQL (a connection lost during COMMIT may have committed)."""
+    if not isinstance(err, OperationalError) or not isinstance(err.orig, sqlite3.OperationalError):
+        return False
+    return "locked" not in str(err.orig) and "busy" not in str(err.orig)
 
 
 def _is_transient(err: BaseException) -> bool:

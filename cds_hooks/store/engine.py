@@ -7,10 +7,11 @@ fresh one (which sees a repaired file or a restarted server).
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import (DBAPIError, DisconnectionError, InterfaceError, InternalError, OperationalError,
                             ProgrammingError, SQLAlchemyError)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -21,6 +22,22 @@ SQLITE_BUSY_TIMEOUT_S = 30
 # for it (busy timeout), instead of reading a snapshot and failing at once when another writer
 # committed in between (SQLITE_BUSY_SNAPSHOT, which no timeout retries).
 WRITE = {"store_write": True}
+# Writes a client waits for hold a worker thread: a locked store may hold them only this long,
+# then the request is answered "unavailable" (503) instead of waiting out the busy timeout and
+# starving the threads that serve advice. The JWT replay record (auth on) is on the hook path.
+JTI_LOCK_WAIT_MS = 2000
+FEEDBACK_LOCK_WAIT_MS = 5000
+
+
+def bounded_write(lock_wait_ms: int) -> dict:
+    return {"store_write": True, "store_lock_wait_ms": lock_wait_ms}
+
+
+def bound_postgres_waits(conn, lock_wait_ms: int) -> None:
+    """The PostgreSQL half of :func:`bounded_write` (SQLite's is the busy timeout, set at BEGIN)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(lock_wait_ms)}")
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(lock_wait_ms)}")
 
 # Statement/lock wait bound on PostgreSQL: a stuck lock must not hold a worker thread forever.
 PG_STATEMENT_TIMEOUT_MS = 30_000
@@ -29,18 +46,43 @@ PG_STATEMENT_TIMEOUT_MS = 30_000
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
+    parsed = normalize_url(url)
     return create_engine(
-        url, pool_pre_ping=True, pool_recycle=1800,
-        connect_args={"connect_timeout": 10,
+        parsed, pool_pre_ping=True, pool_recycle=1800,
+        connect_args={"connect_timeout": 5,
                       "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_MS} "
                                  f"-c lock_timeout={PG_STATEMENT_TIMEOUT_MS}"}
-        if url.startswith("postgresql") else {},
+        if parsed.get_backend_name() == "postgresql" else {},
     )
+
+
+def normalize_url(url: str) -> URL:
+    """``postgresql://`` and ``postgres://`` (the forms operators and hosting platforms write) mean
+    the psycopg 3 driver this package installs (extra ``postgres``), not SQLAlchemy's default
+    psycopg2."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
 
 
 def _sqlite_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False})
     in_memory = ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:")
+
+    database = engine.url.database
+
+    @event.listens_for(engine, "do_connect")
+    def _refuse_read_only(_dialect, _record, _cargs, _cparams):
+        # SQLite silently opens a file it cannot write read-only, and creates its WAL index
+        # (-shm) with the file's mode: a connection opened during a permission fault would keep
+        # the whole process read-only after the repair. Refuse to open one instead.
+        if not in_memory and database:
+            problem = _not_writable(database)
+            if problem:
+                raise sqlite3.OperationalError(f"attempt to write a readonly database ({problem})")
 
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_conn, _record):
@@ -57,7 +99,9 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("store_write") else "BEGIN")
+        options = conn.get_execution_options()
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(options.get('store_lock_wait_ms', SQLITE_BUSY_TIMEOUT_S * 1000))}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("store_write") else "BEGIN")
 
     @event.listens_for(engine, "handle_error")
     def _sqlite_fault_is_a_disconnect(context):
@@ -67,6 +111,16 @@ def _sqlite_engine(url: str) -> Engine:
             context.is_disconnect = True
 
     return engine
+
+
+def _not_writable(database: str) -> str | None:
+    path = os.path.abspath(database)
+    for candidate in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(candidate) and not os.access(candidate, os.R_OK | os.W_OK):
+            return f"{os.path.basename(candidate)} is not writable"
+    if not os.path.exists(path) and not os.access(os.path.dirname(path) or ".", os.W_OK | os.X_OK):
+        return "its folder is not writable"
+    return None
 
 
 def is_data_error(err: BaseException) -> bool:

@@ -132,7 +132,7 @@ def build_card(t: Triage) -> CardDraft | None:
 
 def _summary(t: Triage, first: str) -> str:
     if "DATA-FETCH-INCOMPLETE" in t.assessment and len(t.assessment) == 1:
-        return "Triage may be incomplete: part of the chart could not be read; absent data not treated as normal"
+        return "Check the full chart: part of it could not be read, so triage may be incomplete; absent data not treated as normal"
     if "ASSESS-WELLS-INCOMPLETE" in t.assessment:
         return "Examine today: Wells DVT items unknown, cannot classify as unlikely; treat as DVT likely until done"
     return f"Assessment needed: {first.lower()}; absent data not treated as normal"

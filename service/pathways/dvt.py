@@ -8,17 +8,74 @@ from __future__ import annotations
 from datetime import timedelta
 
 from service.drafts import CardDraft, NotSuggested, Suggest
-from service.evidence import cite, cite_all, fmt_time
-from service.scores.d_dimer import DDimerState, interpret, interpret_ddimer, select
+from service.evidence import cite, cite_all, fmt_date, fmt_time
+from service.pathways.dvt_suspicion import redness_differential
+from service.pathways.popliteal_mass import rupture_signs, rupture_suspected
+from service.pathways import pregnancy_test_first
+from service.scores.d_dimer import DDimerState, interpret, interpret_ddimer, pregnancy_not_excluded, select
 from service.scores.wells_dvt import WellsDvt, wells_dvt
 from service.triage import Triage
 
 CURRENT_SCAN = timedelta(days=8)
-INTERIM_TEXT = (
-    "If the scan (or D-dimer) result cannot be obtained within 4 h: draw the D-dimer first, then offer "
-    "interim therapeutic anticoagulation, preferably one that can be continued if DVT is confirmed (for "
-    "example apixaban or rivaroxaban; NG158), and get the scan result within 24 h."
-)
+
+# -- card text (§6.3), chosen by the predicates below ------------------------------------------------
+INTERIM_CORE = ("offer interim therapeutic anticoagulation, preferably one that can be continued if DVT is "
+                "confirmed (for example apixaban or rivaroxaban; NG158), and get the scan result within 24 h.")
+INTERIM_DRAW_FIRST = ("If the scan (or D-dimer) result cannot be obtained within 4 h: draw the D-dimer first, then "
+                      + INTERIM_CORE)
+INTERIM_WITHOUT_DRAW = "If the scan result cannot be obtained within 4 h: " + INTERIM_CORE
+CONFIRM_STILL_TAKING = "Confirm whether the patient is still taking an anticoagulant first. "
+SCAN_NEGATIVE_THEN_DDIMER = "Scan negative: D-dimer, then follow NG158."
+SCAN_NEGATIVE_THEN_PREGNANCY_TEST = ("Scan negative: pregnancy test, then the D-dimer once pregnancy is excluded "
+                                     "(DDIMER-PREGNANCY-TEST-FIRST), then follow NG158.")
+SCAN_NEGATIVE_NO_DDIMER = ("Scan negative: no D-dimer (not reliable here: {why}); Wells likely or indeterminate: "
+                           "repeat proximal scan 6–8 days after the first (L5); Wells unlikely: DVT excluded (U1).")
+DDIMER_AFTER_NEGATIVE_SCAN = ("only if the scan is negative (a negative D-dimer does not rule out DVT when Wells is "
+                              "likely).")
+DDIMER_REPLACED_BY_SCAN = "not used here: a repeat scan replaces it ({why})."
+STOP_INTERIM_EXCLUDED = "Stop the interim anticoagulation ({sources}): DVT is excluded."
+STOP_INTERIM_REPEAT_DUE = ("Stop the interim anticoagulation ({sources}) (NG158); DVT is not yet excluded: the "
+                           "repeat proximal scan 6–8 days after the first decides.")
+# the main action of each row, first in Recommendation (the suggestion alone is not enough to read)
+MAIN_CONFIRMED = "Start treatment for DVT (NG158) and assess for PE symptoms."
+MAIN_KNOWN_RECENT = ("Leg-vein ultrasound if symptoms are new or worse (extension or recurrence); check adherence to "
+                     "anticoagulation.")
+MAIN_DELAYED_DRAW = ("D-dimer now, drawn before the first anticoagulant dose; proximal leg-vein ultrasound with the "
+                     "result within 24 hours.")
+MAIN_DELAYED_SCAN = "Proximal leg-vein ultrasound with the result within 24 hours."
+MAIN_DDIMER_AFTER_SCAN = ("D-dimer now (NG158 1.1.4): positive or unusable, repeat the proximal scan 6–8 days after "
+                          "the first; negative, DVT unlikely.")
+MAIN_REPEAT_SCAN = "Repeat the proximal leg-vein scan 6–8 days after the first ({start} to {end})."
+MAIN_SCAN_4H = "Proximal leg-vein ultrasound with the result within 4 hours."
+MAIN_IMAGE_FIRST = "Proximal leg-vein ultrasound: result within 4 hours where possible, 24 hours at the latest."
+MAIN_DDIMER_4H = "Quantitative D-dimer with the result within 4 hours."
+SCAN_WITHIN_4H = {
+    True: "A scan result can be had within 4 hours",
+    False: "No scan result within 4 hours (the plan uses the delayed-scan row)",
+}
+
+
+# -- predicates ---------------------------------------------------------------------------------------
+def ddimer_replaced_by_scan(t: Triage) -> bool:
+    """M-ANTI or M-IMG: the D-dimer step is replaced by ultrasound (§6.3 Modifiers)."""
+    return t.m_anti or t.m_img
+
+
+def draws_ddimer_first(t: Triage, dd: DDimerState) -> bool:
+    """"draw the D-dimer first, then" only when no usable D-dimer is on record and the row can use one."""
+    return dd.state == "none" and not ddimer_replaced_by_scan(t)
+
+
+def interim_anticoagulation_current(facts) -> bool:
+    ac = facts.anticoagulation
+    return ac.state == "current" and ac.pre_existing is False
+
+
+def modifier_reason(t: Triage) -> str:
+    parts = (["anticoagulated"] if t.m_anti else []) + (["inpatient or recent surgery"] if t.m_img else [])
+    return " and ".join(parts)
+
+
 EXCLUDED_RULES = ("DVT-LIKELY-US-NEG-DDIMER-NEG", "DVT-REPEAT-US-NEG", "DVT-UNLIKELY-US-NEG", "DVT-UNLIKELY-DDIMER-NEG")
 KNEE_IMAGING_REASON = "knee assessment and imaging once DVT is excluded."
 
@@ -59,11 +116,21 @@ def known_recent_dvt(facts) -> list:
     return out
 
 
+def stale_active_vte(facts) -> list:
+    """R4: an active VTE Condition (not Z86.-) with onset more than 90 days ago: previous DVT, not current."""
+    cutoff = facts.now - timedelta(days=90)
+    return [c for c in facts.conditions_in("vte-history")
+            if c.active and c.onset and c.onset < cutoff and not any(code.startswith("Z86") for _s, code in c.codes)]
+
+
+STALE_VTE_TEXT = ("stale-condition: {ref} recorded as active since {date}, no recent imaging: treated as previous "
+                  "DVT (Wells +1), not as a current diagnosis.")
+
+
 def pregnancy_status_needed(facts) -> bool:
     """§1.9 item 4: female (or gender unknown/other), aged 12–50 (or age unknown, or an age range that
     reaches into 12–50), status unknown."""
-    return (facts.pregnancy.state == "unknown" and facts.gender in (None, "female", "other", "unknown")
-            and (facts.age_range is None or facts.age_range.within(12, 50) is not False))
+    return pregnancy_not_excluded(facts)
 
 
 def _not(draft: CardDraft, orderable: str, reason: str) -> None:
@@ -71,12 +138,12 @@ def _not(draft: CardDraft, orderable: str, reason: str) -> None:
         draft.not_recommended.append(NotSuggested(orderable, reason))
 
 
-def _interim(t: Triage, draft: CardDraft) -> None:
+def _interim(t: Triage, draft: CardDraft, dd: DDimerState) -> None:
     if t.m_anti:
         return                                  # never add a second anticoagulant (§6.3 M-ANTI)
-    text = INTERIM_TEXT
+    text = INTERIM_DRAW_FIRST if draws_ddimer_first(t, dd) else INTERIM_WITHOUT_DRAW
     if t.facts.anticoagulation.state == "uncertain":
-        text = "Confirm whether the patient is still taking an anticoagulant first. " + text
+        text = CONFIRM_STILL_TAKING + text
     if pregnancy_status_needed(t.facts):
         text += " Confirm pregnancy status first."
     if t.facts.medication_use.get("oestrogen-therapy"):
@@ -86,11 +153,16 @@ def _interim(t: Triage, draft: CardDraft) -> None:
     draft.recommendation.append(text)
 
 
-def _stop_interim(t: Triage, draft: CardDraft) -> None:
-    ac = t.facts.anticoagulation
-    if ac.state == "current" and ac.pre_existing is False:
-        draft.recommendation.append(
-            f"Stop the interim anticoagulation ({cite_all(ac.sources, False)}): DVT is excluded.")
+def _stop_interim(t: Triage, draft: CardDraft, template: str = STOP_INTERIM_EXCLUDED) -> None:
+    if interim_anticoagulation_current(t.facts):
+        draft.recommendation.append(template.format(sources=cite_all(t.facts.anticoagulation.sources, False)))
+
+
+def _scan_within_4h_line(t: Triage, draft: CardDraft) -> None:
+    """The record that decides between L1 and L2/L3 is cited (§6.3 "Scan within 4 h")."""
+    reading = t.facts.ka.get("ultrasound-within-4h")
+    if reading is not None and reading.value in SCAN_WITHIN_4H and reading.winner is not None:
+        draft.evidence.append(f"{SCAN_WITHIN_4H[reading.value]}: {cite(reading.winner.source)}")
 
 
 def _duplex(rule: str, hours: int, reason: str, now) -> Suggest:
@@ -132,6 +204,7 @@ def evaluate(t: Triage) -> None:
         draft.summary = "DVT confirmed on ultrasound: start treatment (NG158) and assess for PE symptoms"
         draft.headline = "**DVT confirmed on ultrasound (NICE NG158).** Start treatment and assess for PE symptoms."
         draft.evidence.append(f"Leg-vein ultrasound: DVT seen. {cite(scan.source)}")
+        draft.recommendation.append(MAIN_CONFIRMED)
         _not(draft, "d-dimer", "DVT is already confirmed.")
         _not(draft, "venous-duplex-us", "DVT is already confirmed on ultrasound.")
     elif recent:
@@ -140,6 +213,7 @@ def evaluate(t: Triage) -> None:
         draft.summary = "Known recent DVT: ultrasound if symptoms are new or worse (extension or recurrence)"
         draft.headline = "**Known recent DVT (NICE NG158).** Check adherence to anticoagulation."
         draft.evidence.append(f"Recent DVT: {cite_all(recent)}")
+        draft.recommendation.append(MAIN_KNOWN_RECENT)
         draft.suggestions.append(_duplex("DVT-KNOWN-RECENT", 24, "if symptoms are new or worse: extension or recurrence", now))
         _not(draft, "d-dimer", "useless with a known DVT.")
     elif likely:
@@ -163,6 +237,7 @@ def evaluate(t: Triage) -> None:
         t.dvt_status = "open"
         if not draft.summary:
             draft.summary = f"DVT pathway ({wells_txt})"
+    pregnancy_test_first.apply(t, draft)
     draft.scores["wellsDvt"] = wells.score_key()
     draft.scores["dDimer"] = dd.score_key()
     pe = t.cards.get("pe-emergency")
@@ -177,8 +252,8 @@ def evaluate(t: Triage) -> None:
         pe.unknown.extend(line for line in draft.unknown if line not in pe.unknown)
         for flag in draft.flags:
             pe.add_flag(flag)
-        note = "Leg vein ultrasound can support the diagnosis; do not delay CTPA for it."
-        if note not in pe.recommendation:
+        note = t.pe_supersede_text
+        if note and note not in pe.recommendation:
             pe.recommendation.append(note)
         return
     t.add_card(draft)
@@ -199,25 +274,33 @@ def _likely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDim
                                              "proximal leg-vein ultrasound with the result within 4 hours", now))
             draft.recommendation.append("Proximal leg-vein ultrasound, result within 4 hours (suggested). Positive: "
                                         "diagnose and treat DVT, and assess for PE symptoms.")
-            draft.recommendation.append("Scan negative: D-dimer, then follow NG158.")
+            if ddimer_replaced_by_scan(t):
+                draft.recommendation.append(SCAN_NEGATIVE_NO_DDIMER.format(why=modifier_reason(t)))
+            elif pregnancy_not_excluded(facts):
+                draft.recommendation.append(SCAN_NEGATIVE_THEN_PREGNANCY_TEST)
+            else:
+                draft.recommendation.append(SCAN_NEGATIVE_THEN_DDIMER)
             if within_4h is None:
                 draft.unknown.append("Whether a scan result can be had within 4 hours is not recorded "
                                      "(ultrasound-within-4h): assumed yes.")
-            _interim(t, draft)
-            _not(draft, "d-dimer", "only if the scan is negative (a negative D-dimer does not rule out DVT when "
-                                   "Wells is likely).")
+            _interim(t, draft, dd)
+            _not(draft, "d-dimer", DDIMER_REPLACED_BY_SCAN.format(why=modifier_reason(t)) if ddimer_replaced_by_scan(t)
+                 else DDIMER_AFTER_NEGATIVE_SCAN)
+            _scan_within_4h_line(t, draft)
             _forbid_knee_imaging(draft)
         else:
             draft.add_rule("DVT-LIKELY-SCAN-DELAYED")
             draft.summary = f"{label} ({score}), scan not within 4 h: D-dimer now, interim anticoagulation, scan within 24 h"
             draft.headline = f"**{label}: two-level {score}; the scan cannot be had within 4 hours (NICE NG158).**"
             draft.suggestions.append(_duplex("DVT-LIKELY-SCAN-DELAYED", 24, "scan result within 24 h", now))
+            draft.recommendation.append(MAIN_DELAYED_DRAW if dd.state == "none" else MAIN_DELAYED_SCAN)
             if dd.state == "none":
                 draft.suggestions.insert(0, _ddimer_suggest("DVT-LIKELY-SCAN-DELAYED",
                                                             "draw before the first anticoagulant dose", now))
             else:
                 _not(draft, "d-dimer", "already drawn; a negative result does not exclude DVT in the likely group.")
-            _interim(t, draft)
+            _interim(t, draft, dd)
+            _scan_within_4h_line(t, draft)
             _forbid_knee_imaging(draft)
         return
     if us == "negative-repeat":
@@ -244,6 +327,7 @@ def _likely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDim
         draft.summary = f"DVT likely ({score}), scan negative: D-dimer now to decide on a repeat scan"
         draft.headline = "**Scan negative but DVT likely (NICE NG158 1.1.4):** D-dimer now."
         draft.suggestions.append(_ddimer_suggest("DVT-LIKELY-US-NEG-DDIMER-NEEDED", "scan negative, Wells likely", now))
+        draft.recommendation.append(MAIN_DDIMER_AFTER_SCAN)
         _not(draft, "knee-xray", KNEE_IMAGING_REASON)
         _not(draft, "mri-knee", KNEE_IMAGING_REASON)
     elif effective in ("positive", "unusable"):
@@ -257,7 +341,8 @@ def _likely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDim
                                          "repeat proximal scan 6–8 days after the first",
                                          label="Book repeat proximal leg-vein ultrasound (6–8 days after the first)",
                                          period=(start, end), repeat=True))
-        _stop_interim(t, draft)
+        draft.recommendation.append(MAIN_REPEAT_SCAN.format(start=fmt_time(start), end=fmt_time(end)))
+        _stop_interim(t, draft, STOP_INTERIM_REPEAT_DUE)
         for orderable in ("d-dimer", "mri-knee", "knee-xray"):
             _not(draft, orderable, "the repeat scan decides; " + ("already drawn." if orderable == "d-dimer" else KNEE_IMAGING_REASON))
     else:
@@ -285,15 +370,18 @@ def _unlikely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DD
             draft.headline = "**D-dimer cannot be used here (NICE NG158): image first.**"
             draft.suggestions.append(_duplex(draft.rules[-1], 4, "image first: D-dimer unreliable here "
                                              "(result within 4 h where possible, 24 h at the latest)", now))
-            _not(draft, "d-dimer", "unreliable on anticoagulation or in the imaging-first group.")
+            draft.recommendation.append(MAIN_IMAGE_FIRST)
+            draft.recommendation.append(SCAN_NEGATIVE_NO_DDIMER.format(why=modifier_reason(t)))
+            _not(draft, "d-dimer", DDIMER_REPLACED_BY_SCAN.format(why=modifier_reason(t)))
             return
         draft.add_rule("DVT-UNLIKELY-DDIMER")
         draft.summary = f"DVT unlikely ({score}): D-dimer with result within 4 hours"
         draft.headline = f"**DVT unlikely: two-level {score} (NICE NG158).** Quantitative D-dimer, result within 4 hours."
         draft.suggestions.append(_ddimer_suggest("DVT-UNLIKELY-DDIMER", f"DVT unlikely (two-level {score}); NICE NG158 "
                                                  "1.1.5: D-dimer with the result within 4 hours", now))
+        draft.recommendation.append(MAIN_DDIMER_4H)
         draft.recommendation.append("D-dimer positive: proximal leg-vein ultrasound within 4 hours. Negative: DVT unlikely.")
-        _interim(t, draft)
+        _interim(t, draft, dd)
         _not(draft, "venous-duplex-us", "only if the D-dimer is positive.")
         _forbid_knee_imaging(draft)
     elif dd.state in ("positive", "unusable"):
@@ -303,7 +391,8 @@ def _unlikely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DD
                           "within 4 hours.")
         draft.suggestions.append(_duplex("DVT-UNLIKELY-DDIMER-POS-US", 4, f"D-dimer {dd.state}; NICE NG158: ultrasound "
                                          "within 4 h, else interim anticoagulation and scan within 24 h", now))
-        _interim(t, draft)
+        draft.recommendation.append(MAIN_SCAN_4H)
+        _interim(t, draft, dd)
         _not(draft, "d-dimer", "already drawn.")
         _not(draft, "knee-xray", KNEE_IMAGING_REASON)
         _not(draft, "mri-knee", KNEE_IMAGING_REASON)
@@ -336,10 +425,9 @@ def _modifiers(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) ->
         _not(draft, "d-dimer", "may be falsely low on anticoagulation.")
     if t.m_img:
         draft.add_rule("DVT-IMAGING-FIRST")
-        draft.recommendation.append(f"{facts.setting.imaging_first_reason or 'Inpatient or recent surgery'}: D-dimer is "
+        reason = facts.setting.imaging_first_reason or "inpatient or recent surgery"
+        draft.recommendation.append(f"{reason[:1].upper()}{reason[1:]}: D-dimer is "
                                     "unreliable here and its evidence comes from community patients; image first.")
-        if facts.anticoagulation.state == "prophylactic":
-            draft.recommendation.append("Prophylactic LMWH does not exclude DVT.")
         _not(draft, "d-dimer", "not as the first or only test in the imaging-first group.")
     if facts.anticoagulation.state == "prophylactic":
         line = "Prophylactic-dose anticoagulation does not exclude DVT."
@@ -355,6 +443,13 @@ def _modifiers(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) ->
                                     "anticoagulation because a cyst is known.")
         if cysts:
             draft.evidence.append(f"Baker's cyst: {cite_all([c.source for c in cysts])}")
+        if rupture_suspected(facts):
+            signs = "; ".join(rupture_signs(facts))
+            draft.recommendation.append(f"Suspected rupture of the known Baker's cyst ({signs}): handled on this "
+                                        "card; the venous duplex excludes DVT and shows the cyst.")
+    redness = redness_differential(facts)
+    if redness:
+        draft.recommendation.append(redness)
     for rule in dd.rules:
         draft.add_rule(rule)
     for flag in dd.flags:
@@ -394,6 +489,9 @@ def _evidence(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) -> 
     if not_doc:
         draft.add_flag("not-documented")
         draft.quality.append("not-documented: the history items listed above.")
+    for c in stale_active_vte(facts):
+        draft.add_flag("stale-condition")
+        draft.quality.append(STALE_VTE_TEXT.format(ref=c.source.ref, date=fmt_date(c.onset)))
     for item in wells.items:
         if item.flag == "cancer-activity-unconfirmed":
             draft.add_flag("cancer-activity-unconfirmed")

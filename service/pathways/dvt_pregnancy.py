@@ -54,8 +54,10 @@ def _carry_to_pe(t: Triage, draft: CardDraft) -> None:
         pe.add_flag(flag)
     if "rcog" not in pe.guidelines:
         pe.guidelines.append("rcog")
-    for line in ("Leg vein ultrasound can support the diagnosis; do not delay CTPA for it.", LMWH):
-        if line not in pe.recommendation:
+    # the PE card states one leg-scan text, chosen by its own P7 plan (§6.1 superseding)
+    lmwh_stated = any("LMWH until VTE is excluded" in line for line in pe.recommendation)   # P7 says it already
+    for line in (t.pe_supersede_text, None if lmwh_stated else LMWH):
+        if line and line not in pe.recommendation:
             pe.recommendation.append(line)
 
 

@@ -134,7 +134,7 @@ def _evidence(facts: Facts, draft: CardDraft, reasons: list[str], cause_lines: l
         elif sources:
             draft.evidence.append(mc.source_line("Fever", sources))
     if reasons:
-        draft.evidence.append("Review reasons: " + "; ".join(f"{r} {REASON_TEXT[r]}" for r in reasons))
+        draft.evidence.append("Needs review for: " + "; ".join(REASON_TEXT[r] for r in reasons) + ".")
     draft.evidence.extend(cause_lines)
     xr = mc.latest_radiograph(facts)
     if xr is not None and not any(line.startswith("Knee radiograph") for line in cause_lines):

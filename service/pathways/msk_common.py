@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable
 
+from service.card_text import clip_summary
 from service.drafts import CardDraft, NotSuggested, Suggest
 from service.evidence import cite, fmt_date
 from service.fhir_time import months_before  # noqa: F401 - pathways call mc.months_before
@@ -225,6 +226,5 @@ def finish(draft: CardDraft, t: Triage) -> CardDraft:
     return t.add_card(draft)
 
 
-def clip(text: str, limit: int = 139) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+# the one summary clipper (word boundary, "…", contract §4 limit) lives with the card wording standard
+clip = clip_summary

@@ -12,7 +12,9 @@ from datetime import timedelta
 
 from service.drafts import CardDraft, NotSuggested, Suggest
 from service.evidence import cite, cite_all
-from service.pathways import msk_common as mc
+from service.pathways import msk_common as mc, pregnancy_test_first
+from service.pathways.dvt_suspicion import dvt_sign_lines
+from service.scores.d_dimer import pregnancy_not_excluded
 from service.scores.perc import Perc, perc, perc_applies
 from service.scores.score_items import compare, fmt_quantity, num, quantity
 from service.scores.wells_pe import WellsPe, wells_pe
@@ -20,7 +22,76 @@ from service.triage import Triage
 
 TOPIC = "pe-emergency"
 SAFETY_NET_PE = "Return now if breathlessness, chest pain or haemoptysis recur or worsen."
+CONFIRM_PREGNANCY = ("Confirm pregnancy status before choosing an anticoagulant (DOACs are not used in pregnancy); "
+                     "if pregnant, the pregnancy row applies (no Wells PE, PERC or D-dimer).")
+
+# §6.1 superseding text: exactly one, chosen by what the PE card does (never "do not delay CTPA" beside
+# "duplex first")
 SUPERSEDE_NOTE = "Leg vein ultrasound can support the diagnosis; do not delay CTPA for it."
+SUPERSEDE_DUPLEX_FIRST = ("Leg-vein compression duplex first (RCOG GTG 37b): if it shows DVT, treat and no CTPA is "
+                          "needed; if it is negative, CTPA or a V/Q scan without delay.")
+SUPERSEDE_DVT_CONFIRMED = "DVT confirmed on ultrasound: treat; no further PE imaging is needed (RCOG GTG 37b)."
+
+# §6.1 P7 (RCOG GTG 37b): a leg scan first only with signs or symptoms of DVT (S1–S4); pregnancy or the
+# postpartum state alone (S5) never holds back chest imaging.
+P7_CHEST_IMAGING_TEXT = ("ECG and chest X-ray now; then CTPA or a V/Q lung scan, without waiting for a leg scan "
+                         "(CTPA in preference when the chest X-ray is abnormal; otherwise V/Q or CTPA per local "
+                         "obstetric protocol); LMWH until PE is excluded unless contraindicated.")
+# with DVT signs or a positive scan DVT is suspected, so the superseding text above states the plan;
+# the row's own line adds only what it does not say
+P7_DUPLEX_FIRST_TEXT = "ECG and chest X-ray now, while the leg-vein duplex is done (signs of DVT: {signs})."
+P7_DVT_CONFIRMED_TEXT = "ECG and chest X-ray now; LMWH for the DVT seen on ultrasound ({scan})."
+
+
+def p7_dvt_confirmed(t: Triage, us: str, p3: bool) -> bool:
+    """A current positive scan: treat; no PE imaging (RCOG GTG 37b)."""
+    return us == "positive"
+
+
+def p7_duplex_first(t: Triage, us: str, p3: bool) -> bool:
+    """P7's duplex-first step: DVT signs S1–S4, US state none, and no P3 (an unstable patient goes to CTPA)."""
+    return bool(dvt_sign_lines(t.facts)) and us == "none" and not p3
+
+
+# §6.1 P7 plans, first that holds; chest imaging otherwise (no DVT signs, or the current scan negative)
+P7_PLANS = (
+    ("dvt-confirmed", p7_dvt_confirmed),
+    ("duplex-first", p7_duplex_first),
+    ("chest-imaging", lambda t, us, p3: True),
+)
+
+
+def _p7_plan(draft: CardDraft, t: Triage, plan: str) -> str:
+    """Apply a P7 plan to the card; returns the summary's test words."""
+    facts, now = t.facts, t.facts.now
+    if plan == "dvt-confirmed":
+        scan = max((u for u in facts.ultrasounds if u.value == "dvt-seen" and u.time), key=lambda u: u.time)
+        draft.recommendation.append(P7_DVT_CONFIRMED_TEXT.format(scan=cite(scan.source)))
+        return "LMWH (DVT on ultrasound)"
+    if plan == "duplex-first":
+        # the signs are cited in Evidence; here their names only
+        signs = ", ".join(line.split(": ", 1)[-1].split(":")[0].split(" (")[0] for line in dvt_sign_lines(facts))
+        mc.suggest(draft, Suggest("venous-duplex-us", "PE-PREGNANCY", "leg-vein compression duplex first (signs of "
+                                  "DVT): if it is positive, no further PE imaging is needed",
+                                  period=(now, now + timedelta(hours=4))))
+        draft.recommendation.append(P7_DUPLEX_FIRST_TEXT.format(signs=signs))
+        return "leg-vein duplex first"
+    mc.suggest(draft, Suggest("ctpa", "PE-PREGNANCY", "ECG and chest X-ray now; CTPA or V/Q without waiting for a "
+                              "leg scan; LMWH until PE is excluded unless contraindicated"))
+    draft.recommendation.append(P7_CHEST_IMAGING_TEXT)
+    return "ECG, chest X-ray, then CTPA or V/Q"
+
+
+def supersede_text(draft: CardDraft, p7_plan: str | None) -> str | None:
+    if draft.suggests("ctpa"):
+        return SUPERSEDE_NOTE
+    if p7_plan == "duplex-first":
+        return SUPERSEDE_DUPLEX_FIRST
+    if p7_plan == "dvt-confirmed":
+        return SUPERSEDE_DVT_CONFIRMED
+    if any(r in draft.rules for r in ("PE-UNLIKELY-DDIMER", "PE-DDIMER-POS-CTPA", "PE-LIKELY-CTPA")):
+        return SUPERSEDE_NOTE           # P5/P6: CTPA is the next imaging step on this card
+    return None
 PE_SYMPTOMS = (("dyspnoea", "breathlessness"), ("chest-pain", "chest pain"), ("haemoptysis", "haemoptysis"),
                ("syncope", "syncope"))
 
@@ -49,13 +120,17 @@ def _vital_line(t: Triage, draft: CardDraft | None, key: str, label: str) -> str
     return f"{label} {fmt_quantity(q)}. {cite(reading.winner.source)}"
 
 
-def _exclude(t: Triage, rule: str, lines: list[str], score: dict) -> None:
-    """P1/P2: no PE card; the rule, scores and safety net go onto the most urgent card (§6.1, §7.2)."""
+def _exclude(t: Triage, rule: str, lines: list[str], score: dict, perc_result: Perc | None) -> None:
+    """P1/P2: no PE card; the rule, scores and safety net go onto the most urgent card (§6.1, §7.2).
+    A PERC that was computed is reported there too (§4.11): with no PE card nothing else owns it."""
     t.pe_excluded_rule = rule
     if rule not in t.carry_rules:
         t.carry_rules.append(rule)
     for key, value in score.items():
         t.scores[key] = value
+    if perc_result is not None:
+        t.scores["perc"] = perc_result.result
+        t.carry_scores["perc"] = perc_result.result
     for line in lines + [f"{rule}: PE excluded. {SAFETY_NET_PE}"]:
         if line not in t.carry_evidence:
             t.carry_evidence.append(line)
@@ -90,11 +165,12 @@ def evaluate(t: Triage) -> None:
 
     if not p3 and wells is not None:
         if perc_result is not None and perc_result.result == "negative":          # P1
-            _exclude(t, "PE-PERC-NEG", _symptom_lines(t) + perc_result.evidence_lines(), {"perc": "negative"})
+            _exclude(t, "PE-PERC-NEG", _symptom_lines(t) + perc_result.evidence_lines(), {"perc": "negative"},
+                     perc_result)
             return
         if not wells.likely and dd is not None and dd.state == "negative":       # P2
             _exclude(t, "PE-EXCLUDED-DDIMER-NEG", _symptom_lines(t) + wells.evidence_lines() + [dd.line()],
-                     wells.score_keys())
+                     wells.score_keys(), perc_result)
             return
 
     draft = CardDraft(topic=TOPIC, tier="emergency-immediate", guidelines=["esc", "ng158"])
@@ -108,6 +184,7 @@ def evaluate(t: Triage) -> None:
 
     action = "emergency department now"
     test = ""
+    p7_plan: str | None = None
     if p3:                                                                        # P3
         draft.add_rule("PE-UNSTABLE")
         rec.append("Suspected high-risk PE (systolic BP below 90 mmHg; ESC 2019): resuscitation, call the "
@@ -132,20 +209,9 @@ def evaluate(t: Triage) -> None:
             t.us_state = us
             rec.append("Pregnant or postpartum: Wells PE, PERC and D-dimer are not used (RCOG GTG 37b). LMWH "
                        "until VTE is excluded unless strongly contraindicated; DOACs are not used in pregnancy.")
-            if t.dvt_suspected and us == "none":
-                mc.suggest(draft, Suggest("venous-duplex-us", "PE-PREGNANCY", "leg-vein compression duplex first: "
-                                          "if it is positive, no further PE imaging is needed",
-                                          period=(now, now + timedelta(hours=4))))
-                rec.append("Leg-vein duplex first (DVT suspected): if positive, treat without further PE imaging; "
-                           "if negative, CTPA or V/Q per local obstetric protocol.")
-                test = test or "leg-vein duplex first"
-            elif us == "positive":
-                rec.append("DVT confirmed on ultrasound: treat with LMWH; no PE imaging is needed (RCOG GTG 37b).")
-                test = test or "LMWH (DVT on ultrasound)"
-            else:
-                mc.suggest(draft, Suggest("ctpa", "PE-PREGNANCY", "ECG and chest X-ray first; V/Q or CTPA per "
-                                          "local obstetric protocol; LMWH until excluded unless contraindicated"))
-                test = test or "ECG, chest X-ray, then V/Q or CTPA"
+            p7_plan = next(plan for plan, holds in P7_PLANS if holds(t, us, p3))
+            plan_test = _p7_plan(draft, t, p7_plan)
+            test = test or plan_test
             mc.not_suggest(draft, "d-dimer", "D-dimer is not used to investigate VTE in pregnancy (RCOG GTG 37b).")
         elif wells is not None:
             if wells.likely:                                                      # P5
@@ -183,6 +249,7 @@ def evaluate(t: Triage) -> None:
                     action = "emergency assessment today"
                     rec.append(f"Low clinical suspicion attested but PERC {perc_result.result}: PE cannot be "
                                "excluded without testing.")
+    pregnancy_test_first.apply(t, draft, position=1)                              # P6 with §1.9 item 4
     if ac.state in ("current", "uncertain"):                                      # P9
         draft.add_rule("PE-ANTICOAGULATED")
         rec.append("D-dimer unreliable on anticoagulation; PE on anticoagulation needs specialist review.")
@@ -215,6 +282,11 @@ def evaluate(t: Triage) -> None:
         mc.not_suggest(draft, orderable, why)
 
     t.pe_tier = draft.tier
+    if population == "adult" and pregnancy_not_excluded(facts):                   # §1.9 item 4, §6.14
+        rec.append(CONFIRM_PREGNANCY)
+        t.need_assessment("ASSESS-PREGNANCY-STATUS", draft.tier,
+                          ["Pregnancy status (LOINC 82810-3): decides the PE pathway (RCOG GTG 37b) and the "
+                           "anticoagulant."])
     if draft.tier == "emergency-immediate" and t.dvt_suspected:                   # §6.1 superseding
         draft.add_rule("DVT-SUPERSEDED-BY-PE")
         if population == "adult":
@@ -229,8 +301,10 @@ def evaluate(t: Triage) -> None:
         for line in t.suspicion:
             if line not in draft.evidence:
                 draft.evidence.append(f"DVT suspected, {line}")
-        if SUPERSEDE_NOTE not in rec:
-            rec.append(SUPERSEDE_NOTE)
+        note = supersede_text(draft, p7_plan)
+        t.pe_supersede_text = note
+        if note and note not in rec:
+            rec.append(note)
 
     score_txt = ""
     if wells is not None:

@@ -13,6 +13,7 @@ from service.drafts import CardDraft, Suggest, more_urgent
 from service.evidence import cite, fmt_date
 from service.facts import ConditionFact, Facts
 from service.pathways import msk_common as mc
+from service.pathways.dvt_suspicion import swelling_lines
 from service.triage import Triage
 
 TOPIC = "popliteal-mass"
@@ -46,29 +47,56 @@ def _known_cysts(facts: Facts) -> list[ConditionFact]:
     return [c for c in facts.conditions_in("bakers-cyst") if c.active and c.verification == "confirmed"]
 
 
-def rows(facts: Facts) -> list[str]:
-    out: list[str] = []
+def known_cyst_unchanged(facts: Facts) -> bool:
+    """The conditions M4 shares with a suspected rupture: a lump, an active confirmed Baker's cyst, not
+    enlarging, no night pain."""
+    return (facts.ka_true("popliteal-mass") and bool(_known_cysts(facts))
+            and not facts.ka_true("mass-enlarging") and not facts.ka_true("night-pain"))
+
+
+def rupture_signs(facts: Facts) -> list[str]:
+    """A suspected rupture of a known cyst (§6.10; the source document's red flag "sudden sharp pain
+    and a big increase in calf swelling"): ka:sudden-onset true, or calf or leg swelling (S1, S3, S4)."""
+    lines = []
+    if facts.ka_true("sudden-onset"):
+        lines.append(mc.ka_line(facts, "sudden-onset") or "sudden onset")
+    return lines + swelling_lines(facts)
+
+
+def rupture_suspected(facts: Facts) -> bool:
+    return known_cyst_unchanged(facts) and bool(rupture_signs(facts))
+
+
+# §6.10 rows, in order; each (rule, predicate on (facts, DVT suspected)). M3 and M4 exclude the
+# suspected rupture of a known cyst while DVT is suspected: the dvt-pathway card handles it then.
+ROWS = (
+    ("XR-SUSPICIOUS-LESION",                                                         # M1
+     lambda f, dvt: (_xr_suspicious(f) or bool(_tumour_conditions(f)))),
+    ("MASS-YOUNG-NG12",                                                              # M2
+     lambda f, dvt: _young(f) and (f.ka_true("night-pain") or f.ka_true("popliteal-mass"))),
+    ("MASS-ADULT",                                                                   # M3
+     lambda f, dvt: (not _young(f) and f.ka_true("popliteal-mass")
+                     and not (known_cyst_unchanged(f) and not rupture_signs(f))
+                     and not (rupture_suspected(f) and dvt))),
+    ("MASS-KNOWN-CYST",                                                              # M4
+     lambda f, dvt: not _young(f) and known_cyst_unchanged(f) and not rupture_signs(f)),
+    ("BONE-PAIN-NIGHT",                                                              # M5
+     lambda f, dvt: not _young(f) and f.ka_true("night-pain") and not f.ka_true("popliteal-mass")),
+)
+
+
+def _xr_suspicious(facts: Facts) -> bool:
     xr = mc.latest_radiograph(facts)
-    mass = facts.ka_true("popliteal-mass")
-    night = facts.ka_true("night-pain")
-    young = _young(facts)
-    if (xr is not None and xr.value == "suspicious-lesion") or _tumour_conditions(facts):
-        out.append("XR-SUSPICIOUS-LESION")                                     # M1
-    if young and (night or mass):
-        out.append("MASS-YOUNG-NG12")                                          # M2
-    if not young and mass:
-        if (_known_cysts(facts) and not facts.ka_true("mass-enlarging") and not night):
-            out.append("MASS-KNOWN-CYST")                                      # M4
-        else:
-            out.append("MASS-ADULT")                                           # M3
-    if not young and night and not mass:
-        out.append("BONE-PAIN-NIGHT")                                          # M5
-    return out
+    return xr is not None and xr.value == "suspicious-lesion"
+
+
+def rows(facts: Facts, dvt_suspected: bool = False) -> list[str]:
+    return [rule for rule, holds in ROWS if holds(facts, dvt_suspected)]
 
 
 def evaluate(t: Triage) -> None:
     facts = t.facts
-    fired = rows(facts)
+    fired = rows(facts, t.dvt_suspected)
     if not fired:
         return
     tier = None
@@ -176,6 +204,9 @@ def _recommend(facts: Facts, draft: CardDraft, fired: list[str]) -> None:
                    "person); MRI per specialist.")
     if "MASS-YOUNG-NG12" in fired:
         rec.append("Young person with night or rest pain or a lump: very urgent imaging (within 48 h) per NG12.")
+    if "MASS-ADULT" in fired and rupture_suspected(facts):
+        rec.append("Known Baker's cyst with a sudden onset: possible rupture; ultrasound the lump, and review the "
+                   "same day if the calf swells (a ruptured cyst mimics DVT).")
     if "MASS-ADULT" in fired:
         rec.append("Lump behind the knee in an adult: ultrasound; an enlarging lump -> urgent ultrasound and the "
                    "local sarcoma pathway.")

@@ -14,6 +14,81 @@ from service.triage import Triage
 NOT_SUGGESTED = ("d-dimer", "venous-duplex-us", "knee-xray", "mri-knee", "cbc", "crp", "esr", "ctpa")
 BENIGN_SETS = {"calf-strain": "calf strain", "hamstring-strain": "hamstring strain"}
 
+# §6.15: the source document's home care, one line each, in plain words (the card's Recommendation)
+HOME_CARE = (
+    "Rest and change activity: cut back on running, jumping and deep squats for several days, then build up "
+    "again gradually.",
+    "Ice: 10–15 minutes at a time, a few times a day, with a cloth between the ice and the skin.",
+    "Support: a soft knee sleeve or an elastic bandage, not so tight that it causes numbness.",
+    "Raise the leg on pillows when resting, to reduce swelling.",
+    "Gentle calf and hamstring stretches, if they do not make the pain worse.",
+)
+PAIN_RELIEF = ("Pain relief: paracetamol; an anti-inflammatory painkiller (for example ibuprofen) only where it is "
+               "safe for you, as directed on the pack. If you have kidney, heart, stomach or bleeding problems, take "
+               "a blood thinner or are pregnant, ask a pharmacist or doctor before taking one.")
+PAIN_RELIEF_NO_NSAID = ("Pain relief: paracetamol. Do not take anti-inflammatory painkillers such as ibuprofen or "
+                        "naproxen, including ones bought without a prescription")
+NSAID_CAUTION_RULE = "SELF-CARE-NSAID-CAUTION"
+
+
+def _cited(sources) -> str:
+    return ", ".join(f"{s.display} ({s.ref})" if s.display and s.display != s.ref else s.ref for s in sources)
+
+
+def n1_anticoagulant(facts) -> str | None:
+    ac = facts.anticoagulation
+    if ac.state in ("current", "prophylactic") and ac.sources:
+        return f"because you take {_cited(ac.sources)}: an anti-inflammatory adds to its bleeding risk (stomach and elsewhere)"
+    if ac.state == "uncertain":
+        what = _cited(ac.sources) if ac.sources else "; ".join(ac.reasons) or "the medication lists"
+        return (f"because you may still be taking an anticoagulant ({what}): an anti-inflammatory adds to the "
+                "bleeding risk of an anticoagulant (stomach and elsewhere)")
+    return None
+
+
+def _condition_finding(set_name: str, what: str, reason: str):
+    def finding(facts) -> str | None:
+        found = facts.conditions_in(set_name)         # counted Conditions, any clinicalStatus (§1.2)
+        if not found:
+            return None
+        return f"because {what} is recorded ({', '.join(c.source.ref for c in found)}): {reason}"
+    return finding
+
+
+def n5_pregnant(facts) -> str | None:
+    preg = facts.pregnancy
+    if preg.state != "pregnant":
+        return None
+    refs = ", ".join(s.ref for s in preg.sources) or "pregnancy recorded"
+    return (f"because you are pregnant ({refs}): anti-inflammatories are not recommended in pregnancy unless a "
+            "doctor advises them, especially from 20 weeks (risk to the baby's kidneys and heart)")
+
+
+# §6.15 SELF-CARE-NSAID-CAUTION [design; NICE CKS NSAIDs: prescribing issues; MHRA Drug Safety Update]:
+# each finding (N1–N5) is a named predicate returning its card line, or None
+NSAID_FINDINGS = (
+    ("N1", n1_anticoagulant),
+    ("N2", _condition_finding("chronic-kidney-disease", "chronic kidney disease",
+                              "anti-inflammatories can worsen kidney function")),
+    ("N3", _condition_finding("heart-failure", "heart failure",
+                              "anti-inflammatories cause fluid retention and can worsen heart failure")),
+    ("N4", _condition_finding("peptic-ulcer-gi-bleeding", "a stomach ulcer or bleeding from the gut",
+                              "risk of a stomach ulcer or bleeding")),
+    ("N5", n5_pregnant),
+)
+
+
+def nsaid_caution_lines(facts) -> list[str]:
+    return [line for _name, finding in NSAID_FINDINGS if (line := finding(facts))]
+
+
+def home_care(facts) -> tuple[list[str], bool]:
+    """The Recommendation lines, and whether the NSAID caution fired."""
+    caution = nsaid_caution_lines(facts)
+    if not caution:
+        return list(HOME_CARE) + [PAIN_RELIEF], False
+    return list(HOME_CARE) + [PAIN_RELIEF_NO_NSAID] + [f"{line[:1].upper()}{line[1:]}." for line in caution], True
+
 
 def _only_self_care_cards(t: Triage) -> bool:
     return all(TIER_RANK[d.tier] >= TIER_RANK["self-care"] for d in t.cards.values())
@@ -72,8 +147,12 @@ def evaluate(t: Triage) -> None:
         draft.evidence.append("Likely benign cause recorded: " + "; ".join(causes))
     if mtd.not_recorded:
         draft.extra.append(("Not recorded, covered by the safety net", [", ".join(mtd.not_recorded)]))
-    draft.recommendation.append("Relative rest, ice or heat, simple analgesia, graded return to activity.")
+    lines, caution = home_care(facts)
+    draft.recommendation.extend(lines)
+    if caution:
+        draft.add_rule(NSAID_CAUTION_RULE)
+        draft.guidelines.append("nsaid")
     for orderable in NOT_SUGGESTED:
         draft.not_recommended.append(NotSuggested(orderable, "nothing recorded points to a cause that needs it."))
-    draft.guidelines.append("ng158")
+    draft.guidelines.insert(0, "ng158")          # §7.5: NG158 is the self-care card's main link
     t.add_card(draft)

@@ -27,6 +27,36 @@ GOUT_TEXT = ("Do not diagnose gout from urate alone; urate ≥ 360 µmol/L (6 mg
              "during a flare and gout is still suspected, repeat ≥ 2 weeks after it settles (NG219); crystal "
              "confirmation comes from the aspirate.")
 
+# §6.6 adult text, chosen by whether an NG51 high-risk feature is present (§4.10): with one, blood
+# cultures then IV antibiotics within 1 hour, and the aspiration must not delay them (NICE NG51; BSR
+# 2006 with the BOA); without one, aspirate before antibiotics.
+ADULT_TEXT = {
+    False: {
+        "aspiration": "aspirate before antibiotics: Gram stain, culture, cell count, crystals",
+        "culture": None,
+        "recommendation": ("Aspirate the knee before antibiotics (Gram stain, culture, cell count, polarised-light "
+                           "crystal microscopy)."),
+        "summary": "Septic arthritis until proven otherwise: same-day orthopaedics, aspirate before antibiotics "
+                   "(no NG51 high-risk feature)",
+        "headline": "**Septic arthritis until proven otherwise (BSR 2006).** Same-day orthopaedic review; aspirate "
+                    "the knee before antibiotics.",
+    },
+    True: {
+        "aspiration": ("before antibiotics only if it does not delay them; otherwise as soon as possible after the "
+                       "first dose (Gram stain, culture, cell count, crystals)"),
+        "culture": "now, before the first antibiotic dose (NICE NG51: antibiotics within 1 hour)",
+        "recommendation": ("Suspected sepsis with a high-risk feature: take blood cultures, then give intravenous "
+                           "broad-spectrum antibiotics within 1 hour; aspirate the joint before the first dose only "
+                           "if that does not delay it, otherwise as soon as possible after it (still send Gram stain, "
+                           "culture, cell count and crystals)."),
+        "summary": "Septic arthritis with sepsis high-risk feature ({n}): blood cultures, then IV antibiotics within "
+                   "1 hour",
+        "headline": "**Septic arthritis with a sepsis high-risk feature (NICE NG51; BSR 2006).** Blood cultures, then "
+                    "intravenous antibiotics within 1 hour; aspirate only if that does not delay them.",
+    },
+}
+ANTIBIOTICS_WITHIN = timedelta(hours=1)
+
 # bloods and cultures for both adult and child (§6.6, §6.7), in suggestion order
 BLOODS = (
     ("blood-culture", "blood cultures always for a hot swollen joint (BSR 2006), not only when febrile"),
@@ -94,8 +124,13 @@ def _lab_evidence(facts: Facts, draft: CardDraft) -> None:
             draft.evidence.append(f"{name} {fmt_quantity(quantity(reading))}: {cite(reading.winner.source)}")
 
 
-def _workup(draft: CardDraft, rule: str, facts: Facts, aspiration_reason: str) -> None:
-    """§6.6 / §6.7 suggestions (the lead's assembly removes those already ordered or resulted, §7.7)."""
+def _workup(draft: CardDraft, rule: str, facts: Facts, aspiration_reason: str,
+            culture_now: str | None = None) -> None:
+    """§6.6 / §6.7 suggestions (assembly removes those already ordered or resulted, §7.7). With
+    ``culture_now`` (SEPTIC-ADULT-SEPSIS) blood cultures come first, within the hour (§7.5 ≤ 1 h)."""
+    if culture_now:
+        mc.suggest(draft, Suggest("blood-culture", rule, culture_now,
+                                  period=(facts.now, facts.now + ANTIBIOTICS_WITHIN)))
     mc.suggest(draft, Suggest("arthrocentesis", rule, aspiration_reason))
     for orderable, reason in BLOODS:
         mc.suggest(draft, Suggest(orderable, rule, reason))
@@ -151,6 +186,7 @@ def _adult(t: Triage) -> None:
     sep = sepsis.score(facts)
     if sep.high_risk:
         draft.add_rule("SEPTIC-ADULT-SEPSIS")
+        draft.guidelines.append("ng51")
         draft.raise_to("emergency-immediate")
     _sepsis_lines(facts, draft, sep)
     _lab_evidence(facts, draft)
@@ -160,16 +196,13 @@ def _adult(t: Triage) -> None:
         draft.add_rule("GOUT-VS-SEPTIC")
         draft.guidelines.append("ng219")
 
-    # recommendation (key messages, §6.6)
-    if sep.high_risk:
-        draft.recommendation.append(
-            "NG51 high-risk sepsis feature present: emergency assessment now; treat as suspected sepsis; do not "
-            "delay antibiotics for aspiration when sepsis is life-threatening.")
+    text = ADULT_TEXT[sep.high_risk]
+    # recommendation (key messages, §6.6): the sepsis text replaces "aspirate before antibiotics"
     draft.recommendation += [
+        text["recommendation"],
         "A hot, swollen, tender knee with restricted movement is septic arthritis until proven otherwise, even "
-        "without fever: same-day orthopaedic review.",
-        "Aspirate the knee before antibiotics (Gram stain, culture, cell count, polarised-light crystal microscopy), "
-        "unless life-threatening sepsis or unavoidable delay.",
+        "without fever: " + ("emergency assessment now; orthopaedic review." if sep.high_risk
+                             else "same-day orthopaedic review."),
         "Blood cultures always (BSR), with FBC, CRP, ESR and a baseline knee radiograph.",
         "Crystals do not exclude infection.",
         "Warfarin or a DOAC does not contraindicate needle aspiration.",
@@ -179,7 +212,8 @@ def _adult(t: Triage) -> None:
     if gout:
         draft.recommendation.append(GOUT_TEXT)
 
-    _workup(draft, "SEPTIC-ADULT", facts, "aspirate before antibiotics: Gram stain, culture, cell count, crystals")
+    rule = "SEPTIC-ADULT-SEPSIS" if sep.high_risk else "SEPTIC-ADULT"
+    _workup(draft, rule, facts, text["aspiration"], text["culture"])
     if gout:
         mc.suggest(draft, Suggest("uric-acid", "GOUT-VS-SEPTIC", "serum urate (supports, never confirms, gout; NG219)"))
     mc.not_suggest(draft, "mri-knee", "not a first test for a hot swollen knee: aspirate and radiograph first")
@@ -187,17 +221,8 @@ def _adult(t: Triage) -> None:
                                why="no DVT suspicion recorded: not indicated for a hot swollen joint")
 
     draft.scores.update(sep.score_keys())
-    n = sep.value
-    if sep.high_risk:
-        draft.summary = mc.clip(f"Septic arthritis with NG51 sepsis high-risk feature ({n}): emergency now; "
-                                "aspirate before antibiotics unless life-threatening")
-        draft.headline = ("**Septic arthritis with a sepsis high-risk feature (BSR 2006; NICE NG51).** Emergency "
-                          "assessment now; aspirate before antibiotics unless sepsis is life-threatening.")
-    else:
-        draft.summary = mc.clip("Septic arthritis until proven otherwise: same-day orthopaedics, aspirate before "
-                                "antibiotics (no NG51 high-risk feature)")
-        draft.headline = ("**Septic arthritis until proven otherwise (BSR 2006).** Same-day orthopaedic review; "
-                          "aspirate the knee before antibiotics.")
+    draft.summary = mc.clip(text["summary"].format(n=sep.value))
+    draft.headline = text["headline"]
     mc.finish(draft, t)
 
 

@@ -50,6 +50,19 @@ class DDimerState:
         return f"{text}. {cite(r.source)}"
 
 
+PREGNANCY_AGE = (12, 50)
+PREGNANCY_POSSIBLE_GENDERS = (None, "female", "other", "unknown")
+
+
+def pregnancy_not_excluded(facts: Facts) -> bool:
+    """§1.9 item 4: pregnancy status unknown for a person who could be pregnant (female, or gender
+    unknown or other, aged 12–50; an unknown age, or an age range reaching into 12–50, is not read as
+    outside the band)."""
+    lo, hi = PREGNANCY_AGE
+    return (facts.pregnancy.state == "unknown" and facts.gender in PREGNANCY_POSSIBLE_GENDERS
+            and (facts.age_range is None or facts.age_range.within(lo, hi) is not False))
+
+
 def select(facts: Facts, since: datetime, until: datetime | None = None) -> DDimer | None:
     """The latest D-dimer drawn in [since, until]; same-time conflicts go to the higher-risk value."""
     until = until or facts.now + timedelta(minutes=5)
@@ -111,6 +124,9 @@ def interpret(facts: Facts, d: DDimer | None, *, age_adjusted_on: bool, wells_un
         flags.append("ddimer-qualitative"); reasons.append("qualitative assay")
     if population == "pregnancy":
         flags.append("ddimer-in-pregnancy"); reasons.append("not used in pregnancy")
+    elif population == "adult" and pregnancy_not_excluded(facts):
+        # RCOG GTG 37b: the D-dimer is used only once pregnancy is excluded (DDIMER-PREGNANCY-TEST-FIRST)
+        flags.append("ddimer-in-pregnancy"); reasons.append("pregnancy not excluded")
     if population == "paediatric":
         flags.append("ddimer-child"); reasons.append("not validated under 18")
     if anticoag_state == "uncertain":

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from service.evidence import cite, cite_all
+from service.evidence import cite, cite_all, fmt_time
 from service.facts import Facts, Quantity, Source
 from service.units import compare
 
 SIX_MONTHS = timedelta(days=183)
+# §4.1 "W10 on the card"
+W10_ATTESTED_FALSE = "Wells 0, alternative diagnosis at least as likely: attested false ({ref}, {time})"
+W10_NOT_ATTESTED = "No attestation that an alternative diagnosis is at least as likely"
 EXAM_ITEMS = (
     ("W4", "deep-vein-tenderness", "tenderness along the deep veins"),
     ("W5", "entire-leg-swollen", "entire leg swollen"),
@@ -49,7 +53,9 @@ class WellsDvt:
     def evidence_lines(self) -> list[str]:
         lines = []
         for item in self.items:
-            if item.state in ("scores", "zero") and item.sources:
+            if item.id == "W10" and item.points == 0 and item.sources:
+                lines.append(W10_ATTESTED_FALSE.format(ref=item.sources[0].ref, time=fmt_time(item.sources[0].time)))
+            elif item.state in ("scores", "zero") and item.sources:
                 sign = f"+{item.points}" if item.points and item.points > 0 else str(item.points)
                 lines.append(f"Wells {sign}, {item.label}: {cite_all(list(item.sources))}")
         lines.append(
@@ -70,10 +76,10 @@ class WellsDvt:
             lines.append(f"{'; '.join(not_doc)[:1].upper()}{'; '.join(not_doc)[1:]}: not documented. "
                          f"Each would add 1 point{tail}")
         w10 = next((i for i in self.items if i.id == "W10"), None)
-        if w10 and w10.points == 0:
+        if w10 and w10.points == 0 and not w10.sources:     # attested false is evidence, not a gap (§4.1)
             after = classify(self.min - 2, self.max - 2)
             still = ", still likely" if self.klass == "likely" and after == "likely" else f", {after}"
-            lines.append("No attestation that an alternative diagnosis is at least as likely "
+            lines.append(W10_NOT_ATTESTED + " "
                          f"(it would subtract 2: Wells {self.min - 2}{still}).")
         return lines
 
@@ -116,27 +122,79 @@ def calf_item(facts: Facts) -> WellsItem:
     return WellsItem("W6", shown, 1 if hit else 0, tuple(reading.sources), "scores" if hit else "zero")
 
 
-def cancer_item(facts: Facts) -> WellsItem:
-    label = "active cancer (treatment within 6 months or palliative)"
+@dataclass(frozen=True)
+class CancerEvidence:
+    """What W1 reads (§4.1 W1, §1.4 cancer-treatment window, §1.12 item 3)."""
+
+    cancers: tuple[Source, ...]          # set:active-cancer Conditions, active or abated within 6 months
+    treatment: tuple[Source, ...]        # Procedure, Z51.- Condition or Encounter reasonCode within 6 months
+    medication: tuple[Source, ...]       # current set:antineoplastic-therapy medications
+    palliative: tuple[Source, ...]
+    recent_onset: tuple[Source, ...]     # a cancer with onset within 6 months [design]
+    history_unreadable: bool             # Conditions or Procedures could not be read (§1.13)
+    medications_unreadable: bool
+
+    @property
+    def qualifiers(self) -> tuple[Source, ...]:
+        # (a): a medication qualifies only here, beside a cancer Condition; methotrexate and other
+        # drugs of the set also have non-cancer uses (rheumatoid arthritis, psoriasis)
+        return self.treatment + self.medication + self.palliative + self.recent_onset
+
+
+def cancer_evidence(facts: Facts) -> CancerEvidence:
     now = facts.now
     cancers = [c for c in facts.conditions_in("active-cancer")
                if c.active or (c.abatement is not None and c.abatement >= now - SIX_MONTHS)]
-    treatment = list(facts.cancer_treatment) + list(facts.medication_use.get("antineoplastic-therapy", []))
     palliative = [c.source for c in facts.conditions_in("palliative-care") if c.active]
     palliative += [p.source for p in facts.procedures_in("palliative-care")]
     palliative += [e.source for e in facts.encounters if "palliative-care" in e.type_sets | e.reason_sets]
-    recent_onset = [c.source for c in cancers if c.onset and c.onset >= now - SIX_MONTHS]
-    qualifiers = treatment + palliative + recent_onset
-    if treatment and not cancers:
-        return WellsItem("W1", label, 1, tuple(dict.fromkeys(treatment)), "scores")  # (b) treatment on its own
-    if cancers and qualifiers:
-        return WellsItem("W1", label, 1, tuple(dict.fromkeys([c.source for c in cancers] + qualifiers)), "scores")
-    if facts.unreadable_types & {"Condition", "Procedure", "MedicationRequest", "MedicationStatement"}:
-        return WellsItem("W1", label, None, state="unknown")
-    if cancers:
-        return WellsItem("W1", label + " (activity unconfirmed)", None, tuple(c.source for c in cancers),
-                         "unknown", "cancer-activity-unconfirmed")
-    return WellsItem("W1", "active cancer", 0, state="not-documented", flag="not-documented")
+    return CancerEvidence(
+        cancers=tuple(c.source for c in cancers),
+        treatment=tuple(dict.fromkeys(facts.cancer_treatment)),
+        medication=tuple(dict.fromkeys(facts.medication_use.get("antineoplastic-therapy", []))),
+        palliative=tuple(palliative),
+        recent_onset=tuple(c.source for c in cancers if c.onset and c.onset >= now - SIX_MONTHS),
+        history_unreadable=bool(facts.unreadable_types & {"Condition", "Procedure"}),
+        medications_unreadable=bool(facts.unreadable_types & {"MedicationRequest", "MedicationStatement"}),
+    )
+
+
+W1_LABEL = "active cancer (treatment within 6 months or palliative)"
+W1_UNCONFIRMED = W1_LABEL + " (activity unconfirmed)"
+W1_DRUG_ALONE = ("active cancer: an anti-cancer drug without a cancer Condition does not count (it has non-cancer "
+                 "uses, e.g. low-dose methotrexate for rheumatoid arthritis)")
+
+# §4.1 W1, first row that holds: (name, predicate, points, state, label, sources, flag)
+W1_ROWS: tuple[tuple[str, Any, int | None, str, str, Any, str | None], ...] = (
+    ("cancer-with-qualifier", lambda e: bool(e.cancers and e.qualifiers), 1, "scores", W1_LABEL,
+     lambda e: e.cancers + e.qualifiers, None),
+    ("treatment-on-its-own", lambda e: bool(e.treatment), 1, "scores", W1_LABEL, lambda e: e.treatment, None),
+    ("history-unreadable", lambda e: e.history_unreadable, None, "unknown", W1_LABEL, lambda e: (), None),
+    ("cancer-medications-unreadable", lambda e: bool(e.cancers) and e.medications_unreadable, None, "unknown",
+     W1_UNCONFIRMED, lambda e: e.cancers, "cancer-activity-unconfirmed"),
+    ("cancer-activity-unconfirmed", lambda e: bool(e.cancers), None, "unknown", W1_UNCONFIRMED,
+     lambda e: e.cancers, "cancer-activity-unconfirmed"),
+    ("anti-cancer-drug-without-cancer", lambda e: bool(e.medication), 0, "zero", W1_DRUG_ALONE,
+     lambda e: e.medication, None),
+    ("not-documented", lambda e: True, 0, "not-documented", "active cancer", lambda e: (), "not-documented"),
+)
+
+
+def cancer_item(facts: Facts) -> WellsItem:
+    evidence = cancer_evidence(facts)
+    for name, holds, points, state, label, sources, flag in W1_ROWS:
+        if holds(evidence):
+            return WellsItem("W1", label, points, tuple(dict.fromkeys(sources(evidence))), state, flag)
+    raise AssertionError("W1_ROWS ends with a row that always holds")
+
+
+def cancer_risk_factor(facts: Facts) -> WellsItem | None:
+    """§5 S5: W1 scores, or is unknown only because an active cancer lacks a qualifier. An anti-cancer
+    drug without a cancer Condition is not a risk factor; an unreadable type supplies none."""
+    item = cancer_item(facts)
+    if item.state == "scores" or item.flag == "cancer-activity-unconfirmed":
+        return item
+    return None
 
 
 def paralysis_item(facts: Facts) -> WellsItem:

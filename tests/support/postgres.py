@@ -16,6 +16,7 @@ instead; outage tests that need to stop the server are skipped then.
 """
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
@@ -58,7 +59,7 @@ def find_bindir() -> Path | None:
     return None
 
 
-def _run_as() -> tuple[list[str], int | None, int | None]:
+def unprivileged_prefix() -> tuple[list[str], int | None, int | None]:
     """initdb and postgres refuse to run as root: drop to an unprivileged user with setpriv, which
     execs (no fork), so the PID we hold is the postmaster's own."""
     if os.geteuid() != 0:
@@ -107,7 +108,7 @@ class PostgresServer:
     # ------------------------------------------------------------------ lifecycle
 
     def init(self) -> "PostgresServer":
-        prefix, uid, gid = _run_as()
+        prefix, uid, gid = unprivileged_prefix()
         self._prefix = prefix
         if uid is not None:
             os.chown(self.root, uid, gid)
@@ -227,11 +228,19 @@ def start_postgres() -> PostgresServer:
     root = Path(tempfile.mkdtemp(prefix="knee-cds-pg-"))
     server = PostgresServer(bindir=bindir, root=root, port=free_port())
     try:
-        return server.init().start()
+        server.init().start()
     except BaseException:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
         raise
+    # also when the session ends without its fixture teardown (an interrupted run)
+    atexit.register(_discard, server)
+    return server
+
+
+def _discard(server: PostgresServer) -> None:
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -244,8 +253,7 @@ def postgres_server():
     try:
         yield server
     finally:
-        server.stop()
-        shutil.rmtree(server.root, ignore_errors=True)
+        _discard(server)
 
 
 @pytest.fixture
@@ -265,3 +273,13 @@ def store_url(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
     else:
         yield request.getfixturevalue("postgres_url")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark every test that runs on PostgreSQL (``-m "not postgres"`` for a quick SQLite-only run)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = {"postgres_server", "postgres_url"} & set(getattr(item, "fixturenames", ())) or (
+            callspec is not None and "postgresql" in callspec.params.values())
+        if on_postgres:
+            item.add_marker(pytest.mark.postgres)

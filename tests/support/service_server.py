@@ -1,7 +1,8 @@
 """Fixtures that run real knee-cds server processes on 127.0.0.1 (loaded by tests/conftest.py).
 
 - ``service_server_factory(env=None, *, fake_domain=None, db_path=None, host="127.0.0.1",
-  gunicorn=False)`` -> :class:`ServiceServer`. ``gunicorn=True`` runs deploy/gunicorn.conf.py
+  gunicorn=False, command_prefix=None)`` -> :class:`ServiceServer` (``command_prefix``: e.g. setpriv,
+  to run the server as an unprivileged user). ``gunicorn=True`` runs deploy/gunicorn.conf.py
   (there an unset KNEE_CDS_AUTH means "required") instead of `knee-cds serve`. Session-scoped factory; every server it starts is stopped at the end of
   the session (or earlier with ``server.stop()``). ``env`` is added to a clean environment (no
   KNEE_CDS_* variable is inherited except KNEE_CDS_TEST_FAKE_DOMAIN). ``fake_domain=None`` means:
@@ -34,9 +35,10 @@ STARTUP_TIMEOUT_S = 30
 # (KNEE_CDS_TEST_INSTALLED=1). Server processes then start outside the checkout and without it on
 # PYTHONPATH: `python -m` and gunicorn put their working directory first on sys.path, which would
 # shadow the installed package with the source tree. The test helpers (tests.support) stay importable
-# through a .pth file that test.sh appends after site-packages.
+# through a .pth file that test.sh appends after site-packages. KNEE_CDS_TEST_RUN_DIR (test.sh: an
+# empty folder of its own) is where they start.
 INSTALLED = os.environ.get("KNEE_CDS_TEST_INSTALLED") == "1"
-RUN_DIR = Path(tempfile.gettempdir()) if INSTALLED else REPO
+RUN_DIR = Path(os.environ.get("KNEE_CDS_TEST_RUN_DIR") or tempfile.gettempdir()) if INSTALLED else REPO
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -74,6 +76,7 @@ class ServiceServer:
     log_path: Path
     fake_domain: bool
     gunicorn: bool = False
+    command_prefix: list[str] = field(default_factory=list)   # e.g. setpriv to run unprivileged
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -92,7 +95,8 @@ class ServiceServer:
 
     def start(self) -> "ServiceServer":
         log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(_command(self.fake_domain, self.host, self.port, self.gunicorn), cwd=RUN_DIR, env=self.env,
+        self.process = subprocess.Popen(self.command_prefix + _command(self.fake_domain, self.host, self.port, self.gunicorn),
+                                        cwd=RUN_DIR, env=self.env,
                                         stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -141,7 +145,7 @@ def service_server_factory(tmp_path_factory) -> Callable[..., ServiceServer]:
 
     def start(env: dict[str, str] | None = None, *, fake_domain: bool | None = None,
               db_path: Path | str | None = None, host: str = "127.0.0.1",
-              gunicorn: bool = False) -> ServiceServer:
+              gunicorn: bool = False, command_prefix: list[str] | None = None) -> ServiceServer:
         if fake_domain is None:
             fake_domain = os.environ.get("KNEE_CDS_TEST_FAKE_DOMAIN") == "1" or not engine_available()
         index = len(started)
@@ -152,7 +156,7 @@ def service_server_factory(tmp_path_factory) -> Callable[..., ServiceServer]:
         server = ServiceServer(host=host, port=free_port(host), env=_clean_env(env),
                                db_path=Path(db_path) if db_path else None,
                                log_path=workdir / f"server-{index}.log", fake_domain=fake_domain,
-                               gunicorn=gunicorn)
+                               gunicorn=gunicorn, command_prefix=list(command_prefix or []))
         started.append(server)
         return server.start()
 

@@ -1,33 +1,32 @@
-"""Vignette loader and expect checker (contract §9).
+"""Test-side vignette helpers: where the public cases and the spec live, the spec's knowledge
+version, and a service definition with the contract §2 templates for protocol tests.
 
-    vignette = load_vignette(path)
-    loaded = prepare(vignette, now, prefix="r1a2b-")         # times rendered, ids prefixed
-    body = build_request(loaded)                             # prefetch filled from the service templates
-    body = build_request(loaded, fhir_server=base, prefetch=False)   # after load_into_server(loaded, base)
-    problems = check_expect(vignette["expect"], response_json) + validate_cards(response_json)
-
-Templates come from ``service.services.knee_services()`` when that module exists, else from the copy of
-contract §2 below (tests only).
+The loader, the request builder and the expect checker are the package's (:mod:`service.vignettes`,
+also behind ``knee-cds vignettes``); they are re-exported here so that tests read one module.
 """
 from __future__ import annotations
 
-import copy
-import json
 import os
 import re
-import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
-from urllib.parse import parse_qsl
 
-from cds_hooks.domain import HookRequest, ServiceDefinition
+from cds_hooks.domain import ServiceDefinition
+from service.local_request import ORDERABLE_SYSTEM
+from service.vignettes import (  # noqa: F401  re-exported for the tests
+    INDICATOR, TIER_ORDER, LoadedVignette, build_request, build_server_request, check_expect, fired_rules,
+    hook_request, load_into_server, load_vignette, make_now, overall_tier, prepare, score_matches, service_for,
+    suggested_orderables, validate_cards,
+)
+from service.examples import render_time, render_times  # noqa: F401
+from service.local_request import evaluate_template  # noqa: F401
+from service.vignettes import vignette_paths as _vignette_paths
 
 REPO = Path(__file__).resolve().parents[2]
 VIGNETTE_DIR = Path(os.environ.get("KNEE_CDS_VIGNETTES", REPO.parent / "shared" / "vignettes"))
+SPEC_DIR = Path(os.environ.get("KNEE_CDS_SPEC", REPO.parent / "shared" / "spec"))
+_KNOWLEDGE_LINE = re.compile(r"^Knowledge version: \*\*`([^`]+)`\*\*", re.MULTILINE)
 
-# A copy of contract §2 for tests only; the service's own table (service/services.py) wins when present.
+# contract §2, copied for protocol tests that need a service definition of their own
 FALLBACK_TEMPLATES: dict[str, str] = {
     "patient": "Patient/{{context.patientId}}",
     "encounter": "Encounter/{{context.encounterId}}",
@@ -40,11 +39,17 @@ FALLBACK_TEMPLATES: dict[str, str] = {
     "serviceRequests": "ServiceRequest?patient={{context.patientId}}",
 }
 ENCOUNTER_ONLY_KEYS = frozenset({"encounter"})
-ORDER_HOOKS = frozenset({"order-select", "order-sign"})
-ACTIVE_ENCOUNTER = ("in-progress", "arrived", "triaged", "planned")
-ORDERABLE_SYSTEM = "http://knee-cds.example/fhir/CodeSystem/orderable"
-EXTENSION_KEY = "example.knee-cds"
-PRACTITIONER = "Practitioner/example"
+
+
+def spec_knowledge_version(spec_dir: Path | None = None) -> str:
+    """The knowledge version the public rules declare (clinical-rules.md, first lines): every card
+    must carry it (clinical-rules §7.5). Raises when the spec cannot be read: the suite must not
+    guess the version it judges against."""
+    text = ((spec_dir or SPEC_DIR) / "clinical-rules.md").read_text()
+    match = _KNOWLEDGE_LINE.search(text)
+    if match is None:
+        raise ValueError("clinical-rules.md declares no 'Knowledge version: **`x`**' line")
+    return match.group(1)
 
 
 def make_service(hook: str = "patient-view") -> ServiceDefinition:
@@ -54,497 +59,6 @@ def make_service(hook: str = "patient-view") -> ServiceDefinition:
     return ServiceDefinition(id=f"test-{hook}", hook=hook, title="test", description="test", prefetch=templates)
 
 
-def service_for(hook: str) -> ServiceDefinition:
-    """The service's own definition for ``hook`` (service.services) or the fallback copy."""
-    try:
-        from service.services import knee_services  # written by the protocol engineer
-    except ImportError:
-        return make_service(hook)
-    for service in knee_services():
-        if service.hook == hook:
-            return service
-    raise KeyError(f"no knee service for hook {hook!r}")
-
-
-# ---- loading, times, ids --------------------------------------------------------------------------
-
-
-def vignette_paths() -> list[Path]:
-    return sorted(VIGNETTE_DIR.glob("*.json"))
-
-
-def load_vignette(path: Path | str) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
-
-
-_TIME = re.compile(r"^@now(?:([+-])(\d+)([ywdhm]))?(:date)?$")
-
-
-def _shift_years(moment: datetime, years: int) -> datetime:
-    try:
-        return moment.replace(year=moment.year + years)
-    except ValueError:  # 29 February in a non-leap year
-        return moment.replace(year=moment.year + years, day=28)
-
-
-def render_time(text: str, now: datetime) -> str | None:
-    """'@now-55y:date' -> '1971-03-02' (UTC); None when ``text`` is not a time token."""
-    match = _TIME.match(text)
-    if not match:
-        return None
-    sign, amount, unit, date_only = match.groups()
-    moment = now.astimezone(timezone.utc).replace(microsecond=0)
-    if unit:
-        n = int(amount) * (1 if sign == "+" else -1)
-        if unit == "y":
-            moment = _shift_years(moment, n)
-        else:
-            moment += {"w": timedelta(weeks=n), "d": timedelta(days=n), "h": timedelta(hours=n),
-                       "m": timedelta(minutes=n)}[unit]
-    return moment.strftime("%Y-%m-%d" if date_only else "%Y-%m-%dT%H:%M:%SZ")
-
-
-def render_times(value: Any, now: datetime) -> Any:
-    """A copy of ``value`` with every exact time token rendered (contract §9 "Times")."""
-    if isinstance(value, dict):
-        return {k: render_times(v, now) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render_times(v, now) for v in value]
-    if isinstance(value, str):
-        rendered = render_time(value, now)
-        return value if rendered is None else rendered
-    return value
-
-
-def _rewrite_refs(value: Any, rename: Callable[[str], str | None]) -> Any:
-    """Rewrite every ``reference`` string that names a loaded resource."""
-    if isinstance(value, dict):
-        out = {k: _rewrite_refs(v, rename) for k, v in value.items()}
-        if isinstance(value.get("reference"), str):
-            out["reference"] = rename(value["reference"]) or value["reference"]
-        return out
-    if isinstance(value, list):
-        return [_rewrite_refs(v, rename) for v in value]
-    return value
-
-
-def prefix_ids(resources: list[dict], prefix: str) -> tuple[list[dict], Callable[[str], str | None]]:
-    """Prefix top-level ids, rewrite references to them; returns (resources, rename function).
-
-    ``rename`` maps "Type/id" or a bare id of a loaded resource to its new form, else None. Contained
-    resources keep their local ids ("#x" references are untouched).
-    """
-    ids = {(r["resourceType"], r["id"]) for r in resources}
-    bare = {rid for _, rid in ids}
-
-    def rename(text: str) -> str | None:
-        if "/" in text:
-            rtype, _, rid = text.rpartition("/")
-            return f"{rtype}/{prefix}{rid}" if (rtype, rid) in ids else None
-        return f"{prefix}{text}" if text in bare else None
-
-    out = []
-    for resource in resources:
-        copied = _rewrite_refs(resource, rename)
-        copied["id"] = prefix + resource["id"]
-        out.append(copied)
-    return out, rename
-
-
-def _rewrite_context(value: Any, rename: Callable[[str], str | None]) -> Any:
-    if isinstance(value, str):
-        return rename(value) or value
-    if isinstance(value, list):
-        return [_rewrite_context(v, rename) for v in value]
-    if isinstance(value, dict):
-        return _rewrite_refs(value, rename)
-    return value
-
-
-@dataclass
-class LoadedVignette:
-    """A vignette as one test run sees it: times rendered, ids prefixed."""
-
-    vignette: dict[str, Any]
-    now: datetime
-    prefix: str
-    resources: list[dict[str, Any]]      # the chart (what a FHIR server holds)
-    draft_orders: list[dict[str, Any]]   # the hook's draftOrders (never loaded into the chart)
-    context_overrides: dict[str, Any]
-
-    @property
-    def hook(self) -> str:
-        return self.vignette["hook"]
-
-    @property
-    def patient(self) -> dict[str, Any]:
-        return next(r for r in self.resources if r["resourceType"] == "Patient")
-
-    def of_type(self, resource_type: str) -> list[dict[str, Any]]:
-        return [r for r in self.resources if r["resourceType"] == resource_type]
-
-
-def prepare(vignette: dict[str, Any], now: datetime, prefix: str = "") -> LoadedVignette:
-    rendered = render_times(copy.deepcopy(vignette), now)
-    resources = rendered.get("resources") or []
-    drafts = rendered.get("draftOrders") or []
-    renamed, rename = prefix_ids(resources + drafts, prefix)
-    context = {k: _rewrite_context(v, rename) for k, v in (rendered.get("context") or {}).items()}
-    return LoadedVignette(vignette, now, prefix, renamed[:len(resources)], renamed[len(resources):], context)
-
-
-# ---- the request ----------------------------------------------------------------------------------
-
-
-def _encounter_id(loaded: LoadedVignette) -> str | None:
-    encounters = loaded.of_type("Encounter")
-    for encounter in encounters:
-        if encounter.get("status") in ACTIVE_ENCOUNTER:
-            return encounter["id"]
-    return encounters[0]["id"] if encounters else None
-
-
-def build_context(loaded: LoadedVignette) -> dict[str, Any]:
-    context: dict[str, Any] = {"userId": PRACTITIONER, "patientId": loaded.patient["id"]}
-    encounter_id = _encounter_id(loaded)
-    if encounter_id:
-        context["encounterId"] = encounter_id
-    if loaded.hook in ORDER_HOOKS:
-        context["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
-                                  "entry": [{"resource": r} for r in loaded.draft_orders]}
-        if loaded.hook == "order-select" and loaded.draft_orders:
-            context["selections"] = [f"ServiceRequest/{loaded.draft_orders[0]['id']}"]
-    # the vignette's own context adds or replaces (never draftOrders: contract §9)
-    context.update({k: v for k, v in loaded.context_overrides.items() if k != "draftOrders"})
-    return context
-
-
-def build_request(loaded: LoadedVignette, fhir_server: str | None = None, prefetch: bool = True,
-                  service: ServiceDefinition | None = None) -> dict[str, Any]:
-    """The hook request body; with ``prefetch`` every template key is filled from the loaded resources."""
-    service = service or service_for(loaded.hook)
-    context = build_context(loaded)
-    body: dict[str, Any] = {"hook": loaded.hook, "hookInstance": str(uuid.uuid4()), "context": context}
-    if fhir_server:
-        body["fhirServer"] = fhir_server
-    if prefetch:
-        body["prefetch"] = {key: evaluate_template(template, context, loaded.resources)
-                            for key, template in service.prefetch.items()}
-    return body
-
-
-def hook_request(body: dict[str, Any], service: ServiceDefinition, access_token: str | None = None) -> HookRequest:
-    """The HookRequest the protocol layer would build from ``body`` (for direct gather_chart calls)."""
-    auth = {"access_token": access_token, "token_type": "Bearer"} if access_token else None
-    return HookRequest(service=service, hook=body["hook"], hook_instance=body["hookInstance"],
-                       context=body["context"], fhir_server=body.get("fhirServer"), fhir_authorization=auth,
-                       prefetch=body.get("prefetch"))
-
-
-# ---- evaluating prefetch templates against a list of resources ---------------------------------------
-
-_TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z0-9_]+)\s*\}\}")
-_SORT_DATES = ("effectiveDateTime", "effectiveInstant", "effectivePeriod.start", "issued", "authoredOn",
-               "performedDateTime", "performedPeriod.start", "period.start", "recordedDate", "onsetDateTime")
-
-
-def _path(resource: dict[str, Any], dotted: str) -> Any:
-    value: Any = resource
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
-
-def _sort_key(resource: dict[str, Any]) -> str:
-    for dotted in _SORT_DATES:
-        value = _path(resource, dotted)
-        if isinstance(value, str):
-            return value
-    return ""
-
-
-def _references_patient(resource: dict[str, Any], patient_id: str) -> bool:
-    wanted = {f"Patient/{patient_id}"}
-    for element in ("subject", "patient"):
-        ref = resource.get(element)
-        if isinstance(ref, dict) and ref.get("reference") in wanted:
-            return True
-    return False
-
-
-def _token_matches(resource: dict[str, Any], param: str, value: str) -> bool:
-    element = resource.get(param)
-    codings = element.get("coding", []) if isinstance(element, dict) else []
-    if isinstance(element, str):
-        return element == value
-    system, _, code = value.rpartition("|")
-    return any(c.get("code") == code and (not system or c.get("system") == system) for c in codings)
-
-
-def evaluate_template(template: str, context: dict[str, Any], resources: list[dict[str, Any]]) -> Any:
-    """Contract §9: a search -> searchset Bundle (possibly empty); a read that finds nothing -> None.
-
-    Only what the service's templates use is implemented (read, patient=, token equality, _sort=-date);
-    anything else raises, so the harness never silently disagrees with a FHIR server.
-    """
-    def fill(match: re.Match[str]) -> str:
-        value = context.get(match.group(1))
-        if not isinstance(value, str):
-            raise KeyError(f"template needs context.{match.group(1)}")
-        return value
-
-    try:
-        query = _TOKEN.sub(fill, template)
-    except KeyError:
-        return None  # e.g. an encounter read without encounterId: nothing to read
-    path, _, params = query.partition("?")
-    rtype, _, rid = path.strip("/").partition("/")
-    if rid:
-        return next((copy.deepcopy(r) for r in resources if r["resourceType"] == rtype and r["id"] == rid), None)
-    matches = [r for r in resources if r["resourceType"] == rtype]
-    descending_date = False
-    for name, value in parse_qsl(params, keep_blank_values=True):
-        if name == "patient":
-            matches = [r for r in matches if _references_patient(r, value.removeprefix("Patient/"))]
-        elif name == "_sort" and value in ("-date", "date"):
-            descending_date = value.startswith("-")
-            matches.sort(key=_sort_key, reverse=descending_date)
-        elif name == "_count":
-            continue
-        elif name in ("code", "status", "category", "clinical-status"):
-            matches = [r for r in matches if _token_matches(r, name.replace("clinical-status", "clinicalStatus"),
-                                                            value)]
-        else:
-            raise NotImplementedError(f"prefetch evaluation does not support {name}={value} ({template})")
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(matches),
-            "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": copy.deepcopy(r),
-                       "search": {"mode": "match"}} for r in matches]}
-
-
-# ---- a FHIR server as the source --------------------------------------------------------------------
-
-
-def load_into_server(loaded: LoadedVignette, base: str) -> None:
-    """PUT the chart (not the draftOrders) at its own (prefixed) ids; the Patient first."""
-    from tests.support.fhir_server import put_resources
-
-    ordered = sorted(loaded.resources, key=lambda r: r["resourceType"] != "Patient")
-    put_resources(base, ordered)
-
-
-def build_server_request(loaded: LoadedVignette, base: str, load: bool = True) -> dict[str, Any]:
-    """Load the vignette into the server at ``base`` and build the request without prefetch."""
-    if load:
-        load_into_server(loaded, base)
-    return build_request(loaded, fhir_server=base, prefetch=False)
-
-
-# ---- checking a response -------------------------------------------------------------------------------
-
-TIER_ORDER = ["emergency-immediate", "emergency-same-day", "urgent", "routine", "self-care"]
-INDICATOR = {"emergency-immediate": "critical", "emergency-same-day": "critical", "urgent": "warning",
-             "routine": "info", "self-care": "info"}
-
-
-def _extension(card: dict[str, Any]) -> dict[str, Any]:
-    ext = card.get("extension")
-    inner = ext.get(EXTENSION_KEY) if isinstance(ext, dict) else None
-    return inner if isinstance(inner, dict) else {}
-
-
-def overall_tier(response: dict[str, Any]) -> str | None:
-    cards = response.get("cards") or []
-    return _extension(cards[0]).get("tier") if cards else None
-
-
-def suggested_orderables(response: dict[str, Any]) -> set[str]:
-    found: set[str] = set()
-    for card in response.get("cards") or []:
-        for suggestion in card.get("suggestions") or []:
-            for action in suggestion.get("actions") or []:
-                resource = action.get("resource") or {}
-                if action.get("type") != "create" or resource.get("resourceType") != "ServiceRequest":
-                    continue
-                for coding in (resource.get("code") or {}).get("coding") or []:
-                    if coding.get("system") == ORDERABLE_SYSTEM and coding.get("code"):
-                        found.add(coding["code"])
-    return found
-
-
-def _scores_union(response: dict[str, Any]) -> dict[str, Any]:
-    union: dict[str, Any] = {}
-    for card in response.get("cards") or []:
-        scores = _extension(card).get("scores")
-        if isinstance(scores, dict):
-            union.update(scores)
-    return union
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def score_matches(expected: Any, actual: Any) -> bool:
-    """Numbers compare numerically; {"min","max"} ranges on min/max (extra keys in actual are fine)."""
-    if _number(expected):
-        if isinstance(actual, dict) and {"min", "max"} <= set(actual):
-            return _number(actual["min"]) and actual["min"] == actual["max"] == expected
-        return _number(actual) and float(actual) == float(expected)
-    if isinstance(expected, dict):
-        if {"min", "max"} <= set(expected) and _number(actual):
-            return score_matches(expected["min"], actual) and score_matches(expected["max"], actual)
-        if not isinstance(actual, dict):
-            return False
-        return all(k in actual and score_matches(v, actual[k]) for k, v in expected.items())
-    return expected == actual
-
-
-def check_expect(expect: dict[str, Any], response: dict[str, Any]) -> list[str]:
-    """Problems with ``response`` against a vignette's ``expect`` (contract §9); [] when it passes."""
-    problems: list[str] = []
-    if "tier" in expect and overall_tier(response) != expect["tier"]:
-        problems.append(f"tier: expected {expect['tier']!r}, got {overall_tier(response)!r}")
-    if "topics" in expect:
-        topics = {((c.get("source") or {}).get("topic") or {}).get("code") for c in response.get("cards") or []}
-        if topics != set(expect["topics"]):
-            problems.append(f"topics: expected {sorted(expect['topics'])}, got {sorted(map(str, topics))}")
-    wanted_scores = dict(expect.get("scores") or {})
-    for shorthand in ("wellsDvt", "wellsPe"):
-        if shorthand in expect:
-            wanted_scores[shorthand] = expect[shorthand]
-    union = _scores_union(response)
-    for key, expected in wanted_scores.items():
-        if key not in union:
-            problems.append(f"scores.{key}: expected {expected!r}, not in any card")
-        elif not score_matches(expected, union[key]):
-            problems.append(f"scores.{key}: expected {expected!r}, got {union[key]!r}")
-    ordered = suggested_orderables(response)
-    for test in expect.get("mustOrder") or []:
-        if test not in ordered:
-            problems.append(f"mustOrder: {test} not suggested (suggested: {sorted(ordered)})")
-    for test in expect.get("mustNotOrder") or []:
-        if test in ordered:
-            problems.append(f"mustNotOrder: {test} suggested")
-    return problems
-
-
-# ---- card structure (CDS Hooks 2.0 + contract §4) --------------------------------------------------------
-
-
-def _empty_fields(value: Any, where: str) -> list[str]:
-    """Null or empty fields anywhere (contract §7: never null or empty fields, except cards: [])."""
-    out: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if item is None or item == "" or item == [] or item == {}:
-                out.append(f"{where}.{key} is null or empty")
-            else:
-                out += _empty_fields(item, f"{where}.{key}")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            if item is None or item == "" or item == [] or item == {}:
-                out.append(f"{where}[{i}] is null or empty")
-            else:
-                out += _empty_fields(item, f"{where}[{i}]")
-    return out
-
-
-_RELATIVE_REF = re.compile(r"^[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}$")
-
-
-def _check_action(action: Any, where: str) -> list[str]:
-    if not isinstance(action, dict):
-        return [f"{where} is not an object"]
-    kind = action.get("type")
-    if kind not in ("create", "update", "delete"):
-        return [f"{where}.type {kind!r} is not create|update|delete"]
-    if not isinstance(action.get("description"), str):
-        return [f"{where}.description missing"]
-    if kind in ("create", "update") and not (isinstance(action.get("resource"), dict)
-                                            and action["resource"].get("resourceType")):
-        return [f"{where}.resource missing for {kind}"]
-    if kind == "delete" and not action.get("resourceId"):
-        return [f"{where}.resourceId missing for delete"]
-    if kind == "delete" and not (isinstance(action["resourceId"], str) and _RELATIVE_REF.match(action["resourceId"])):
-        # CDS Hooks 2.0 Action: resourceId is a *string*, a relative reference (contract §4)
-        return [f"{where}.resourceId {action['resourceId']!r} is not one relative reference 'Type/id'"]
-    resource = action.get("resource")
-    if kind == "create" and resource.get("resourceType") == "ServiceRequest":
-        # contract §4: reasonCode and note both present, both carrying why
-        return [f"{where}.resource.{key} missing" for key in ("reasonCode", "note") if not resource.get(key)]
-    return []
-
-
-def _check_suggestions(card: dict[str, Any], where: str, uuids: list[str]) -> list[str]:
-    out: list[str] = []
-    suggestions = card.get("suggestions")
-    if suggestions is None:
-        return out
-    if not isinstance(suggestions, list):
-        return [f"{where}.suggestions is not a list"]
-    if card.get("selectionBehavior") not in ("any", "at-most-one"):
-        out.append(f"{where}.selectionBehavior must be any|at-most-one when there are suggestions")
-    for i, suggestion in enumerate(suggestions):
-        here = f"{where}.suggestions[{i}]"
-        if not isinstance(suggestion, dict) or not isinstance(suggestion.get("label"), str):
-            out.append(f"{here}.label missing")
-            continue
-        if suggestion.get("uuid"):
-            uuids.append(suggestion["uuid"])
-        for j, action in enumerate(suggestion.get("actions") or []):
-            out += _check_action(action, f"{here}.actions[{j}]")
-    return out
-
-
-def _check_card(card: Any, i: int, uuids: list[str]) -> list[str]:
-    where = f"cards[{i}]"
-    if not isinstance(card, dict):
-        return [f"{where} is not an object"]
-    out: list[str] = []
-    if not isinstance(card.get("uuid"), str):
-        out.append(f"{where}.uuid missing")
-    else:
-        uuids.append(card["uuid"])
-    summary = card.get("summary")
-    if not isinstance(summary, str) or not summary:
-        out.append(f"{where}.summary missing")
-    elif len(summary) > 139:
-        out.append(f"{where}.summary is {len(summary)} characters (max 139)")
-    tier = _extension(card).get("tier")
-    if tier not in INDICATOR:
-        out.append(f"{where}: tier {tier!r} is not one of {TIER_ORDER}")
-    elif card.get("indicator") != INDICATOR[tier]:
-        out.append(f"{where}.indicator {card.get('indicator')!r} does not match tier {tier} ({INDICATOR[tier]})")
-    source = card.get("source")
-    if not isinstance(source, dict) or not isinstance(source.get("label"), str) or not source["label"]:
-        out.append(f"{where}.source.label missing")
-    out += _check_suggestions(card, where, uuids)
-    for j, link in enumerate(card.get("links") or []):
-        if not isinstance(link, dict) or link.get("type") not in ("absolute", "smart") or not link.get("url"):
-            out.append(f"{where}.links[{j}] malformed")
-    return out + _empty_fields(card, where)
-
-
-def validate_cards(response: Any) -> list[str]:
-    """CDS Hooks 2.0 card structure plus contract §4 rules; [] when every card is well-formed."""
-    if not isinstance(response, dict) or not isinstance(response.get("cards"), list):
-        return ["response has no cards list"]
-    problems: list[str] = []
-    uuids: list[str] = []
-    tiers = []
-    for i, card in enumerate(response["cards"]):
-        problems += _check_card(card, i, uuids)
-        if isinstance(card, dict):
-            tiers.append(_extension(card).get("tier"))
-    duplicates = sorted({u for u in uuids if uuids.count(u) > 1})
-    if duplicates:
-        problems.append(f"uuids not unique: {duplicates}")
-    ranks = [TIER_ORDER.index(t) for t in tiers if t in TIER_ORDER]
-    if ranks and ranks != sorted(ranks):
-        problems.append(f"cards are not most urgent first: {tiers}")
-    return problems
-
-
-def make_now() -> datetime:
-    """The run's 'now', whole seconds (times in vignettes render to seconds)."""
-    return datetime.now(timezone.utc).replace(microsecond=0)
+def vignette_paths(folder: Path | str | None = None) -> list[Path]:
+    """The public cases (``KNEE_CDS_VIGNETTES`` or ../shared/vignettes), found at run time."""
+    return _vignette_paths(folder or VIGNETTE_DIR)

@@ -5,7 +5,8 @@ from alembic import context
 from cds_hooks.store.schema import metadata
 
 connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=metadata,
+# transactional_ddl: SQLite runs DDL inside the transaction too (the store's engine emits BEGIN itself)
+context.configure(connection=connection, target_metadata=metadata, transactional_ddl=True,
                   render_as_batch=connection.dialect.name == "sqlite")
 with context.begin_transaction():
     context.run_migrations()

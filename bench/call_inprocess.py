@@ -1,0 +1,160 @@
+"""Benchmark (not a test): one whole hook call through the Flask app, in process.
+
+Body bytes in -> JSON bytes out through ``service.app:create_app()`` with Flask's test client:
+JSON decoding and shape check, request schema, prefetch gathering, triage, card rendering and the
+audit row, everything but the socket. Every vignette of ../shared/vignettes (prefetch-filled, found
+at run time) is called in turn; p50/p99 are over all calls. Each call alternates with the same body
+posted to the empty endpoint of bench/ceiling_app.py (JSON parsed, ``{"cards": []}`` answered), so
+that on a shared machine the ratio to that floor stays readable when absolute times are not.
+
+    .venv/bin/python bench/call_inprocess.py [--repeat 200] [--vignette V01] [--profile]
+        [--database-url URL]
+
+``--profile`` prints a pyinstrument profile of the timed calls (pip install pyinstrument) or, when
+that is not installed, the top of a cProfile. Exit status 1 when a call does not answer 200.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ceiling_app import create_app as create_ceiling_app  # noqa: E402
+from service.app import create_app  # noqa: E402
+from tests.support import vignettes as vg  # noqa: E402
+
+TARGET_P50_MS = 1.0
+
+
+def request_bodies(only: str | None) -> list[tuple[str, str, bytes]]:
+    """(vignette id, service id, body) for every vignette whose config is the default one."""
+    from service.services import knee_services  # noqa: PLC0415
+
+    service_ids = {s.hook: s.id for s in knee_services()}
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    bodies = []
+    for path in vg.vignette_paths():
+        vignette = vg.load_vignette(path)
+        if vignette.get("config") or (only and vignette["id"] != only):
+            continue  # a vignette with its own configuration needs its own app
+        loaded = vg.prepare(vignette, now)
+        body = json.dumps(vg.build_request(loaded)).encode()
+        bodies.append((vignette["id"], service_ids[loaded.hook], body))
+    return bodies
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * fraction))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=200, help="timed calls per vignette")
+    parser.add_argument("--vignette", help="only this vignette id (e.g. V01)")
+    parser.add_argument("--profile", action="store_true", help="profile the timed calls")
+    parser.add_argument("--database-url", help="store URL (default: a fresh SQLite file)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="knee-cds-bench-") as tmp:
+        environ = {"KNEE_CDS_AUTH": "off",
+                   "KNEE_CDS_DATABASE_URL": args.database_url or f"sqlite:///{tmp}/store.sqlite3"}
+        app = create_app({"ENVIRON": environ, "BIND_HOST": "127.0.0.1", "RETENTION_THREAD": False,
+                          "INSTANCE_PATH": tmp})
+        client = app.test_client()
+        floor = create_ceiling_app().test_client()
+        bodies = request_bodies(args.vignette)
+        if not bodies:
+            print("no vignette to call", file=sys.stderr)
+            return 1
+        headers = {"Content-Type": "application/json"}
+
+        def call(service_id: str, body: bytes, target=client) -> int:
+            return target.post(f"/cds-services/{service_id}", data=body, headers=headers).status_code
+
+        for vid, service_id, body in bodies:  # warm-up, and every call must succeed
+            status = call(service_id, body)
+            if status != 200:
+                print(f"{vid}: HTTP {status}", file=sys.stderr)
+                return 1
+
+        profiler = _start_profiler() if args.profile else None
+        timings: dict[str, list[float]] = {vid: [] for vid, _, _ in bodies}
+        cpu: list[float] = []
+        empty: list[float] = []
+        for _ in range(args.repeat):
+            for vid, service_id, body in bodies:
+                t0 = time.perf_counter()
+                call(service_id, body, floor)
+                empty.append((time.perf_counter() - t0) * 1000)
+                t0, c0 = time.perf_counter(), time.thread_time()
+                call(service_id, body)
+                cpu.append((time.thread_time() - c0) * 1000)
+                timings[vid].append((time.perf_counter() - t0) * 1000)
+        if profiler is not None:
+            _print_profile(profiler)
+        _close_store(app)
+
+    everything = sorted(t for values in timings.values() for t in values)
+    for vid, _, body in bodies:
+        values = sorted(timings[vid])
+        print(f"{vid:8} {len(body) / 1024:6.1f} KB  p50 {statistics.median(values):6.2f} ms  "
+              f"p99 {percentile(values, 0.99):6.2f} ms")
+    p50 = statistics.median(everything)
+    verdict = "OK" if p50 <= TARGET_P50_MS else "ABOVE TARGET"
+    print(f"\nwhole call in process: {len(everything)} calls over {len(bodies)} vignettes, "
+          f"p50 {p50:.2f} ms, p99 {percentile(everything, 0.99):.2f} ms "
+          f"(target p50 <= {TARGET_P50_MS} ms: {verdict})")
+    cpu.sort()
+    empty.sort()
+    print(f"empty endpoint, same bodies, alternating: p50 {statistics.median(empty):.2f} ms "
+          f"(knee-cds / empty = {p50 / statistics.median(empty):.1f})")
+    # CPU time of the calling thread: what a call costs on a machine shared with other work
+    print(f"CPU time of the calling thread: p50 {statistics.median(cpu):.2f} ms, "
+          f"p99 {percentile(cpu, 0.99):.2f} ms")
+    return 0
+
+
+def _close_store(app) -> None:
+    # the store may run a background audit writer: let it finish before the temporary file goes
+    store = app.extensions["cds_hooks"].store
+    for name in ("close", "dispose"):
+        if callable(getattr(store, name, None)):
+            getattr(store, name)()
+            return
+
+
+def _start_profiler():
+    try:
+        from pyinstrument import Profiler  # noqa: PLC0415
+    except ImportError:
+        import cProfile  # noqa: PLC0415
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        return profiler
+    profiler = Profiler(interval=0.0002)
+    profiler.start()
+    return profiler
+
+
+def _print_profile(profiler) -> None:
+    if hasattr(profiler, "output_text"):
+        profiler.stop()
+        print(profiler.output_text(unicode=False, color=False, show_all=False))
+        return
+    import pstats  # noqa: PLC0415
+
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
