@@ -37,8 +37,14 @@ def event(logger: logging.Logger, level: int, name: str, **fields: Any) -> None:
     if not logger.isEnabledFor(level):
         return
     clean = {k: v for k, v in fields.items() if v is not None}
-    text = " ".join([name] + [f"{k}={_bounded(v)}" for k, v in clean.items()])
+    # the message is what any other formatter prints: escaped here, so that a client string with a
+    # line break cannot forge a line whatever handler the process has
+    text = _escape(" ".join([name] + [f"{k}={_bounded(v)}" for k, v in clean.items()]))
     logger.log(level, "%s", text, extra={"event": name, EVENT_FIELDS: clean})
+
+
+def _escape(text: str) -> str:
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _bounded(value: Any) -> Any:
@@ -109,7 +115,7 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", super().format(record))
+        return _escape(super().format(record))
 
 
 def formatter_for(fmt: str) -> logging.Formatter:

@@ -152,3 +152,17 @@ def test_no_patient_id_token_free_text_or_forged_line_reaches_the_log(logged_cal
     assert '"event":"forged"' not in text and "\x1b" not in text and "\u2028" not in text
     forged = [json.loads(line) for line in text.splitlines() if "forged" in line]
     assert forged and all(e["event"] != "forged" for e in forged)
+
+
+def test_an_event_is_one_line_under_any_formatter():
+    record_lines = []
+    logger = logging.getLogger("knee_cds.test-plain")
+    handler = logging.Handler()
+    handler.emit = lambda record: record_lines.append(logging.Formatter("%(message)s").format(record))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        jsonlog.event(logger, logging.INFO, "hook.call", hookInstance=f"x{FORGED}")
+    finally:
+        logger.removeHandler(handler)
+    assert len(record_lines) == 1 and "\n" not in record_lines[0] and "\x1b" not in record_lines[0]
