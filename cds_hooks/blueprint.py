@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import ClientDisconnected
 
+from . import telemetry
 from .auth import AuthResult, Authenticator
 from .cards_protocol import response_cards, suggestion_uuids
 from .domain import Chart, Domain, DomainResult, HookRequest, ServiceDefinition
@@ -87,6 +88,7 @@ def _after(response: Response) -> Response:
     if audit is not None:
         audit.http_status = response.status_code
         audit.duration_ms = (time.monotonic() - g.started) * 1000.0
+        telemetry.hook_call(audit, _runtime().services)
         _write_audit(audit)
     return response
 
@@ -216,10 +218,9 @@ def feedback(service_id: str):
         # permanent: the same request would fail again, so never "try again" (503)
         raise ProtocolError.single(400, str(err), "invalid", err.expression)
     except StoreUnavailable as err:
-        log.error("feedback for %s not stored: %s", service.id, err)
+        telemetry.feedback_refused(service.id, err)
         raise ProtocolError.single(503, "Feedback store unavailable; nothing was stored. Try again.")
-    # counts only: userComment is stored, never logged (contract §11)
-    log.info("feedback for %s: %d item(s) stored, %d linked", service.id, len(linked), sum(linked))
+    telemetry.feedback_stored(service.id, items, linked)
     return jsonify({})
 
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import functools
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
+from . import telemetry
 from .domain import Chart, HookRequest, Unreadable
 from .fhir_client import FetchError, FetchSettings, FhirClient, InvalidFhirServer, check_fhir_server
 
@@ -329,6 +331,16 @@ def _from_value(query: Query, value: Any, client: FhirClient | None, settings: F
 
 
 def _fetch(query: Query, client: FhirClient | None, settings: FetchSettings) -> KeyResult:
+    """One key read from the fhirServer, with its latency and failure counted (when one was asked)."""
+    started = time.monotonic()
+    result = _fetch_unobserved(query, client, settings)
+    if client is not None and client.base is not None and query.relative_url is not None:
+        failure = next((u.reason for u in result.unreadable), None)
+        telemetry.fhir_read(query.resource_type, time.monotonic() - started, failure)
+    return result
+
+
+def _fetch_unobserved(query: Query, client: FhirClient | None, settings: FetchSettings) -> KeyResult:
     if query.relative_url is None:
         return _failed(query, "invalid-request", f"cannot build the query: {query.problem}")
     if client is None or client.base is None:
@@ -427,6 +439,14 @@ def _prefetched_medications(prefetch: dict[str, Any]) -> dict[str, dict[str, Any
 
 
 def _read_medication(ref: str, client: FhirClient) -> dict[str, Any] | FetchError:
+    started = time.monotonic()
+    outcome = _read_medication_once(ref, client)
+    telemetry.fhir_read("Medication", time.monotonic() - started,
+                        outcome.reason if isinstance(outcome, FetchError) else None)
+    return outcome
+
+
+def _read_medication_once(ref: str, client: FhirClient) -> dict[str, Any] | FetchError:
     rid = ref.split("/", 1)[1]
     try:
         body = client.get_json(client.url_for(f"Medication/{quote(rid, safe='')}"))

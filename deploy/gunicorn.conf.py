@@ -6,9 +6,74 @@ Binds from KNEE_CDS_BIND (default 0.0.0.0:8080). The app factory is called witho
 so an unset KNEE_CDS_AUTH means "required" here, whatever the address (contract §8): turning
 authentication off needs an explicit KNEE_CDS_AUTH=off.
 """
+import glob
 import multiprocessing
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 
+# ---- start-up check, metrics directory, logs ------------------------------------------------------
+# The master imports nothing of the service: workers are forked from it and patched (gevent) after
+# the fork, so requests, SQLAlchemy or prometheus_client imported here would reach every worker
+# unpatched, with whatever state they had made.
+#
+# Every variable, the clients file, the site maps and the database URL are checked in a process of
+# their own, before any worker is forked: a bad one stops gunicorn once, with one message naming it.
+_check = subprocess.run([sys.executable, "-c",
+                         "from service.config import startup_check_main; raise SystemExit(startup_check_main())"],
+                        check=False)
+if _check.returncode != 0:
+    sys.exit(2)
+
+# Every worker writes its metric values to files in PROMETHEUS_MULTIPROC_DIR, and /metrics adds
+# them up (whichever worker answers the scrape). Unset, a private directory is made (and removed
+# at exit); on Kubernetes it is an emptyDir. It must exist before a worker imports prometheus_client.
+_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="knee-cds-metrics-")
+_METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+os.makedirs(_METRICS_DIR, mode=0o700, exist_ok=True)
+
+from cds_hooks.jsonlog import gunicorn_logconfig  # noqa: E402  (json and logging only)
+
+# validated by the start-up check above
+logconfig_dict = gunicorn_logconfig(os.environ.get("KNEE_CDS_LOG_FORMAT", "json").strip().lower() or "json",
+                                    os.environ.get("KNEE_CDS_LOG_LEVEL", "info").strip().lower() or "info")
+
+# No control socket: it would let any local process of this user resize or stop the server, and
+# its default place ($HOME/.gunicorn) is not writable on a read-only root filesystem.
+control_socket_disable = True
+
+
+def on_starting(server):
+    """Values of an earlier run would be added to this run's: start from an empty directory."""
+    for path in glob.glob(os.path.join(_METRICS_DIR, "*.db")):
+        os.remove(path)
+
+
+def child_exit(server, worker):
+    """A worker is gone: its live gauges (audit queue depth) no longer count; counters stay.
+    What prometheus_client.multiprocess.mark_process_dead does, without importing it here."""
+    for mode in ("liveall", "livesum", "livemax", "livemin", "livemostrecent"):
+        for path in glob.glob(os.path.join(_METRICS_DIR, f"gauge_{mode}_{worker.pid}.db")):
+            os.remove(path)
+
+
+def worker_exit(server, worker):
+    """A worker stops (restart, scale-down, SIGTERM): write the audit rows it has queued first.
+    Their hook calls were answered already; contract §11 still wants every row. (In the worker.)"""
+    from cds_hooks.store import close_all  # noqa: PLC0415
+    close_all(timeout=10.0)
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(_METRICS_DIR, ignore_errors=True)
+
+
+# ---- server ---------------------------------------------------------------------------------------
 wsgi_app = os.environ.get("KNEE_CDS_WSGI_APP", "service.app:create_app()")
 bind = [b.strip() for b in os.environ.get("KNEE_CDS_BIND", "0.0.0.0:8080").split(",") if b.strip()]
 
@@ -47,6 +112,7 @@ forwarded_allow_ips = ""
 
 accesslog = os.environ.get("KNEE_CDS_ACCESS_LOG", "-")
 errorlog = "-"
-loglevel = os.environ.get("KNEE_CDS_LOG_LEVEL", "info")
+loglevel = os.environ.get("KNEE_CDS_LOG_LEVEL", "info").strip().lower() or "info"
 # Paths and status only: no query strings (there are none in CDS Hooks), no bodies, no tokens.
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# (The JSON log format writes method, path, status, duration and bytes as fields instead.)
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'

@@ -11,13 +11,16 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.exc import ArgumentError
 
+from cds_hooks import telemetry
 from cds_hooks.auth import Authenticator, ClientsFileError, load_clients
 from cds_hooks.blueprint import CdsRuntime, init_app
 from cds_hooks.domain import Domain
+from cds_hooks.ops import OpsRuntime, ReadinessCheck, init_ops
 from cds_hooks.prefetch import FetchSettings
 from cds_hooks.store import RetentionTimer, Store, StoreUnavailable
 
-from .config import ConfigError, Settings, load_settings
+from .config import ConfigError, Settings, load_settings, warn_unknown_variables
+from .readiness import domain_checks
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None, domain: Domain | None 
     app.json.sort_keys = False  # keep CDS Hooks field order as built (hook, id, title, ...)
 
     settings = load_settings(config.get("ENVIRON"), bind_host=config.get("BIND_HOST"))
+    warn_unknown_variables(os.environ if config.get("ENVIRON") is None else config["ENVIRON"])
     app.extensions["knee_cds_settings"] = settings
     store = _store(app, settings)
     authenticator = _authenticator(settings, store)
@@ -57,6 +61,12 @@ def create_app(test_config: dict[str, Any] | None = None, domain: Domain | None 
         cors_origins=settings.cors_origins,
         public_url=settings.public_url,
     ))
+    init_ops(app, OpsRuntime(
+        checks=[ReadinessCheck("store", store.check_reachable),
+                *domain_checks(getattr(domain, "terminology", None), settings)],
+        metrics_enabled=settings.metrics_enabled,
+        metrics_token=settings.metrics_token,
+    ))
     _start_retention(app, store, settings, background=config.get("RETENTION_THREAD", True))
     if settings.preview:
         from .preview import init_preview  # noqa: PLC0415  only loaded when the page is on
@@ -72,7 +82,9 @@ def _store(app: Flask, settings: Settings) -> Store:
     try:
         store = Store(url)
     except (ArgumentError, ImportError) as err:
-        raise ConfigError(f"KNEE_CDS_DATABASE_URL cannot be used: {type(err).__name__}: {err}") from None
+        # the error's text may quote the URL, and with it the database password
+        raise ConfigError(f"KNEE_CDS_DATABASE_URL cannot be used: {type(err).__name__}") from None
+    store.stats.add_listener(telemetry.store_stat)   # the store's counters become metrics
     try:
         store.ensure_ready()
     except StoreUnavailable as err:

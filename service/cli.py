@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -22,11 +23,12 @@ from typing import Callable
 
 from werkzeug.serving import make_server
 
+from cds_hooks import jsonlog
 from cds_hooks.domain import Domain
 
 from . import config_check, triage_command, vignette_runner
 from .app import create_app
-from .config import ConfigError
+from .config import ConfigError, LogFormat, log_format
 
 log = logging.getLogger("knee_cds")
 
@@ -63,6 +65,18 @@ def _interrupt(*_args) -> None:
     raise KeyboardInterrupt
 
 
+def configure_logging(level: str | None = None) -> None:
+    """JSON lines on stderr (KNEE_CDS_LOG_FORMAT=text for a terminal)."""
+    try:
+        fmt = log_format()
+    except ConfigError:
+        fmt = LogFormat.JSON  # the app's start reports the bad value and stops
+    level = level or os.environ.get("KNEE_CDS_LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        level = "INFO"  # likewise reported by the app's start
+    jsonlog.configure(fmt, level)
+
+
 @dataclass(frozen=True)
 class Command:
     """One subcommand: its name, help line, its arguments and what it runs (returns the exit status)."""
@@ -76,11 +90,12 @@ class Command:
 def _serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--log-level", default=None, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="default: KNEE_CDS_LOG_LEVEL, else INFO")
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level)
     return serve(args.host, args.port)
 
 
