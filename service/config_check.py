@@ -1,6 +1,7 @@
 """``knee-cds check-config``: the configuration checks of start-up, without starting the server.
 
-Reads the environment as the service would (contract §8), then checks each part on its own so that
+Reads the environment as the service would (contract §8; under gunicorn also the server variables
+that ``service.config.check_startup`` checks before workers fork), then checks each part on its own so that
 every problem is reported, not only the first: the variables, the clients file, the database URL (a
 connection is opened and closed; nothing is created or migrated), and the site maps. Prints one line
 per check; exit status 0 when all pass, 2 when any fails. Secrets are never printed: a database URL
@@ -19,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from cds_hooks.auth import ClientsFileError, load_clients
-from service.config import ConfigError, Settings, load_settings
+from service.config import ConfigError, Settings, check_server_env, load_settings, warn_unknown_variables
 from service.terminology import SiteMapError, load_terminology
 
 DB_CONNECT_TIMEOUT_S = 5
@@ -84,11 +85,16 @@ CHECKS: tuple[Callable[[Settings], Check], ...] = (_clients, _database, _site_ma
 
 def check(env: Mapping[str, str], bind_host: str | None) -> list[Check]:
     try:
+        if bind_host is None:
+            check_server_env(env)  # the gunicorn variables of deploy/gunicorn.conf.py
         settings = load_settings(env, bind_host=bind_host)
     except ConfigError as err:
         return [Check("environment", False, str(err))]
     where = f"knee-cds serve on {bind_host}" if bind_host else "gunicorn (deploy/gunicorn.conf.py)"
     results = [Check("environment", True, f"read for {where}; KNEE_CDS_AUTH={settings.auth}")]
+    unknown = warn_unknown_variables(env)
+    if unknown:
+        results.append(Check("unknown variables", True, "ignored: " + ", ".join(unknown)))
     return results + [one(settings) for one in CHECKS]
 
 

@@ -186,6 +186,8 @@ def test_check_config_reports_every_problem_by_name(monkeypatch, capsys, clean_e
 def test_check_config_stops_at_a_bad_variable(monkeypatch, capsys, clean_env):
     code, out = _check(monkeypatch, capsys, {"KNEE_CDS_FHIR_TIMEOUT": "soon"})
     assert code == 2 and "KNEE_CDS_FHIR_TIMEOUT" in out
+    code, out = _check(monkeypatch, capsys, {"KNEE_CDS_FHIR_TIMEOUT": "3", "KNEE_CDS_WORKERS": "many"})
+    assert code == 2 and "KNEE_CDS_WORKERS" in out  # a gunicorn variable, checked as under gunicorn
 
 
 def test_check_config_reads_a_good_clients_file_database_and_site_map(monkeypatch, capsys, clean_env, tmp_path):
