@@ -200,6 +200,11 @@ def invoke(service_id: str):
         Authenticator.check_fhir_server(auth, hook_request.fhir_server)
     chart = _gather(hook_request, runtime.fetch_settings)
     g.audit.unreadable_keys = list(dict.fromkeys(u.key for u in chart.unreadable))
+    for problem in chart.unreadable:
+        # the why (refused, timed out, HTTP 404 …) is for the operator: the card only says that the
+        # FHIR server could not be read, so it cannot be used to map which ports answer
+        log.warning("chart part %s not read from fhirServer: %s (%s)", log_safe(problem.key),
+                    log_safe(problem.reason), log_safe(problem.detail))
     result = runtime.domain.evaluate(hook_request, chart)
     cards = response_cards(result.cards)
     _audit_result(result, cards)

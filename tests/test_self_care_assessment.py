@@ -5,6 +5,7 @@ import pytest
 
 from cds_hooks.domain import Unreadable
 from service.engine import _load_pathways, run_triage
+from service.pathways.assessment import TYPE_IMPACT, data_fetch_lines
 from tests.support.msk_facts import NOW, make_facts, make_triage
 
 REASSURING = {"posterior-knee-pain": True, "leg-swelling": False, "symptom-onset": NOW - timedelta(days=3)}
@@ -75,3 +76,18 @@ def test_deceased_patient_gets_no_cards():
     facts = make_facts(40, ka=REASSURING)
     facts.deceased = True
     assert run_triage(make_triage(facts), _load_pathways()) == []
+
+
+@pytest.mark.parametrize("reason, detail", [
+    ("timeout", "timed out after 3 s"), ("connection-error", "connection refused"),
+    ("http-status", "HTTP 404"), ("invalid-response", "not JSON"),
+])
+def test_a_chart_part_not_read_is_worded_the_same_whatever_the_network_said(reason, detail):
+    """No port-state oracle: refused, timed out, HTTP 404 and garbage read alike on the card."""
+    facts = make_facts(40, gender="male")
+    facts.fetch_problems = [Unreadable("observations", "Observation", reason, detail)]
+    facts.unreadable_types = {"Observation"}
+    lines, _flags = data_fetch_lines(make_triage(facts))
+    assert lines == ["Observation could not be read: the FHIR server could not be read. "
+                     f"Impact: {TYPE_IMPACT['Observation']}."]
+    assert all(detail not in line for line in lines)

@@ -23,12 +23,14 @@ TYPE_IMPACT = {
     "Medication": "the medication is unknown: anticoagulation is uncertain and the PERC oestrogen criterion is unknown",
 }
 
+# Every failure to read the FHIR server has one text: the request names the fhirServer, so telling
+# "refused" from "timed out" or "HTTP 404" apart would let a caller map which hosts and ports answer.
+# The detail goes to the service log; for the clinician the action is the same (check the chart).
+FHIR_NOT_READ = "the FHIR server could not be read"
+NETWORK_REASONS = frozenset({"timeout", "http-status", "invalid-response", "connection-error"})
 REASON_TEXT = {
     "not-prefetched-no-fhir-server": "not prefetched and no fhirServer to fetch it from",
-    "timeout": "the FHIR server did not answer in time",
-    "http-status": "the FHIR server answered with an error",
-    "invalid-response": "the FHIR server's answer was not a valid FHIR response",
-    "connection-error": "the FHIR server could not be reached",
+    **{reason: FHIR_NOT_READ for reason in NETWORK_REASONS},
     "page-cap": "page cap reached",
     "too-large": "the response was larger than the size limit",
     "forbidden-redirect": "the FHIR server redirected to another host (not followed)",
@@ -56,7 +58,7 @@ def data_fetch_lines(t: Triage) -> tuple[list[str], list[str]]:
                 flags.append("fetch-truncated")
             continue
         why = REASON_TEXT.get(reason, reason or "unreadable")
-        if detail and detail not in why:
+        if detail and detail not in why and reason not in NETWORK_REASONS:
             why = f"{why} ({detail})"
         ref = getattr(problem, "reference", None)
         what = f"{rtype} for {ref}" if ref else rtype
