@@ -38,6 +38,8 @@ fi
 VIGNETTES=${KNEE_CDS_VIGNETTES:-$REPO/../shared/vignettes}
 TOOLS=${KNEE_CDS_SHARED_TOOLS:-$REPO/../shared/tools}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/knee-cds-test.XXXXXX")
+# readable by other users: one store test runs the installed service as an unprivileged user
+chmod 755 "$WORK"
 VENV=$WORK/venv
 PASSED=0
 FAILED=0
