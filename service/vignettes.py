@@ -27,8 +27,8 @@ import requests
 from cds_hooks.domain import HookRequest, ServiceDefinition
 
 from .examples import render_times
+from .examples import service_for_hook as service_for
 from .local_request import ORDER_HOOKS, ORDERABLE_SYSTEM, build_context, evaluate_template, visit_encounter
-from .services import knee_services
 
 EXTENSION_KEY = "example.knee-cds"
 FHIR_JSON = "application/fhir+json"
@@ -36,14 +36,6 @@ FHIR_JSON = "application/fhir+json"
 
 class LoadError(RuntimeError):
     """The FHIR server refused a vignette's resources."""
-
-
-def service_for(hook: str) -> ServiceDefinition:
-    """The knee-cds service for ``hook``."""
-    for service in knee_services():
-        if service.hook == hook:
-            return service
-    raise KeyError(f"no knee service for hook {hook!r}")
 
 
 def vignette_paths(folder: Path | str) -> list[Path]:
