@@ -15,7 +15,7 @@ from cds_hooks.store import AuditCard, AuditRecord, Store
 from cds_hooks.store.audit_writer import AuditWriter
 from cds_hooks.store.records import StoreStats
 from tests.support.protocol_requests import hook_body
-from tests.support.store_faults import locked_store, wait_until
+from tests.support.store_faults import locked_store, module_store_url, wait_until
 
 TRIAGE = "/cds-services/knee-pain-triage"
 # far above a normal call, far below the 30 s the store may wait for a lock: not a speed goal
@@ -77,10 +77,7 @@ def server_on(service_server_factory, store_url):
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def shared_server(request, service_server_factory, tmp_path_factory):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('off-path') / 'store.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_server").create_database("offpath")
+    url = module_store_url(request, tmp_path_factory, "offpath")
     return service_server_factory({"KNEE_CDS_DATABASE_URL": url}, fake_domain=True)
 
 

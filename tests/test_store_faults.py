@@ -15,7 +15,7 @@ import requests
 from cds_hooks.store import Store
 from tests.support.postgres import PostgresServer, unprivileged_prefix
 from tests.support.protocol_requests import hook_body
-from tests.support.store_faults import wait_until
+from tests.support.store_faults import module_store_url, wait_until
 
 TRIAGE = "/cds-services/knee-pain-triage"
 
@@ -101,10 +101,7 @@ def test_a_postgresql_outage_heals_without_a_restart(service_server_factory, pos
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server_on(request, service_server_factory, tmp_path_factory):
     """One server per store for the module; tests tell their rows apart by unique values."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('faults') / 'store.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_server").create_database("faults")
+    url = module_store_url(request, tmp_path_factory, "faults")
     return service_server_factory({"KNEE_CDS_DATABASE_URL": url}, fake_domain=True)
 
 

@@ -51,3 +51,10 @@ def wait_until(predicate: Callable[[], object], timeout: float = 15.0, interval:
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def module_store_url(request, tmp_path_factory, name: str) -> str:
+    """A fresh store for a fixture parametrized over ("sqlite", "postgresql"), named ``name``."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp(name) / 'store.sqlite3'}"
+    return request.getfixturevalue("postgres_server").create_database(name)
