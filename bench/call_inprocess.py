@@ -36,7 +36,7 @@ TARGET_P50_MS = 1.0
 
 def request_bodies(only: str | None) -> list[tuple[str, str, bytes]]:
     """(vignette id, service id, body) for every vignette whose config is the default one."""
-    from service.services import knee_services  # noqa: PLC0415
+    from service.catalog import knee_services  # noqa: PLC0415
 
     service_ids = {s.hook: s.id for s in knee_services()}
     now = datetime.now(timezone.utc).replace(microsecond=0)

@@ -210,7 +210,7 @@ def _write_workload(mode: str, workdir: Path, bodies: list[tuple[str, dict[str, 
 
 
 def _service_paths() -> dict[str, str]:
-    from service.services import knee_services  # noqa: PLC0415
+    from service.catalog import knee_services  # noqa: PLC0415
 
     return {s.hook: f"/cds-services/{s.id}" for s in knee_services()}
 

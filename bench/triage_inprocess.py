@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cds_hooks.prefetch import FetchSettings, gather_chart  # noqa: E402
-from service.chart import build_facts  # noqa: E402
+from service.chart.reader import build_facts  # noqa: E402
 from service.config import load_settings  # noqa: E402
 from service.engine import KneeDomain  # noqa: E402
 from tests.support import vignettes as vg  # noqa: E402

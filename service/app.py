@@ -19,8 +19,8 @@ from cds_hooks.ops import OpsRuntime, ReadinessCheck, init_ops
 from cds_hooks.prefetch import FetchSettings
 from cds_hooks.store import RetentionTimer, Store, StoreUnavailable
 
-from .config import ConfigError, Settings, load_settings, warn_unknown_variables
-from .readiness import domain_checks
+from service.config import ConfigError, Settings, load_settings, warn_unknown_variables
+from service.readiness import domain_checks
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None, domain: Domain | None 
     store = _store(app, settings)
     authenticator = _authenticator(settings, store)
     if domain is None:
-        from .engine import KneeDomain  # noqa: PLC0415  imported late: the engine loads code sets
+        from service.engine import KneeDomain  # noqa: PLC0415  imported late: the engine loads code sets
         domain = KneeDomain(settings)
     init_app(app, CdsRuntime(
         domain=domain,
@@ -69,7 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None, domain: Domain | None 
     ))
     _start_retention(app, store, settings, background=config.get("RETENTION_THREAD", True))
     if settings.preview:
-        from .preview import init_preview  # noqa: PLC0415  only loaded when the page is on
+        from service.preview import init_preview  # noqa: PLC0415  only loaded when the page is on
         init_preview(app)
     return app
 

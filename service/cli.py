@@ -26,9 +26,9 @@ from werkzeug.serving import make_server
 from cds_hooks import jsonlog
 from cds_hooks.domain import Domain
 
-from . import config_check, triage_command, vignette_runner
-from .app import create_app
-from .config import ConfigError, LogFormat, log_format
+from service.tools import config_check, triage_command, vignette_runner
+from service.app import create_app
+from service.config import ConfigError, LogFormat, log_format
 
 log = logging.getLogger("knee_cds")
 
@@ -108,7 +108,7 @@ def _example_request_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_example_request(args: argparse.Namespace) -> int:
-    from . import examples   # imported here: `knee-cds serve` does not need it
+    from service.tools import examples   # imported here: `knee-cds serve` does not need it
 
     if args.list:
         for example_id in examples.example_ids():

@@ -10,17 +10,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 from cds_hooks.domain import Chart, DomainResult, HookRequest, ServiceDefinition
-from service.assembly import assemble
-from service.cards import EXTENSION_KEY, CardRenderer
-from service.chart import build_facts
-from service.date_notes import add_date_notes
-from service.drafts import CardDraft
-from service.order_advice import build_order_advice, match_drafts
+from service.cards.assembly import assemble
+from service.cards.render import EXTENSION_KEY, CardRenderer
+from service.chart.reader import build_facts
+from service.cards.date_notes import add_date_notes
+from service.cards.draft import CardDraft
+from service.order_advice.advice import build_order_advice, match_drafts
 from service.pathways import applicability, assessment, self_care
-from service.services import knee_services
+from service.catalog import knee_services
 from service.config import ConfigError
-from service.terminology import SiteMapError, Terminology, load_terminology
-from service.triage import KNOWLEDGE_VERSION, RuleSettings, Triage
+from service.terminology.code_sets import SiteMapError, Terminology, load_terminology
+from service.pathways.state import KNOWLEDGE_VERSION, RuleSettings, Triage
 
 ORDER_HOOKS = ("order-select", "order-sign")
 log = logging.getLogger("knee_cds")

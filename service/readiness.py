@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from cds_hooks.ops import ReadinessCheck
 
-from .config import Settings
-from .terminology import Terminology
+from service.config import Settings
+from service.terminology.code_sets import Terminology
 
 
 def domain_checks(terminology: Terminology | None, settings: Settings) -> list[ReadinessCheck]:

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from cds_hooks.domain import Chart
-from service.chart import build_facts
-from service.terminology import default_terminology
+from service.chart.reader import build_facts
+from service.terminology.code_sets import default_terminology
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 VIGNETTES = Path(__file__).resolve().parents[2] / "shared" / "vignettes"

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from service import assembly
-from service.facts import AgeRange
+from service.cards import assembly
+from service.chart.facts import AgeRange
 from service.pathways import dvt_paediatric, dvt_suspicion, knee_injury, paes, popliteal_mass
 from service.pathways.dvt import pregnancy_status_needed
 from service.scores import d_dimer, kocher, ottawa_knee, perc, pittsburgh_knee

@@ -1,9 +1,9 @@
 """Assembly (clinical-rules §7.2, §7.3, §7.7)."""
 from datetime import timedelta
 
-from service.assembly import assemble, on_record
-from service.drafts import CardDraft, NotSuggested, Suggest
-from service.facts import OrderFact
+from service.cards.assembly import assemble, on_record
+from service.cards.draft import CardDraft, NotSuggested, Suggest
+from service.chart.facts import OrderFact
 from tests.support.msk_facts import NOW, make_facts, make_triage, q, reading, src
 
 

@@ -130,7 +130,7 @@ def test_partly_unreadable_chart_cards_meet_the_standard(unreadable):
 
 
 def test_pregnancy_not_excluded_reads_an_age_range_on_its_safer_side():
-    from service.facts import AgeRange
+    from service.chart.facts import AgeRange
     from service.scores.d_dimer import pregnancy_not_excluded
     from tests.support.msk_facts import make_facts
 

@@ -7,12 +7,12 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service import card_text as ct
-from service.assembly import assemble, explain_chart_quality, merge_review_into_dvt
-from service.cards import MORE_DETAIL, CardRenderer, render_detail
-from service.drafts import CardDraft, NotSuggested, Suggest
-from service.terminology import default_terminology
-from service.units import display_unit, humanise_units
+from service.cards import text as ct
+from service.cards.assembly import assemble, explain_chart_quality, merge_review_into_dvt
+from service.cards.render import MORE_DETAIL, CardRenderer, render_detail
+from service.cards.draft import CardDraft, NotSuggested, Suggest
+from service.terminology.code_sets import default_terminology
+from service.chart.units import display_unit, humanise_units
 from tests.support import card_standard as std
 from tests.support.msk_facts import NOW, make_facts, make_triage, q, reading
 
@@ -72,7 +72,7 @@ def test_clip_property_whole_words_only(words):
 
 
 def test_one_clipping_function():
-    from service.pathways import msk_common
+    from service.pathways import drafting as msk_common
     assert msk_common.clip is ct.clip_summary
 
 
@@ -163,7 +163,7 @@ def test_every_flag_explained_once():
 
 
 def test_every_card_flag_has_words():
-    from service.pathways.msk_common import CARD_FLAGS
+    from service.pathways.drafting import CARD_FLAGS
     assert CARD_FLAGS <= set(ct.FLAG_TEXT)
 
 
@@ -339,7 +339,7 @@ def test_grouped_reason_reads_in_the_plural():
 def test_service_request_note_names_the_leg_then_the_rule_note():
     from datetime import timedelta
 
-    from service.facts import Reading, Value
+    from service.chart.facts import Reading, Value
     from tests.support.msk_facts import src
 
     facts = make_facts(60)
@@ -382,7 +382,7 @@ def test_evidence_layout_never_loses_a_cited_record(lines):
 def test_order_advice_recommendation_leads_with_the_action():
     from types import SimpleNamespace
 
-    from service.order_advice import _Finding, _recommendation
+    from service.order_advice.advice import _Finding, _recommendation
 
     f = _Finding("OA-DDIMER-ALONE-LIKELY", "emergency-same-day", "d-dimer",
                  deletes=[SimpleNamespace(id="sr1")], creates=[Suggest("venous-duplex-us", "DVT-LIKELY-US4H", "x")],

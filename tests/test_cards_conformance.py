@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.cards import CardRenderer
-from service.drafts import AdviceSuggestion, Suggest
-from service.terminology import default_terminology
+from service.cards.render import CardRenderer
+from service.cards.draft import AdviceSuggestion, Suggest
+from service.terminology.code_sets import default_terminology
 from tests.support.order_factory import NOW, card, facts
 
 RENDERER = CardRenderer(default_terminology())

@@ -1,8 +1,8 @@
 """Facts for every shared vignette (discovered at run time) and key facts of V01, V04, V05, V14, V24."""
 import pytest
 
-from service.facts import Facts
-from service.units import compare
+from service.chart.facts import Facts
+from service.chart.units import compare
 from tests.chart_fixtures import NOW, VIGNETTES, chart_of, load_vignette, vignette_context, vignette_facts
 
 NAMES = sorted(p.stem for p in VIGNETTES.glob("*.json"))

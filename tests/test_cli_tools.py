@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from service import examples
+from service.tools import examples
 from service.cli import main
-from service.local_request import build_request
-from service.vignettes import service_for
+from service.tools.local_request import build_request
+from service.tools.vignettes import service_for
 from tests.support.jwt_tools import KeyPair
 from tests.support.vignettes import VIGNETTE_DIR
 

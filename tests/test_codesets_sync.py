@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 
-from service.terminology import default_terminology
+from service.terminology.code_sets import default_terminology
 from tests.support.vignettes import REPO, SPEC_DIR
 
 LOCAL = REPO / "mappings" / "codesets.json"

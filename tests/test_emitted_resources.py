@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from service.app import create_app
-from service.cards import CardRenderer
-from service.drafts import Suggest
-from service.services import knee_services
-from service.terminology import default_terminology
+from service.cards.render import CardRenderer
+from service.cards.draft import Suggest
+from service.catalog import knee_services
+from service.terminology.code_sets import default_terminology
 from tests.support import vignettes as vg
 from tests.support.order_factory import NOW
 from tests.support.order_factory import facts as order_facts

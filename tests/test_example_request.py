@@ -8,9 +8,10 @@ from datetime import datetime, timezone
 import pytest
 import requests
 
-from service import cli, examples
-from service.local_request import clinical_date
-from service.services import knee_services
+from service import cli
+from service.tools import examples
+from service.tools.local_request import clinical_date
+from service.catalog import knee_services
 from tests.support.vignettes import validate_cards
 
 NOW = datetime(2026, 3, 1, 12, 30, 45, tzinfo=timezone.utc)

@@ -6,7 +6,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from service.fhir_time import Precision, completed_years, months_before, parse_fhir_time, parse_time, utc_day
+from service.chart.dates import (
+    Precision,
+    completed_years,
+    months_before,
+    parse_fhir_time,
+    parse_time,
+    utc_day,
+)
 
 UTC = timezone.utc
 

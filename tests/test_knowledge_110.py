@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from service.engine import _load_pathways, run_triage
-from service.triage import KNOWLEDGE_VERSION
+from service.pathways.state import KNOWLEDGE_VERSION
 from tests.support.msk_facts import NOW, make_facts, make_triage, q, src
 
 PATHWAYS = _load_pathways()
@@ -182,7 +182,7 @@ def test_rupture_with_calf_swelling_goes_to_the_dvt_card_only():
 
 
 # -- 1. PE in pregnancy: leg scan first only with DVT signs (§6.1 P7, superseding, §6.16) -----------
-from service.facts import Pregnancy, Value  # noqa: E402
+from service.chart.facts import Pregnancy, Value  # noqa: E402
 from service.pathways import pe as pe_pathway  # noqa: E402
 from service.pathways.pe import SUPERSEDE_DUPLEX_FIRST, SUPERSEDE_DVT_CONFIRMED, SUPERSEDE_NOTE  # noqa: E402
 
@@ -250,7 +250,7 @@ def test_unstable_pregnant_patient_with_signs_gets_ctpa_not_duplex_first():
 
 
 # -- 7. Fixed texts that contradicted their rows (§6.3 L1–L5, U2, U3, U5, M-ANTI/M-IMG; §4.1 W10) -----
-from service.facts import Anticoagulation, DDimer, Quantity as Qty, Setting  # noqa: E402
+from service.chart.facts import Anticoagulation, DDimer, Quantity as Qty, Setting  # noqa: E402
 from service.pathways.dvt import (DDIMER_AFTER_NEGATIVE_SCAN, INTERIM_DRAW_FIRST,  # noqa: E402
                                   INTERIM_WITHOUT_DRAW)
 
@@ -358,8 +358,8 @@ def test_red_warm_leg_names_cellulitis_on_the_dvt_card_citing_its_record():
 # -- 5. Septic arthritis with an NG51 sepsis high-risk feature (§6.6, §4.10, §7.5) ---------------------
 from datetime import datetime  # noqa: E402
 
-from service.cards import CardRenderer  # noqa: E402
-from service.terminology import default_terminology  # noqa: E402
+from service.cards.render import CardRenderer  # noqa: E402
+from service.terminology.code_sets import default_terminology  # noqa: E402
 
 HOT_KNEE = {"posterior-knee-pain": True, "hot-swollen-joint": True, "leg-swelling": False,
             "symptom-onset": NOW - timedelta(days=1)}
@@ -644,7 +644,7 @@ def test_home_care_lines_are_those_of_the_contract_self_care_example():
 
 
 def test_pregnancy_not_excluded_at_the_age_band_edges_and_for_an_age_range():
-    from service.facts import AgeRange
+    from service.chart.facts import AgeRange
     from service.scores.d_dimer import pregnancy_not_excluded
     for age, expected in ((11, False), (12, True), (50, True), (51, False)):
         facts = make_facts(age, gender="female")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.drafts import CardDraft, Suggest
-from service.order_advice import build_order_advice, match_drafts, utc_day
+from service.cards.draft import CardDraft, Suggest
+from service.order_advice.advice import build_order_advice, match_drafts, utc_day
 from tests.support.order_factory import (
     ICD10, NOW, ORDERABLE_SYSTEM, FakeTerminology, bundle, card, draft, drafts, dvt_likely_card, facts,
     sr, triage,
@@ -681,7 +681,7 @@ def _vignette_drafts(vid: str):
 
 @pytest.mark.parametrize("vid, orderable, selected", [("V26", "d-dimer", True), ("V27", "mri-knee", False)])
 def test_match_drafts_with_real_terminology(vid, orderable, selected):
-    terminology = pytest.importorskip("service.terminology")
+    terminology = pytest.importorskip("service.terminology.code_sets")
     v, b, selections = _vignette_drafts(vid)
     out = match_drafts(b, selections, terminology.default_terminology(), hook=v["hook"])
     assert [(d.orderables, d.selected) for d in out] == [(frozenset({orderable}), selected)]
@@ -690,8 +690,8 @@ def test_match_drafts_with_real_terminology(vid, orderable, selected):
 
 def test_rendered_card_v26_shape():
     """The advice card through the renderer: delete + create actions, priority from the DVT card."""
-    cards = pytest.importorskip("service.cards")
-    terminology = pytest.importorskip("service.terminology")
+    cards = pytest.importorskip("service.cards.render")
+    terminology = pytest.importorskip("service.terminology.code_sets")
     t = triage(ds=drafts(draft("v26-sr-ddimer", "d-dimer", selected=True)), hook="order-select")
     c = build_order_advice(t, [dvt_likely_card()], "order-select")
     out = cards.CardRenderer(terminology.default_terminology()).render(c, t.facts)
@@ -718,7 +718,7 @@ def test_pregnant_minor_is_the_pregnancy_row():
 def test_us_state_falls_back_to_the_facts():
     from datetime import timedelta
 
-    from service.facts import Source, Value
+    from service.chart.facts import Source, Value
 
     f = facts()
     t0 = NOW - timedelta(days=2)

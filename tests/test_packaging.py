@@ -110,7 +110,7 @@ def test_wheel_holds_every_module_and_data_file(wheel):
 
 
 def test_data_is_read_through_the_package():
-    from service import terminology
+    from service.terminology import code_sets as terminology
 
     package_dir = Path(str(resources.files("service.mappings")))
     assert Path(str(terminology.CODESETS_PATH)) == package_dir / "codesets.json"

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 
-from service.facts import DDimer, Surgery, Value
+from service.chart.facts import DDimer, Surgery, Value
 from service.pathways import dvt, dvt_suspicion
 from tests.support.msk_facts import NOW, condition, make_facts, make_triage, not_suggested, q, src, suggested
 

@@ -1,7 +1,7 @@
 """PE emergency (§6.1), Wells PE (§4.3), PERC (§4.4) and limb ischaemia (§6.2): boundaries and rows."""
 from __future__ import annotations
 
-from service.facts import Pregnancy
+from service.chart.facts import Pregnancy
 from service.pathways import limb_ischaemia, pe
 from service.scores.perc import perc, perc_applies
 from service.scores.wells_pe import wells_pe

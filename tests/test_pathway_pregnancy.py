@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.drafts import CardDraft
-from service.facts import Pregnancy, Value
+from service.cards.draft import CardDraft
+from service.chart.facts import Pregnancy, Value
 from service.pathways import dvt_paediatric, dvt_pregnancy
 from service.scores.left_rule import left_rule
 from tests.support.msk_facts import NOW, make_facts, make_triage, not_suggested, q, src, suggested
@@ -72,7 +72,7 @@ def test_g2_v14_like_duplex_left_3():
 
 
 def test_recorded_ddimer_shown_not_used():
-    from service.facts import DDimer
+    from service.chart.facts import DDimer
     f = _pregnant(70)
     f.ddimers.append(DDimer(src("Observation/dd", NOW - timedelta(hours=2)), NOW - timedelta(hours=2), "feu",
                             q(300, "ug/L"), ["N"], q(500, "ug/L")))

@@ -1,9 +1,9 @@
 """Knee pain review and chronic knee pain imaging, clinical-rules §6.13 (V20/V24b-like; r1–r7, C1–C4)."""
 import pytest
 
-from service.drafts import CardDraft, NotSuggested
+from service.cards.draft import CardDraft, NotSuggested
 from service.pathways import knee_review
-from service.pathways.msk_common import months_before
+from service.pathways.drafting import months_before
 from tests.support.msk_facts import (NOW, condition, days_ago, make_facts, make_triage, not_suggested, q,
                                      suggested)
 

@@ -1,7 +1,7 @@
 """Septic arthritis pathway, clinical-rules §6.6–§6.8 (adult, NG51 tier, gout vs septic, child/Kocher)."""
 import pytest
 
-from service.drafts import CardDraft, Suggest
+from service.cards.draft import CardDraft, Suggest
 from service.pathways import septic
 from tests.support.msk_facts import (condition, days_ago, make_facts, make_triage, medication, not_suggested, q,
                                      reading, suggested, procedure)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from service import examples
+from service.tools import examples
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.service import Service  # noqa: E402

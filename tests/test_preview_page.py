@@ -7,9 +7,9 @@ from html import unescape
 
 import pytest
 
-from service import examples
-from service.local_request import build_request
-from service.local_run import service_for_hook
+from service.tools import examples
+from service.tools.local_request import build_request
+from service.tools.local_run import service_for_hook
 from service.preview.card_view import card_view
 from service.preview.markdown import render_markdown
 

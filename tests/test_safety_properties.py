@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cds_hooks.prefetch import FetchSettings, gather_chart
 from service.config import load_settings
-from service.drafts import TIER_RANK
+from service.cards.draft import TIER_RANK
 from service.engine import KneeDomain
 from tests.support import vignettes as vg
 

@@ -16,9 +16,9 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from service.drafts import TIER_RANK
+from service.cards.draft import TIER_RANK
 from service.engine import _load_pathways, run_triage
-from service.facts import Anticoagulation, DDimer, Pregnancy, Quantity, Value
+from service.chart.facts import Anticoagulation, DDimer, Pregnancy, Quantity, Value
 from service.pathways.pe import SUPERSEDE_DUPLEX_FIRST, SUPERSEDE_DVT_CONFIRMED, SUPERSEDE_NOTE
 from service.pathways.self_care import PAIN_RELIEF
 from tests.support.msk_facts import NOW, condition, make_facts, make_triage, q, src

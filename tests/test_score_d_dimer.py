@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 
-from service.facts import DDimer
+from service.chart.facts import DDimer
 from service.scores.d_dimer import interpret, lab_verdict
 from tests.support.msk_facts import NOW, make_facts, q, src
 

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 
-from service.facts import Surgery
+from service.chart.facts import Surgery
 from service.scores.wells_dvt import classify, three_tier, wells_dvt
 from tests.support.msk_facts import NOW, condition, make_facts, procedure, q, src
 

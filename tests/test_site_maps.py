@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from service.terminology import (SITES_DIR, SiteMapError, default_terminology, load_terminology)
+from service.terminology.code_sets import SITES_DIR, SiteMapError, default_terminology, load_terminology
 
 EXAMPLE = json.loads((SITES_DIR / "st-example-hospital.json").read_text())
 FS = "http://st-example.org/fhir/flowsheet"

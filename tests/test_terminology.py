@@ -3,8 +3,13 @@ import json
 
 import pytest
 
-from service.terminology import (CODESETS_PATH, ICD10CM, SIDE_QUESTION, default_terminology,
-                                 load_terminology)
+from service.terminology.code_sets import (
+    CODESETS_PATH,
+    ICD10CM,
+    SIDE_QUESTION,
+    default_terminology,
+    load_terminology,
+)
 
 T = default_terminology()
 DATA = json.loads(CODESETS_PATH.read_text())

@@ -1,8 +1,8 @@
 """terminology §13: unit normalisation, conversion, assumptions, comparators (clinical-rules §1.5)."""
 import pytest
 
-from service.facts import Quantity
-from service.units import UCUM, compare, normalise_unit, read_quantity
+from service.chart.facts import Quantity
+from service.chart.units import UCUM, compare, normalise_unit, read_quantity
 
 
 def q(value, unit=None, code=None, comparator=None):

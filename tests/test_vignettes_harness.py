@@ -227,6 +227,6 @@ def test_spec_knowledge_version_is_read_from_the_rules(tmp_path):
 
 
 def test_service_declares_the_spec_knowledge_version():
-    from service.triage import KNOWLEDGE_VERSION
+    from service.pathways.state import KNOWLEDGE_VERSION
     from tests.support.vignettes import spec_knowledge_version
     assert KNOWLEDGE_VERSION == spec_knowledge_version()

@@ -1,7 +1,7 @@
 """When the pathway applies (clinical-rules §2): triggers T1–T5."""
 from __future__ import annotations
 
-from service.triage import Triage
+from service.pathways.state import Triage
 
 # §2 T2: any of these ka: items true within its window (windows are applied by the chart layer)
 T2_ITEMS = (

@@ -5,9 +5,9 @@ treated as normal: that sentence is on the card.
 """
 from __future__ import annotations
 
-from service.drafts import TIER_RANK, CardDraft, more_urgent
+from service.cards.draft import TIER_RANK, CardDraft, more_urgent
 from service.pathways.minimum_dataset import minimum_dataset
-from service.triage import Triage
+from service.pathways.state import Triage
 
 TRIGGER_TYPES = ("Observation", "Condition", "Encounter")
 

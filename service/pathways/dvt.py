@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.drafts import CardDraft, NotSuggested, Suggest
-from service.evidence import cite, cite_all, fmt_date, fmt_time
+from service.cards.draft import CardDraft, NotSuggested, Suggest
+from service.cards.evidence import cite, cite_all, fmt_date, fmt_time
 from service.pathways.dvt_suspicion import redness_differential
 from service.pathways.popliteal_mass import rupture_signs, rupture_suspected
 from service.pathways import pregnancy_test_first
 from service.scores.d_dimer import DDimerState, interpret, interpret_ddimer, pregnancy_not_excluded, select
 from service.scores.wells_dvt import WellsDvt, wells_dvt
-from service.triage import Triage
+from service.pathways.state import Triage
 
 CURRENT_SCAN = timedelta(days=8)
 

@@ -4,9 +4,9 @@ DVT-PAEDIATRIC: emergency-same-day; suggest venous-duplex-us; not suggested: d-d
 """
 from __future__ import annotations
 
-from service.drafts import CardDraft, Suggest
-from service.pathways import msk_common as mc
-from service.triage import Triage
+from service.cards.draft import CardDraft, Suggest
+from service.pathways import drafting as mc
+from service.pathways.state import Triage
 
 TOPIC = "dvt-pathway"
 REASON = "same-day paediatric assessment; Wells and D-dimer are not validated under 18, NG158 scope"

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.drafts import CardDraft, Suggest
-from service.evidence import cite, fmt_date
-from service.pathways import msk_common as mc
+from service.cards.draft import CardDraft, Suggest
+from service.cards.evidence import cite, fmt_date
+from service.pathways import drafting as mc
 from service.scores.left_rule import left_rule
-from service.triage import Triage
+from service.pathways.state import Triage
 
 TOPIC = "dvt-pathway"
 CURRENT_SCAN = timedelta(days=8)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.evidence import cite, cite_all
-from service.facts import Facts, Quantity
+from service.cards.evidence import cite, cite_all
+from service.chart.facts import Facts, Quantity
 from service.scores.wells_dvt import cancer_risk_factor
-from service.triage import Triage
-from service.units import compare
+from service.pathways.state import Triage
+from service.chart.units import compare
 
 PE_SYMPTOMS = ("dyspnoea", "chest-pain", "haemoptysis", "syncope")
 

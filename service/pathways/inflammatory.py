@@ -7,13 +7,13 @@ IA-NG100-REFER (knee only, onset < 12 weeks). Onset unknown is handled as >= 12 
 """
 from __future__ import annotations
 
-from service.drafts import CardDraft, Suggest
-from service.evidence import cite
-from service.facts import Facts
-from service.pathways import msk_common as mc
+from service.cards.draft import CardDraft, Suggest
+from service.cards.evidence import cite
+from service.chart.facts import Facts
+from service.pathways import drafting as mc
 from service.scores.injury import injury_episode
 from service.scores.score_items import check_reading, fmt_quantity, quantity
-from service.triage import Triage
+from service.pathways.state import Triage
 
 TOPIC = "inflammatory-arthritis"
 STIFFNESS_MIN = 30.0       # minutes; 30 counts (>= 30)

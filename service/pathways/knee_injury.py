@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.drafts import CardDraft, NotSuggested, Suggest, more_urgent
-from service.evidence import ago, cite, fmt_date, fmt_time
-from service.facts import Facts, Value
-from service.pathways import msk_common as mc
+from service.cards.draft import CardDraft, NotSuggested, Suggest, more_urgent
+from service.cards.evidence import ago, cite, fmt_date, fmt_time
+from service.chart.facts import Facts, Value
+from service.pathways import drafting as mc
 from service.scores import ottawa_knee, pittsburgh_knee
 from service.scores.injury import InjuryEpisode, injury_episode
 from service.scores.ottawa_knee import OttawaResult
 from service.scores.pittsburgh_knee import PittsburghResult
-from service.triage import Triage
+from service.pathways.state import Triage
 
 TOPIC = "knee-injury-imaging"
 R1_XR_WINDOW = timedelta(hours=24)           # §7.7: R1 radiograph counts within 24 h

@@ -12,13 +12,13 @@ days, or r2, or r3 (C4, a fracture on the radiograph, is acted on whenever the c
 """
 from __future__ import annotations
 
-from service.drafts import CardDraft, Suggest
-from service.evidence import cite, fmt_date
-from service.facts import Facts
-from service.pathways import msk_common as mc
+from service.cards.draft import CardDraft, Suggest
+from service.cards.evidence import cite, fmt_date
+from service.chart.facts import Facts
+from service.pathways import drafting as mc
 from service.scores.injury import injury_episode
 from service.scores.score_items import check_reading, fmt_quantity, quantity
-from service.triage import Triage
+from service.pathways.state import Triage
 
 TOPIC = "chronic-knee-pain-imaging"
 BLOCKING_TOPICS = ("pe-emergency", "limb-ischaemia", "septic-arthritis", "knee-injury-imaging",

@@ -6,9 +6,9 @@ card, if any, is kept.
 """
 from __future__ import annotations
 
-from service.drafts import CardDraft
-from service.pathways import msk_common as mc
-from service.triage import Triage
+from service.cards.draft import CardDraft
+from service.pathways import drafting as mc
+from service.pathways.state import Triage
 
 TOPIC = "limb-ischaemia"
 DELAY = "outpatient tests delay revascularisation: immediate vascular surgical assessment instead."

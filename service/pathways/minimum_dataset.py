@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from service.evidence import cite
-from service.triage import Triage
+from service.cards.evidence import cite
+from service.pathways.state import Triage
 
 SHORT_DURATION = timedelta(days=14)
 

@@ -6,9 +6,9 @@ when pulse loss on provocation is recorded.
 """
 from __future__ import annotations
 
-from service.drafts import CardDraft, Suggest
-from service.pathways import msk_common as mc
-from service.triage import Triage
+from service.cards.draft import CardDraft, Suggest
+from service.pathways import drafting as mc
+from service.pathways.state import Triage
 
 TOPIC = "paes"
 ATHEROSCLEROTIC_AGE = 40

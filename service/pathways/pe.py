@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.drafts import CardDraft, NotSuggested, Suggest
-from service.evidence import cite, cite_all
-from service.pathways import msk_common as mc, pregnancy_test_first
+from service.cards.draft import CardDraft, NotSuggested, Suggest
+from service.cards.evidence import cite, cite_all
+from service.pathways import drafting as mc, pregnancy_test_first
 from service.pathways.dvt_suspicion import dvt_sign_lines
 from service.scores.d_dimer import pregnancy_not_excluded
 from service.scores.perc import Perc, perc, perc_applies
 from service.scores.score_items import compare, fmt_quantity, num, quantity
 from service.scores.wells_pe import WellsPe, wells_pe
-from service.triage import Triage
+from service.pathways.state import Triage
 
 TOPIC = "pe-emergency"
 SAFETY_NET_PE = "Return now if breathlessness, chest pain or haemoptysis recur or worsen."

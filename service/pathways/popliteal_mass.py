@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.drafts import CardDraft, Suggest, more_urgent
-from service.evidence import cite, fmt_date
-from service.facts import ConditionFact, Facts
-from service.pathways import msk_common as mc
+from service.cards.draft import CardDraft, Suggest, more_urgent
+from service.cards.evidence import cite, fmt_date
+from service.chart.facts import ConditionFact, Facts
+from service.pathways import drafting as mc
 from service.pathways.dvt_suspicion import swelling_lines
-from service.triage import Triage
+from service.pathways.state import Triage
 
 TOPIC = "popliteal-mass"
 YOUNG_BELOW = 25

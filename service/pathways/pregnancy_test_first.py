@@ -8,9 +8,9 @@ makes the patient pregnant (§1.9 item 1) and the pregnancy pathway then applies
 """
 from __future__ import annotations
 
-from service.drafts import CardDraft, Suggest
+from service.cards.draft import CardDraft, Suggest
 from service.scores.d_dimer import pregnancy_not_excluded
-from service.triage import Triage
+from service.pathways.state import Triage
 
 RULE = "DDIMER-PREGNANCY-TEST-FIRST"
 TEST_REASON = "before the D-dimer: pregnancy status is unknown (a urine test gives the answer in minutes)"

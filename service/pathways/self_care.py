@@ -6,10 +6,10 @@ because of unknowns, ASSESS-TRIAGE-INCOMPLETE (urgent) takes its place (added by
 """
 from __future__ import annotations
 
-from service.drafts import TIER_RANK, CardDraft, NotSuggested
-from service.evidence import cite
+from service.cards.draft import TIER_RANK, CardDraft, NotSuggested
+from service.cards.evidence import cite
 from service.pathways.minimum_dataset import minimum_dataset
-from service.triage import Triage
+from service.pathways.state import Triage
 
 NOT_SUGGESTED = ("d-dimer", "venous-duplex-us", "knee-xray", "mri-knee", "cbc", "crp", "esr", "ctpa")
 BENIGN_SETS = {"calf-strain": "calf strain", "hamstring-strain": "hamstring strain"}

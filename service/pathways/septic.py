@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.drafts import CardDraft, Suggest
-from service.evidence import cite
-from service.facts import ConditionFact, Facts, Source
-from service.pathways import msk_common as mc
+from service.cards.draft import CardDraft, Suggest
+from service.cards.evidence import cite
+from service.chart.facts import ConditionFact, Facts, Source
+from service.pathways import drafting as mc
 from service.scores import kocher, sepsis
 from service.scores.injury import knee_surgery_sources
 from service.scores.score_items import check_reading, fmt_quantity, quantity
-from service.triage import Triage
+from service.pathways.state import Triage
 
 TOPIC = "septic-arthritis"
 CONDITION_WINDOW = timedelta(days=30)   # §6.6: septic-arthritis Condition with onset within 30 days

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response
 
-from .views import register_views
+from service.preview.views import register_views
 
 bp = Blueprint("preview", __name__, template_folder="templates", static_folder="static",
                static_url_path="/preview/static")

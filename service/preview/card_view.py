@@ -7,7 +7,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from .markdown import render_markdown
+from service.preview.markdown import render_markdown
 
 EXTENSION_KEY = "example.knee-cds"
 ORDERABLE_SYSTEM = "http://knee-cds.example/fhir/CodeSystem/orderable"

@@ -8,12 +8,20 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 
-from service import examples
-from service.local_request import HOOKS, ORDER_HOOKS, ChartInput, InputError, build_request, draft_order, read_input
-from service.local_run import LocalResult, run_request, service_for_hook
+from service.tools import examples
+from service.tools.local_request import (
+    HOOKS,
+    ORDER_HOOKS,
+    ChartInput,
+    InputError,
+    build_request,
+    draft_order,
+    read_input,
+)
+from service.tools.local_run import LocalResult, run_request, service_for_hook
 
-from . import what_if
-from .card_view import CardView, card_views, overall_tier
+from service.preview import what_if
+from service.preview.card_view import CardView, card_views, overall_tier
 
 # a pasted or uploaded document larger than this is refused before it is parsed
 MAX_DOCUMENT_BYTES = 2_000_000

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from service.terminology import BOOLEAN, KA_SYSTEM, KNEE_ASSESSMENT, QUANTITY
+from service.terminology.code_sets import BOOLEAN, KA_SYSTEM, KNEE_ASSESSMENT, QUANTITY
 
 UNKNOWN = "unknown"
 DATA_ABSENT_REASON = "http://terminology.hl7.org/CodeSystem/data-absent-reason"

@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from service.evidence import cite
-from service.facts import DDimer, Facts, Quantity
-from service.units import compare
+from service.cards.evidence import cite
+from service.chart.facts import DDimer, Facts, Quantity
+from service.chart.units import compare
 
 POSITIVE_CODES = {"H", "HH", "HU", "A", "AA", "POS", "DET"}
 NEGATIVE_CODES = {"N", "NEG", "ND", "L", "LL"}

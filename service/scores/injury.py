@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service.facts import ConditionFact, Facts, Source
+from service.chart.facts import ConditionFact, Facts, Source
 
 MECHANISMS = ("twist", "fall", "blunt")
 RECENT = timedelta(days=42)    # §6.9 recent injury; §1.4 window of injury-mechanism/injury-date

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.facts import Facts, Reading
+from service.chart.facts import Facts, Reading
 from service.scores.score_items import (ItemizedResult, ScoreItem, check_reading, fmt_quantity, quantity, reading_flags,
                                         reading_sources)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.evidence import cite_all
-from service.facts import Facts, Source
+from service.cards.evidence import cite_all
+from service.chart.facts import Facts, Source
 from service.scores.score_items import fmt_quantity, quantity
 from service.scores.wells_pe import calf_at_least
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.facts import Facts, Source
+from service.chart.facts import Facts, Source
 from service.scores.injury import ACUTE, InjuryEpisode, injury_episode
 from service.scores.score_items import ItemizedResult, ScoreItem, reading_flags, reading_sources
 

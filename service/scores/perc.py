@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from service.evidence import cite_all
-from service.facts import Facts, Source
+from service.cards.evidence import cite_all
+from service.chart.facts import Facts, Source
 from service.scores.score_items import compare, fmt_quantity, quantity
 from service.scores.wells_pe import calf_at_least
 

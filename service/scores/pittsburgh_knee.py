@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.facts import Facts
+from service.chart.facts import Facts
 from service.scores.injury import PITTSBURGH, InjuryEpisode, injury_episode
 from service.scores.ottawa_knee import patient_source
 from service.scores.score_items import ItemizedResult, ScoreItem, reading_flags, reading_sources

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from service.facts import Quantity, Reading, Source
+from service.chart.facts import Quantity, Reading, Source
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
@@ -60,7 +60,7 @@ def _local_compare(q: Quantity, op: str, threshold: float) -> bool | None:
 
 
 try:  # the chart layer's implementation, when present (same contract)
-    from service.units import compare as _units_compare  # type: ignore[attr-defined]
+    from service.chart.units import compare as _units_compare  # type: ignore[attr-defined]
 except Exception:  # pragma: no cover - depends on the parallel work
     _units_compare = None
 

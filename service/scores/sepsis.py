@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.facts import Facts
+from service.chart.facts import Facts
 from service.scores.score_items import (ScoreItem, check_reading, fmt_quantity, quantity, reading_flags,
                                         reading_sources)
 

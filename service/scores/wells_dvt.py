@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from service.evidence import cite, cite_all, fmt_time
-from service.facts import Facts, Quantity, Source
-from service.units import compare
+from service.cards.evidence import cite, cite_all, fmt_time
+from service.chart.facts import Facts, Quantity, Source
+from service.chart.units import compare
 
 SIX_MONTHS = timedelta(days=183)
 # §4.1 "W10 on the card"

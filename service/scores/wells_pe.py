@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.evidence import cite_all
-from service.facts import Facts, Quantity, Source
+from service.cards.evidence import cite_all
+from service.chart.facts import Facts, Quantity, Source
 from service.scores.score_items import compare, fmt_quantity, num, quantity
 
 HR_THRESHOLD = 100          # > 100 scores: 101 scores, 100 does not

@@ -16,7 +16,7 @@ import sys
 from typing import Any
 
 from cds_hooks.domain import Chart, DomainResult, HookRequest, ServiceDefinition
-from service.services import knee_services
+from service.catalog import knee_services
 
 FAKE_KNOWLEDGE_VERSION = "fake-1"
 EXT = "example.knee-cds"

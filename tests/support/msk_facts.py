@@ -8,9 +8,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from service.facts import (ConditionFact, Facts, MedicationFact, ProcedureFact, Quantity, Reading, Source,
-                           Value)
-from service.triage import Triage
+from service.chart.facts import (
+    ConditionFact,
+    Facts,
+    MedicationFact,
+    ProcedureFact,
+    Quantity,
+    Reading,
+    Source,
+    Value,
+)
+from service.pathways.state import Triage
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 OBS_TIME = NOW - timedelta(hours=1)

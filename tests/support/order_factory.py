@@ -9,11 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from service.drafts import CardDraft, NotSuggested, Suggest
-from service.facts import (
-    Anticoagulation, Facts, Pregnancy, Reading, Setting, Source, Value,
-)
-from service.triage import DraftOrder, Triage
+from service.cards.draft import CardDraft, NotSuggested, Suggest
+from service.chart.facts import Anticoagulation, Facts, Pregnancy, Reading, Setting, Source, Value
+from service.pathways.state import DraftOrder, Triage
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 ORDERABLE_SYSTEM = "http://knee-cds.example/fhir/CodeSystem/orderable"

@@ -11,15 +11,29 @@ import re
 from pathlib import Path
 
 from cds_hooks.domain import ServiceDefinition
-from service.local_request import ORDERABLE_SYSTEM
-from service.vignettes import (  # noqa: F401  re-exported for the tests
-    INDICATOR, TIER_ORDER, LoadedVignette, build_request, build_server_request, check_expect, fired_rules,
-    hook_request, load_into_server, load_vignette, make_now, overall_tier, prepare, score_matches, service_for,
-    suggested_orderables, validate_cards,
+from service.tools.local_request import ORDERABLE_SYSTEM
+from service.tools.vignettes import (
+    INDICATOR,
+    TIER_ORDER,
+    LoadedVignette,
+    build_request,
+    build_server_request,
+    check_expect,
+    fired_rules,
+    hook_request,
+    load_into_server,
+    load_vignette,
+    make_now,
+    overall_tier,
+    prepare,
+    score_matches,
+    service_for,
+    suggested_orderables,
+    validate_cards,
 )
-from service.examples import render_time, render_times  # noqa: F401
-from service.local_request import evaluate_template  # noqa: F401
-from service.vignettes import vignette_paths as _vignette_paths
+from service.tools.examples import render_time, render_times  # noqa: F401
+from service.tools.local_request import evaluate_template  # noqa: F401
+from service.tools.vignettes import vignette_paths as _vignette_paths
 
 REPO = Path(__file__).resolve().parents[2]
 VIGNETTE_DIR = Path(os.environ.get("KNEE_CDS_VIGNETTES", REPO.parent / "shared" / "vignettes"))

@@ -6,8 +6,8 @@ card carries the line that names the resource, with its data-quality flag (§7.5
 """
 from __future__ import annotations
 
-from service.drafts import CardDraft
-from service.facts import Facts
+from service.cards.draft import CardDraft
+from service.chart.facts import Facts
 
 
 def add_date_notes(drafts: list[CardDraft], facts: Facts) -> None:

@@ -30,14 +30,20 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from service.card_text import lower_first, upper_first
-from service.fhir_time import utc_day
-from service.drafts import (
-    TIER_RANK, TOPIC_ORDER, AdviceSuggestion, CardDraft, NotSuggested, Suggest, more_urgent,
+from service.cards.text import lower_first, upper_first
+from service.chart.dates import utc_day
+from service.cards.draft import (
+    TIER_RANK,
+    TOPIC_ORDER,
+    AdviceSuggestion,
+    CardDraft,
+    NotSuggested,
+    Suggest,
+    more_urgent,
 )
-from service.evidence import cite, fmt_time
-from service.facts import Facts, Source
-from service.triage import DraftOrder, Triage
+from service.cards.evidence import cite, fmt_time
+from service.chart.facts import Facts, Source
+from service.pathways.state import DraftOrder, Triage
 from service.pathways.dvt_suspicion import dvt_sign_lines
 
 ORDER_HOOKS = ("order-select", "order-sign")

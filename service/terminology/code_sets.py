@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
-from service import units
+from service.chart import units
 
 # Found through the package, never through a path into the source tree: the wheel installs the
 # repository's mappings/ folder as the package service.mappings (pyproject.toml).

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from service.card_text import CARD_FLAGS, ORDERABLE_TITLES, explains, lower_first, references
-from service.fhir_time import months_before
-from service.drafts import TIER_RANK, TOPIC_ORDER, CardDraft, NotSuggested
-from service.evidence import ago, cite, fmt_time
-from service.facts import Facts
-from service.triage import Triage
+from service.cards.text import CARD_FLAGS, ORDERABLE_TITLES, explains, lower_first, references
+from service.chart.dates import months_before
+from service.cards.draft import TIER_RANK, TOPIC_ORDER, CardDraft, NotSuggested
+from service.cards.evidence import ago, cite, fmt_time
+from service.chart.facts import Facts
+from service.pathways.state import Triage
 
 KNEE_IMAGING = ("knee-xray", "mri-knee", "popliteal-us")
 CKP_BLOCKERS = ("pe-emergency", "limb-ischaemia", "septic-arthritis", "knee-injury-imaging",

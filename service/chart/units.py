@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from service.facts import Quantity
+from service.chart.facts import Quantity
 
 UCUM = "http://unitsofmeasure.org"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from service.units import humanise_units
+from service.chart.units import humanise_units
 
 SUMMARY_MAX = 139          # contract §4: summary ≤ 139 characters
 ELLIPSIS = "…"

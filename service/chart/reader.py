@@ -19,15 +19,39 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable, Mapping
 
 from cds_hooks.domain import Chart
-from service import units
-from service.fhir_time import completed_years, months_before, parse_fhir_time, parse_time
-from service.facts import (
-    CHART_TYPES, AgeRange, Anticoagulation, ConditionFact, DDimer, EncounterFact, Facts, MedicationFact, OrderFact,
-    ProcedureFact, Pregnancy, Quantity, Reading, ReportFact, Setting, Source, Surgery, Value,
+from service.chart import units
+from service.chart.dates import completed_years, months_before, parse_fhir_time, parse_time
+from service.chart.facts import (
+    CHART_TYPES,
+    AgeRange,
+    Anticoagulation,
+    ConditionFact,
+    DDimer,
+    EncounterFact,
+    Facts,
+    MedicationFact,
+    OrderFact,
+    ProcedureFact,
+    Pregnancy,
+    Quantity,
+    Reading,
+    ReportFact,
+    Setting,
+    Source,
+    Surgery,
+    Value,
 )
-from service.terminology import (
-    ANTICOAGULANT_SETS, BOOLEAN, CODED, ICD10CM, KA_CODED_ANSWERS, KNEE_ASSESSMENT, QUANTITY,
-    SIDE_QUESTION, LocalCode, Terminology,
+from service.terminology.code_sets import (
+    ANTICOAGULANT_SETS,
+    BOOLEAN,
+    CODED,
+    ICD10CM,
+    KA_CODED_ANSWERS,
+    KNEE_ASSESSMENT,
+    QUANTITY,
+    SIDE_QUESTION,
+    LocalCode,
+    Terminology,
 )
 
 UTC = timezone.utc

@@ -23,8 +23,8 @@ from typing import Any
 
 from cds_hooks.domain import ServiceDefinition
 
-from .local_request import ChartInput, build_request
-from .services import knee_services
+from service.tools.local_request import ChartInput, build_request
+from service.catalog import knee_services
 
 EXAMPLES_DIR: Traversable = resources.files("service.mappings") / "examples"
 

@@ -22,7 +22,7 @@ from typing import Any, Callable, TextIO
 
 import requests
 
-from service import vignettes
+from service.tools import vignettes
 
 MODES = ("prefetch", "fetch")
 HTTP_TIMEOUT_S = 60

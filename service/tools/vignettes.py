@@ -26,9 +26,15 @@ import requests
 
 from cds_hooks.domain import HookRequest, ServiceDefinition
 
-from .examples import render_times
-from .examples import service_for_hook as service_for
-from .local_request import ORDER_HOOKS, ORDERABLE_SYSTEM, build_context, evaluate_template, visit_encounter
+from service.tools.examples import render_times
+from service.tools.examples import service_for_hook as service_for
+from service.tools.local_request import (
+    ORDER_HOOKS,
+    ORDERABLE_SYSTEM,
+    build_context,
+    evaluate_template,
+    visit_encounter,
+)
 
 EXTENSION_KEY = "example.knee-cds"
 FHIR_JSON = "application/fhir+json"

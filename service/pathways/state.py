@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from service.drafts import CardDraft, NotSuggested, more_urgent
-from service.facts import Facts
+from service.cards.draft import CardDraft, NotSuggested, more_urgent
+from service.chart.facts import Facts
 
 KNOWLEDGE_VERSION = "1.1.0"
 

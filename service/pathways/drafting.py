@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from service.card_text import clip_summary
-from service.drafts import CardDraft, NotSuggested, Suggest
-from service.evidence import cite, fmt_date
-from service.fhir_time import months_before  # noqa: F401 - pathways call mc.months_before
-from service.facts import ConditionFact, Facts, Reading, Source, Value
+from service.cards.text import clip_summary
+from service.cards.draft import CardDraft, NotSuggested, Suggest
+from service.cards.evidence import cite, fmt_date
+from service.chart.dates import months_before  # noqa: F401 - pathways call mc.months_before
+from service.chart.facts import ConditionFact, Facts, Reading, Source, Value
 from service.scores.score_items import ScoreItem
-from service.triage import Triage
+from service.pathways.state import Triage
 
 # §7.5: the data-quality flags a card may carry
 CARD_FLAGS = frozenset({

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from service.facts import Source
+from service.chart.facts import Source
 
 
 def fmt_time(dt: datetime | None) -> str:

@@ -12,14 +12,14 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from service import card_text as ct
-from service.card_text import clip_summary
-from service.drafts import TOPIC_DISPLAY, AdviceSuggestion, CardDraft, Suggest
-from service.facts import Facts
-from service.guidelines import GUIDELINES
-from service.terminology import Terminology
-from service.triage import KNOWLEDGE_VERSION
-from service.units import humanise_units
+from service.cards import text as ct
+from service.cards.text import clip_summary
+from service.cards.draft import TOPIC_DISPLAY, AdviceSuggestion, CardDraft, Suggest
+from service.chart.facts import Facts
+from service.cards.guidelines import GUIDELINES
+from service.terminology.code_sets import Terminology
+from service.pathways.state import KNOWLEDGE_VERSION
+from service.chart.units import humanise_units
 
 CS = "http://knee-cds.example/fhir/CodeSystem/"
 SOURCE_LABEL = "knee-cds: pain behind the knee"

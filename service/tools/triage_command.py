@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from service.config import ConfigError, load_settings
-from service.local_request import HOOKS, ORDER_HOOKS, InputError, build_request, draft_order, read_input
-from service.local_run import run_request, service_for_hook
-from service.terminal import format_response, outcome_reason
+from service.tools.local_request import HOOKS, ORDER_HOOKS, InputError, build_request, draft_order, read_input
+from service.tools.local_run import run_request, service_for_hook
+from service.tools.terminal import format_response, outcome_reason
 
 EXIT_OK, EXIT_UNREADABLE = 0, 2
 
