@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from cds_hooks.domain import ServiceDefinition
 
+# The hooks that carry draft orders and get order advice (clinical-rules §6.16).
+ORDER_HOOKS: frozenset[str] = frozenset({"order-select", "order-sign"})
+
 # contract §2: the same templates serve prefetch and the FHIR fetch fallback. Only the spec's
 # recommended query subset (read, patient search, token equality, _sort); no dates, no _count.
 _COMMON_PREFETCH: dict[str, str] = {

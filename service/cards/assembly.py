@@ -9,8 +9,8 @@ from service.cards.draft import TIER_RANK, TOPIC_ORDER, CardDraft, NotSuggested
 from service.cards.evidence import ago, cite, fmt_time
 from service.chart.facts import Facts
 from service.pathways.state import Triage
+from service.vocabulary import KNEE_IMAGING
 
-KNEE_IMAGING = ("knee-xray", "mri-knee", "popliteal-us")
 CKP_BLOCKERS = ("pe-emergency", "limb-ischaemia", "septic-arthritis", "knee-injury-imaging",
                 "popliteal-mass", "paes", "inflammatory-arthritis")
 REVIEW_AFTER_EXCLUSION = "DVT excluded; the knee pain still needs review."

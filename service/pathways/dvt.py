@@ -15,8 +15,8 @@ from service.pathways import pregnancy_test_first
 from service.scores.d_dimer import DDimerState, interpret, interpret_ddimer, pregnancy_not_excluded, select
 from service.scores.wells_dvt import WellsDvt, wells_dvt
 from service.pathways.state import Triage
-
-CURRENT_SCAN = timedelta(days=8)
+from service.scores.ultrasound import CURRENT_SCAN, ultrasound_state
+from service.vocabulary import KNEE_IMAGING
 
 # -- card text (§6.3), chosen by the predicates below ------------------------------------------------
 INTERIM_CORE = ("offer interim therapeutic anticoagulation, preferably one that can be continued if DVT is "
@@ -78,22 +78,6 @@ def modifier_reason(t: Triage) -> str:
 
 EXCLUDED_RULES = ("DVT-LIKELY-US-NEG-DDIMER-NEG", "DVT-REPEAT-US-NEG", "DVT-UNLIKELY-US-NEG", "DVT-UNLIKELY-DDIMER-NEG")
 KNEE_IMAGING_REASON = "knee assessment and imaging once DVT is excluded."
-
-
-def us_state(facts) -> str:
-    """§6.3 US state from ka:venous-ultrasound-result (latest within 8 days)."""
-    now = facts.now
-    current = [u for u in facts.ultrasounds if u.time is not None and u.time >= now - CURRENT_SCAN]
-    if not current:
-        return "none"
-    latest = max(current, key=lambda u: u.time)
-    if latest.value == "dvt-seen":
-        return "positive"
-    if latest.value != "no-dvt-seen":
-        return "none"
-    earlier = [u for u in facts.ultrasounds if u.value == "no-dvt-seen" and u.time is not None
-               and timedelta(days=5) <= latest.time - u.time <= timedelta(days=10)]
-    return "negative-repeat" if earlier else "negative"
 
 
 def latest_negative_scan(facts):
@@ -176,7 +160,7 @@ def _ddimer_suggest(rule: str, reason: str, now) -> Suggest:
 
 
 def _forbid_knee_imaging(draft: CardDraft) -> None:
-    for orderable in ("knee-xray", "mri-knee", "popliteal-us"):
+    for orderable in KNEE_IMAGING:
         _not(draft, orderable, KNEE_IMAGING_REASON)
 
 
@@ -190,7 +174,7 @@ def evaluate(t: Triage) -> None:
     ac = facts.anticoagulation
     t.m_anti = ac.state == "current" and ac.pre_existing is True
     t.m_img = facts.setting.imaging_first
-    us = us_state(facts)
+    us = ultrasound_state(facts)
     t.us_state = us
     likely = wells.klass != "unlikely"
     dd = interpret_ddimer(facts, t.settings, wells_unlikely=not likely, population="adult", imaging_first=t.m_img)

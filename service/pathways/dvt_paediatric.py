@@ -15,9 +15,9 @@ REASON = "same-day paediatric assessment; Wells and D-dimer are not validated un
 def evaluate(t: Triage) -> None:
     if t.population != "paediatric" or not t.dvt_suspected:
         return
-    from service.pathways.dvt import us_state
+    from service.scores.ultrasound import ultrasound_state
     facts = t.facts
-    t.us_state = us_state(facts)
+    t.us_state = ultrasound_state(facts)
     t.dvt_status = "open"
     draft = CardDraft(topic=TOPIC, tier="emergency-same-day", guidelines=["ng158"])
     draft.add_rule("DVT-PAEDIATRIC")

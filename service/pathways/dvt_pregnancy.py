@@ -64,11 +64,11 @@ def _carry_to_pe(t: Triage, draft: CardDraft) -> None:
 def evaluate(t: Triage) -> None:
     if t.population != "pregnancy" or not t.dvt_suspected:
         return
-    from service.pathways.dvt import us_state
+    from service.scores.ultrasound import ultrasound_state
     facts = t.facts
     now = facts.now
     preg = facts.pregnancy
-    us = us_state(facts)
+    us = ultrasound_state(facts)
     t.us_state = us
     draft = CardDraft(topic=TOPIC, tier="emergency-same-day", guidelines=["rcog"])
     rec = draft.recommendation

@@ -204,8 +204,8 @@ def evaluate(t: Triage) -> None:
         elif population == "pregnancy":                                           # P7
             draft.add_rule("PE-PREGNANCY")
             draft.guidelines.append("rcog")
-            from service.pathways.dvt import us_state
-            us = us_state(facts)
+            from service.scores.ultrasound import ultrasound_state
+            us = ultrasound_state(facts)
             t.us_state = us
             rec.append("Pregnant or postpartum: Wells PE, PERC and D-dimer are not used (RCOG GTG 37b). LMWH "
                        "until VTE is excluded unless strongly contraindicated; DOACs are not used in pregnancy.")

@@ -22,7 +22,8 @@ from urllib.parse import parse_qsl
 
 from cds_hooks.domain import ServiceDefinition
 
-ORDER_HOOKS = frozenset({"order-select", "order-sign"})
+from service.catalog import ORDER_HOOKS
+
 HOOKS = ("patient-view", "encounter-start", "order-select", "order-sign")
 # an Encounter in one of these states is the visit the hook is about (contract §9)
 ACTIVE_ENCOUNTER = ("in-progress", "arrived", "triaged", "planned")
