@@ -9,10 +9,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Protocol
 
+from service.catalog import ORDER_SELECT
 from service.chart.dates import utc_day
 from service.vocabulary import Orderable, RequestPriority
 
-ORDER_SELECT = "order-select"
 # §1.2: a draft counts; at order-sign an order already signed and re-sent (active) counts too
 DRAFT_STATUSES = ("draft",)
 SIGN_STATUSES = ("draft", "active")

@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import timezone
 
 from service.cards.draft import CardDraft, Suggest
+from service.catalog import ORDER_SELECT, ORDER_SIGN
 from service.chart.draft_orders import DraftOrder
 from service.order_advice.rows import (
     ADDITION_ROWS,
@@ -25,9 +26,6 @@ from service.order_advice.rows import (
 from service.order_advice.state import EMERGENCY, Situation, card_order
 from service.order_advice.text import ADVICE, WHY, Phrases, draft_ref, test_name
 from service.vocabulary import RequestPriority, Tier, more_urgent
-
-ORDER_SELECT = "order-select"
-ORDER_SIGN = "order-sign"
 
 
 def evaluate(s: Situation) -> list[Finding]:

@@ -21,13 +21,12 @@ from service.chart.draft_orders import DraftOrder
 from service.pathways.dvt_suspicion import dvt_sign_lines
 from service.order_advice.state import ADULT_DVT_EXCLUDED, DVT_NOT_SUSPECTED, EMERGENCY, NO_RADIOGRAPH_RULES, \
     PAES_SUSPECTED, PE_PERC_NEGATIVE, Situation
-from service.order_advice.text import ADVICE, WHY, WHY_NO_RADIOGRAPH, Phrases, drafts_text, test_name
+from service.order_advice.text import (
+    ADVICE, DUPLICATE_DRAFT, FORBIDDEN_TEST, MISSING_TEST, WHY, WHY_NO_RADIOGRAPH, Phrases, drafts_text, test_name,
+)
 from service.cards.evidence import fmt_time
 from service.vocabulary import KNEE_IMAGING, Orderable, Tier, Topic, UltrasoundState, WellsClass, more_urgent
 
-DUPLICATE_DRAFT = "OA-DUPLICATE-DRAFT"
-FORBIDDEN_TEST = "OA-FORBIDDEN-TEST"
-MISSING_TEST = "OA-MISSING-TEST"
 RECENT_INJURY = timedelta(days=42)        # §6.9 "recent injury" (§1.4, §9 item 24)
 INJURY_MECHANISMS = ("twist", "fall", "blunt")
 DUPLEX = Orderable.VENOUS_DUPLEX_US

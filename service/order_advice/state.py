@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from service.cards.draft import TOPIC_ORDER, CardDraft, NotSuggested, Suggest
+from service.catalog import ORDER_SIGN
 from service.chart.facts import Facts
 from service.pathways.dvt_suspicion import population
 from service.pathways.state import Triage
 from service.scores.ultrasound import ultrasound_state
 from service.vocabulary import DvtStatus, Orderable, Population, Tier, Topic, UltrasoundState, WellsClass
 
-ORDER_SIGN = "order-sign"
 EMERGENCY = frozenset({Tier.EMERGENCY_IMMEDIATE, Tier.EMERGENCY_SAME_DAY})
 # §6.3 excluded outcomes of the adult pathway (L6, L7, U1, U4): another D-dimer adds nothing
 ADULT_DVT_EXCLUDED = ("DVT-LIKELY-US-NEG-DDIMER-NEG", "DVT-REPEAT-US-NEG", "DVT-UNLIKELY-US-NEG",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from service.cards.evidence import cite
 from service.cards.text import ORDERABLE_TITLES, lower_first, upper_first
+from service.catalog import ORDER_SELECT
 from service.chart.draft_orders import DraftOrder
 from service.pathways.dvt_suspicion import dvt_sign_lines
 from service.vocabulary import RequestPriority, UltrasoundState
@@ -20,9 +21,10 @@ if TYPE_CHECKING:
     from service.order_advice.findings import Finding
     from service.order_advice.state import Situation
 
-ORDER_SELECT = "order-select"
-DUPLICATE = "OA-DUPLICATE-DRAFT"
-MISSING = "OA-MISSING-TEST"
+# The rows that apply to any test (their templates are below like every row's)
+DUPLICATE_DRAFT = "OA-DUPLICATE-DRAFT"
+FORBIDDEN_TEST = "OA-FORBIDDEN-TEST"
+MISSING_TEST = "OA-MISSING-TEST"
 
 WHY: dict[str, str] = {
     "OA-DDIMER-PREGNANCY": "pregnant or postpartum: {pregnancy}",
@@ -325,7 +327,7 @@ class _Fields(dict):
 
 # -- the card's own sentences ------------------------------------------------------------------------
 def _kind(f: "Finding") -> str:
-    if f.rule == DUPLICATE:
+    if f.rule == DUPLICATE_DRAFT:
         return "duplicate"
     if f.deletes and f.creates:
         return "replace"
@@ -337,7 +339,7 @@ def summary_phrase(f: "Finding", phrases: Phrases) -> str:
     test = test_name(f.orderable or "")
     creates = " and ".join(test_names(s.orderable for s in f.creates))
     reason = phrases.fill(SHORT_REASON.get(f.rule, f.rule))
-    kind = "missing" if f.rule == MISSING else _kind(f)
+    kind = "missing" if f.rule == MISSING_TEST else _kind(f)
     if kind == "missing":
         creates = creates or test
     return SUMMARY[kind].format(test=test, creates=creates, reason=reason)
@@ -352,7 +354,7 @@ def label(f: "Finding") -> str:
 def recommendation(f: "Finding") -> str:
     """The action first (remove the draft, order the right test), then why, then the rule id."""
     actions = []
-    if f.deletes and f.rule != DUPLICATE:
+    if f.deletes and f.rule != DUPLICATE_DRAFT:
         actions.append("remove " + ", ".join(f"ServiceRequest/{d.id}" for d in f.deletes))
     if f.creates:
         actions.append("order " + ", ".join(test_names(s.orderable for s in f.creates)) + " (suggested)")
