@@ -19,7 +19,8 @@ from service.order_advice.advice import build_order_advice, match_drafts
 from service.pathways import applicability, assessment, self_care
 from service.catalog import knee_services
 from service.config import ConfigError
-from service.terminology.code_sets import SiteMapError, Terminology, load_terminology
+from service.terminology.code_sets import Terminology
+from service.terminology.site_maps import SiteMapError, load_terminology
 from service.pathways.state import KNOWLEDGE_VERSION, RuleSettings, Triage
 
 ORDER_HOOKS = ("order-select", "order-sign")

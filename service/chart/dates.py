@@ -38,9 +38,11 @@ _MAX_OFFSET = timedelta(hours=14)   # FHIR offsets run from -14:00 to +14:00
 
 
 class Precision(StrEnum):
-    YEAR = "year"
-    MONTH = "month"
-    DAY = "day"
+    """How much of a FHIR time was recorded."""
+
+    YEAR = "year"          # read as 1 July (§1.1 item 3), flag partial-date
+    MONTH = "month"        # read as the 15th, flag partial-date
+    DAY = "day"            # read as 00:00 UTC
     TIME = "time"
 
 

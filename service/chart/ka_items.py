@@ -17,8 +17,8 @@ from service.terminology.code_sets import (
     KNEE_ASSESSMENT,
     QUANTITY,
     SIDE_QUESTION,
-    LocalCode,
 )
+from service.terminology.site_maps import LocalCode
 
 # §1.7 boolean strings
 YES_STRINGS = frozenset({"true", "yes"})

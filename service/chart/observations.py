@@ -16,7 +16,7 @@ from service.chart.observation_part import OBSERVATION_CODE, ObservationPart
 from service.chart.orders import IMAGING_ORDERABLES
 from service.chart.read_state import ReadState
 from service.chart.windows import DDIMER_KEEP, within
-from service.terminology.code_sets import LocalCode
+from service.terminology.site_maps import LocalCode
 
 OBS_COUNTED = frozenset({"final", "amended", "corrected", "preliminary"})     # §1.2
 
