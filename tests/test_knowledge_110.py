@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from service.engine import _load_pathways, run_triage
+from service.engine import PATHWAYS, run_triage
 from service.pathways.state import KNOWLEDGE_VERSION
 from tests.support.msk_facts import NOW, make_facts, make_triage, q, src
 
-PATHWAYS = _load_pathways()
+
 CHEST = {"chest-pain": [src("Condition/cp")]}
 REASSURING = {"posterior-knee-pain": True, "leg-swelling": False, "symptom-onset": NOW - timedelta(days=3)}
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from service.cards.text import clip_summary
 from service.cards.draft import CardDraft, NotSuggested, Suggest
 from service.cards.evidence import cite, fmt_date
 from service.chart.dates import months_before  # noqa: F401 - pathways call mc.months_before
@@ -206,6 +205,11 @@ def not_suggest(draft: CardDraft, orderable: str, reason: str) -> None:
         draft.not_recommended.append(NotSuggested(orderable, reason))
 
 
+def suspicion_lines(t: Triage) -> list[str]:
+    """The reasons DVT is suspected (§5), as evidence lines of a card other than the adult DVT card."""
+    return [f"DVT suspected, {line}" for line in t.suspicion]
+
+
 def dvt_tests_not_suggested(t: Triage, draft: CardDraft, *, d_dimer: bool = True, duplex: bool = True,
                             why: str = "no DVT suspicion recorded: low-prevalence testing gives false positives") -> None:
     """"Not suggested: d-dimer / venous-duplex-us (unless DVT is suspected)": when DVT is suspected
@@ -225,6 +229,3 @@ def finish(draft: CardDraft, t: Triage) -> CardDraft:
         t.scores[key] = value
     return t.add_card(draft)
 
-
-# the one summary clipper (word boundary, "…", contract §4 limit) lives with the card wording standard
-clip = clip_summary

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.cards.draft import CardDraft, NotSuggested, Suggest, more_urgent
+from service.cards.text import clip_summary
+from service.cards.draft import CardDraft, NotSuggested, Suggest
 from service.cards.evidence import ago, cite, fmt_date, fmt_time
 from service.chart.facts import Facts, Value
 from service.pathways import drafting as mc
@@ -19,6 +20,7 @@ from service.scores.injury import InjuryEpisode, injury_episode
 from service.scores.ottawa_knee import OttawaResult
 from service.scores.pittsburgh_knee import PittsburghResult
 from service.pathways.state import Triage
+from service.vocabulary import more_urgent
 
 TOPIC = "knee-injury-imaging"
 R1_XR_WINDOW = timedelta(hours=24)           # §7.7: R1 radiograph counts within 24 h
@@ -334,20 +336,20 @@ def _summary(rows: list[str], ottawa: OttawaResult, pittsburgh: PittsburghResult
     score_text = ", ".join(scores)
     first = rows[0]
     if first == "KNEE-DISLOCATION":
-        return (mc.clip("Suspected knee dislocation: emergency now, check pulses; knee radiographs and ABI"),
+        return (clip_summary("Suspected knee dislocation: emergency now, check pulses; knee radiographs and ABI"),
                 "**Suspected knee dislocation (ACR AC Acute Trauma to the Knee).** Emergency assessment now: pulses, "
                 "neurovascular status, radiographs and ABI.")
     if first in XR_REASON:
-        return (mc.clip(f"Knee radiograph, same day preferred ({score_text})"),
+        return (clip_summary(f"Knee radiograph, same day preferred ({score_text})"),
                 f"**Knee injury: radiographs indicated ({score_text}).** Knee radiographs, same day preferred; "
                 "MRI is not a first test (Stiell, Seaberg, ACR AC).")
     if first == "KNEE-DERANGEMENT-MRI":
-        return (mc.clip("MRI knee without IV contrast: locking or giving way after injury, radiograph without fracture"),
+        return (clip_summary("MRI knee without IV contrast: locking or giving way after injury, radiograph without fracture"),
                 "**Internal derangement suspected after a radiograph without fracture (ACR variant 3).** MRI knee "
                 "without IV contrast.")
     if first == "KNEE-FRACTURE":
-        return (mc.clip("Knee fracture on radiograph: same-day orthopaedic or fracture clinic review"),
+        return (clip_summary("Knee fracture on radiograph: same-day orthopaedic or fracture clinic review"),
                 "**Knee fracture on the radiograph.** Same-day orthopaedic or fracture clinic review.")
-    return (mc.clip("Soft-tissue knee injury, radiograph without fracture: review if not improving in 1–2 weeks"),
+    return (clip_summary("Soft-tissue knee injury, radiograph without fracture: review if not improving in 1–2 weeks"),
             "**Soft-tissue knee injury: radiograph without fracture.** Review if not improving in 1–2 weeks or if "
             "locking or giving way develops.")

@@ -12,6 +12,7 @@ days, or r2, or r3 (C4, a fracture on the radiograph, is acted on whenever the c
 """
 from __future__ import annotations
 
+from service.cards.text import clip_summary
 from service.cards.draft import CardDraft, Suggest
 from service.cards.evidence import cite, fmt_date
 from service.chart.facts import Facts
@@ -249,4 +250,4 @@ def _summary(draft: CardDraft, reasons: list[str], span, action: str, closed: bo
                 "**Chronic knee pain with a known non-urgent cause (ACR AC Chronic Knee Pain).** ") + \
             (f"{action[:1].upper()}{action[1:]}." if action else "Routine review.")
     summary = summary[:1].upper() + summary[1:]
-    return mc.clip(summary), head
+    return clip_summary(summary), head
