@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from service.vocabulary import Tier
 from service.engine import PATHWAYS, run_triage
 from service.chart.facts import Anticoagulation, DDimer, Pregnancy, Quantity, Value
-from service.pathways.pe import SUPERSEDE_DUPLEX_FIRST, SUPERSEDE_DVT_CONFIRMED, SUPERSEDE_NOTE
+from service.pathways.pe_pregnancy import SUPERSEDE_DUPLEX_FIRST, SUPERSEDE_DVT_CONFIRMED, SUPERSEDE_NOTE
 from service.pathways.self_care import PAIN_RELIEF
 from tests.support.msk_facts import NOW, condition, make_facts, make_triage, q, src
 

@@ -11,6 +11,14 @@ from service.cards.draft import CardDraft, Suggest
 from service.cards.evidence import cite, cite_all, fmt_date, fmt_time
 from service.pathways import drafting as mc, pregnancy_test_first
 from service.pathways.dvt_suspicion import redness_differential
+from service.pathways.dvt_text import (
+    CONFIRM_STILL_TAKING, CONSIDER_ALTERNATIVE, DDIMER_AFTER_NEGATIVE_SCAN, DDIMER_REPLACED_BY_SCAN,
+    DDIMER_THEN_SCAN, INTERIM_DRAW_FIRST, INTERIM_WITHOUT_DRAW, KNEE_IMAGING_REASON, MAIN_CONFIRMED,
+    MAIN_DDIMER_4H, MAIN_DDIMER_AFTER_SCAN, MAIN_DELAYED_DRAW, MAIN_DELAYED_SCAN, MAIN_IMAGE_FIRST,
+    MAIN_KNOWN_RECENT, MAIN_REPEAT_SCAN, MAIN_SCAN_4H, MAIN_SCAN_4H_LIKELY, ROW_TEXT, SCAN_NEGATIVE_NO_DDIMER,
+    SCAN_NEGATIVE_THEN_DDIMER, SCAN_NEGATIVE_THEN_PREGNANCY_TEST, SCAN_WITHIN_4H, SCAN_WITHIN_4H_UNKNOWN,
+    STALE_VTE_TEXT, STOP_INTERIM_EXCLUDED, STOP_INTERIM_REPEAT_DUE,
+)
 from service.pathways.popliteal_mass import rupture_signs, rupture_suspected
 from service.pathways.state import Triage
 from service.scores.d_dimer import DDimerState, interpret, interpret_ddimer, pregnancy_not_excluded, select
@@ -18,50 +26,6 @@ from service.scores.wells_dvt import WellsDvt, wells_dvt
 from service.vocabulary import DvtStatus, Population, Tier, Topic, UltrasoundState, WellsClass
 
 CURRENT_SCAN = timedelta(days=8)
-
-# -- card text (§6.3), chosen by the predicates below ------------------------------------------------
-INTERIM_CORE = ("offer interim therapeutic anticoagulation, preferably one that can be continued if DVT is "
-                "confirmed (for example apixaban or rivaroxaban; NG158), and get the scan result within 24 h.")
-INTERIM_DRAW_FIRST = ("If the scan (or D-dimer) result cannot be obtained within 4 h: draw the D-dimer first, then "
-                      + INTERIM_CORE)
-INTERIM_WITHOUT_DRAW = "If the scan result cannot be obtained within 4 h: " + INTERIM_CORE
-CONFIRM_STILL_TAKING = "Confirm whether the patient is still taking an anticoagulant first. "
-SCAN_NEGATIVE_THEN_DDIMER = "Scan negative: D-dimer, then follow NG158."
-SCAN_NEGATIVE_THEN_PREGNANCY_TEST = ("Scan negative: pregnancy test, then the D-dimer once pregnancy is excluded "
-                                     "(DDIMER-PREGNANCY-TEST-FIRST), then follow NG158.")
-SCAN_NEGATIVE_NO_DDIMER = ("Scan negative: no D-dimer (not reliable here: {why}); Wells likely or indeterminate: "
-                           "repeat proximal scan 6–8 days after the first (L5); Wells unlikely: DVT excluded (U1).")
-DDIMER_AFTER_NEGATIVE_SCAN = ("only if the scan is negative (a negative D-dimer does not rule out DVT when Wells is "
-                              "likely).")
-DDIMER_REPLACED_BY_SCAN = "not used here: a repeat scan replaces it ({why})."
-STOP_INTERIM_EXCLUDED = "Stop the interim anticoagulation ({sources}): DVT is excluded."
-STOP_INTERIM_REPEAT_DUE = ("Stop the interim anticoagulation ({sources}) (NG158); DVT is not yet excluded: the "
-                           "repeat proximal scan 6–8 days after the first decides.")
-# the main action of each row, first in Recommendation (the suggestion alone is not enough to read)
-MAIN_CONFIRMED = "Start treatment for DVT (NG158) and assess for PE symptoms."
-MAIN_KNOWN_RECENT = ("Leg-vein ultrasound if symptoms are new or worse (extension or recurrence); check adherence to "
-                     "anticoagulation.")
-MAIN_DELAYED_DRAW = ("D-dimer now, drawn before the first anticoagulant dose; proximal leg-vein ultrasound with the "
-                     "result within 24 hours.")
-MAIN_DELAYED_SCAN = "Proximal leg-vein ultrasound with the result within 24 hours."
-MAIN_DDIMER_AFTER_SCAN = ("D-dimer now (NG158 1.1.4): positive or unusable, repeat the proximal scan 6–8 days after "
-                          "the first; negative, DVT unlikely.")
-MAIN_REPEAT_SCAN = "Repeat the proximal leg-vein scan 6–8 days after the first ({start} to {end})."
-MAIN_SCAN_4H = "Proximal leg-vein ultrasound with the result within 4 hours."
-MAIN_SCAN_4H_LIKELY = ("Proximal leg-vein ultrasound, result within 4 hours (suggested). Positive: diagnose and treat "
-                       "DVT, and assess for PE symptoms.")
-SCAN_WITHIN_4H_UNKNOWN = ("Whether a scan result can be had within 4 hours is not recorded (ultrasound-within-4h): "
-                          "assumed yes.")
-CONSIDER_ALTERNATIVE = ("DVT is unlikely by the NG158 pathway: consider an alternative diagnosis (strain, Baker's cyst, "
-                        "OA, cellulitis).")
-MAIN_IMAGE_FIRST = "Proximal leg-vein ultrasound: result within 4 hours where possible, 24 hours at the latest."
-MAIN_DDIMER_4H = "Quantitative D-dimer with the result within 4 hours."
-DDIMER_THEN_SCAN = "D-dimer positive: proximal leg-vein ultrasound within 4 hours. Negative: DVT unlikely."
-SCAN_WITHIN_4H = {
-    True: "A scan result can be had within 4 hours",
-    False: "No scan result within 4 hours (the plan uses the delayed-scan row)",
-}
-
 
 # -- predicates ---------------------------------------------------------------------------------------
 def ddimer_replaced_by_scan(t: Triage) -> bool:
@@ -82,9 +46,6 @@ def interim_anticoagulation_current(facts) -> bool:
 def modifier_reason(t: Triage) -> str:
     parts = (["anticoagulated"] if t.already_anticoagulated else []) + (["inpatient or recent surgery"] if t.imaging_first else [])
     return " and ".join(parts)
-
-
-KNEE_IMAGING_REASON = "knee assessment and imaging once DVT is excluded."
 
 
 def us_state(facts) -> str:
@@ -130,17 +91,10 @@ def stale_active_vte(facts) -> list:
             if c.active and c.onset and c.onset < cutoff and not any(code.startswith("Z86") for _s, code in c.codes)]
 
 
-STALE_VTE_TEXT = ("stale-condition: {ref} recorded as active since {date}, no recent imaging: treated as previous "
-                  "DVT (Wells +1), not as a current diagnosis.")
-
-
 def pregnancy_status_needed(facts) -> bool:
     """§1.9 item 4: female (or gender unknown/other), aged 12–50 (or age unknown, or an age range that
     reaches into 12–50), status unknown."""
     return pregnancy_not_excluded(facts)
-
-
-
 
 
 def _interim(t: Triage, draft: CardDraft, dd: DDimerState) -> None:
@@ -223,6 +177,14 @@ def evaluate(t: Triage) -> None:
     t.add_card(draft)
 
 
+def _row_text(draft: CardDraft, rule: str, **values: str) -> None:
+    """The row's rule, with its summary and headline (:data:`ROW_TEXT`)."""
+    draft.add_rule(rule)
+    summary, headline = ROW_TEXT[rule]
+    draft.summary = summary.format(**values)
+    draft.headline = headline.format(**values)
+
+
 def wells_text(wells: WellsDvt) -> str:
     return f"Wells {wells.min}" if wells.min == wells.max else f"Wells {wells.min}–{wells.max}"
 
@@ -243,10 +205,8 @@ def _row(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDimerState)
 
 
 def _confirmed(facts, draft: CardDraft) -> None:
-    draft.add_rule("DVT-CONFIRMED")
+    _row_text(draft, "DVT-CONFIRMED")
     scan = max((u for u in facts.ultrasounds if u.value == "dvt-seen" and u.time), key=lambda u: u.time)
-    draft.summary = "DVT confirmed on ultrasound: start treatment (NG158) and assess for PE symptoms"
-    draft.headline = "**DVT confirmed on ultrasound (NICE NG158).** Start treatment and assess for PE symptoms."
     draft.evidence.append(f"Leg-vein ultrasound: DVT seen. {cite(scan.source)}")
     draft.recommendation.append(MAIN_CONFIRMED)
     mc.not_suggest(draft, "d-dimer", "DVT is already confirmed.")
@@ -254,11 +214,9 @@ def _confirmed(facts, draft: CardDraft) -> None:
 
 
 def _known_recent(t: Triage, draft: CardDraft, recent: list) -> None:
-    draft.add_rule("DVT-KNOWN-RECENT")
+    _row_text(draft, "DVT-KNOWN-RECENT")
     untreated = t.facts.anticoagulation.state in ("none", "uncertain")
     draft.tier = Tier.EMERGENCY_SAME_DAY if untreated else Tier.URGENT
-    draft.summary = "Known recent DVT: ultrasound if symptoms are new or worse (extension or recurrence)"
-    draft.headline = "**Known recent DVT (NICE NG158).** Check adherence to anticoagulation."
     draft.evidence.append(f"Recent DVT: {cite_all(recent)}")
     draft.recommendation.append(MAIN_KNOWN_RECENT)
     draft.suggestions.append(_duplex("DVT-KNOWN-RECENT", 24, "if symptoms are new or worse: extension or recurrence",
@@ -274,9 +232,7 @@ def _likely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDim
         _likely_no_scan(t, draft, dd, label, score)
         return None
     if us == UltrasoundState.NEGATIVE_REPEAT:
-        return _excluded(draft, "DVT-REPEAT-US-NEG", f"DVT excluded: repeat leg-vein ultrasound negative ({score})",
-                         "**DVT unlikely by the NG158 pathway: the repeat proximal scan is negative.**",
-                         "DVT excluded by two negative scans.")
+        return _excluded(draft, "DVT-REPEAT-US-NEG", score, "DVT excluded by two negative scans.")
     return _likely_negative_scan(t, draft, score)
 
 
@@ -293,10 +249,7 @@ def _likely_no_scan(t: Triage, draft: CardDraft, dd: DDimerState, label: str, sc
 
 
 def _scan_within_4h(t: Triage, draft: CardDraft, label: str, score: str, within_4h: bool | None) -> None:
-    draft.add_rule("DVT-LIKELY-US4H")
-    draft.summary = f"{label} ({score}): proximal leg-vein ultrasound with result within 4 hours"
-    draft.headline = (f"**{label}: two-level {score} (NICE NG158).** Proximal leg-vein ultrasound with the "
-                      "result within 4 hours.")
+    _row_text(draft, "DVT-LIKELY-US4H", label=label, score=score)
     draft.suggestions.append(_duplex("DVT-LIKELY-US4H", 4, f"{label} (two-level {score}); NICE NG158 1.1.3: "
                                      "proximal leg-vein ultrasound with the result within 4 hours", t.facts.now))
     draft.recommendation.append(MAIN_SCAN_4H_LIKELY)
@@ -314,9 +267,7 @@ def _scan_within_4h(t: Triage, draft: CardDraft, label: str, score: str, within_
 
 def _scan_delayed(t: Triage, draft: CardDraft, dd: DDimerState, label: str, score: str) -> None:
     now = t.facts.now
-    draft.add_rule("DVT-LIKELY-SCAN-DELAYED")
-    draft.summary = f"{label} ({score}), scan not within 4 h: D-dimer now, interim anticoagulation, scan within 24 h"
-    draft.headline = f"**{label}: two-level {score}; the scan cannot be had within 4 hours (NICE NG158).**"
+    _row_text(draft, "DVT-LIKELY-SCAN-DELAYED", label=label, score=score)
     draft.suggestions.append(_duplex("DVT-LIKELY-SCAN-DELAYED", 24, "scan result within 24 h", now))
     draft.recommendation.append(MAIN_DELAYED_DRAW if dd.state == "none" else MAIN_DELAYED_SCAN)
     if dd.state == "none":
@@ -341,21 +292,17 @@ def _likely_negative_scan(t: Triage, draft: CardDraft, score: str) -> str | None
     if around is not None:
         draft.evidence.append(state.line())
     if effective == "none":
-        draft.add_rule("DVT-LIKELY-US-NEG-DDIMER-NEEDED")
+        _row_text(draft, "DVT-LIKELY-US-NEG-DDIMER-NEEDED", score=score)
         draft.tier = Tier.URGENT
-        draft.summary = f"DVT likely ({score}), scan negative: D-dimer now to decide on a repeat scan"
-        draft.headline = "**Scan negative but DVT likely (NICE NG158 1.1.4):** D-dimer now."
         draft.suggestions.append(_ddimer_suggest("DVT-LIKELY-US-NEG-DDIMER-NEEDED", "scan negative, Wells likely", now))
         draft.recommendation.append(MAIN_DDIMER_AFTER_SCAN)
         mc.not_suggest(draft, "knee-xray", KNEE_IMAGING_REASON)
         mc.not_suggest(draft, "mri-knee", KNEE_IMAGING_REASON)
     elif effective in ("positive", "unusable"):
-        draft.add_rule("DVT-LIKELY-US-NEG-DDIMER-POS-REPEAT")
-        draft.tier = Tier.URGENT
         start, end = scan.time + timedelta(days=6), scan.time + timedelta(days=8)
-        draft.summary = f"DVT likely ({score}), scan negative, D-dimer {effective}: repeat scan in 6–8 days"
-        draft.headline = ("**Scan negative, D-dimer positive or unusable (NICE NG158 1.1.4):** repeat the proximal "
-                          f"leg-vein scan 6–8 days after the first ({fmt_time(start)} to {fmt_time(end)}).")
+        _row_text(draft, "DVT-LIKELY-US-NEG-DDIMER-POS-REPEAT", score=score, ddimer=effective, start=fmt_time(start),
+                  end=fmt_time(end))
+        draft.tier = Tier.URGENT
         draft.suggestions.append(Suggest("venous-duplex-us", "DVT-LIKELY-US-NEG-DDIMER-POS-REPEAT",
                                          "repeat proximal scan 6–8 days after the first",
                                          label="Book repeat proximal leg-vein ultrasound (6–8 days after the first)",
@@ -365,16 +312,13 @@ def _likely_negative_scan(t: Triage, draft: CardDraft, score: str) -> str | None
         for orderable in ("d-dimer", "mri-knee", "knee-xray"):
             mc.not_suggest(draft, orderable, "the repeat scan decides; " + ("already drawn." if orderable == "d-dimer" else KNEE_IMAGING_REASON))
     else:
-        return _excluded(draft, "DVT-LIKELY-US-NEG-DDIMER-NEG", f"DVT excluded: scan and D-dimer negative ({score})",
-                         "**DVT unlikely by the NG158 pathway: scan and D-dimer negative.**")
+        return _excluded(draft, "DVT-LIKELY-US-NEG-DDIMER-NEG", score)
     return None
 
 
-def _excluded(draft: CardDraft, rule: str, summary: str, headline: str, why: str = "DVT excluded.") -> str:
+def _excluded(draft: CardDraft, rule: str, score: str, why: str = "DVT excluded.") -> str:
     """A row that excludes DVT: no further D-dimer or leg scan. Returns the rule."""
-    draft.add_rule(rule)
-    draft.summary = summary
-    draft.headline = headline
+    _row_text(draft, rule, score=score)
     mc.not_suggest(draft, "d-dimer", why)
     mc.not_suggest(draft, "venous-duplex-us", why)
     return rule
@@ -384,8 +328,7 @@ def _unlikely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DD
     """Rows U1–U5: Wells unlikely."""
     score = f"Wells {wells.max}"
     if us in (UltrasoundState.NEGATIVE, UltrasoundState.NEGATIVE_REPEAT):
-        return _excluded(draft, "DVT-UNLIKELY-US-NEG", f"DVT excluded: unlikely ({score}) and scan negative",
-                         "**DVT unlikely by the NG158 pathway: Wells unlikely and the scan is negative.**")
+        return _excluded(draft, "DVT-UNLIKELY-US-NEG", score)
     if dd.state == "none" and ddimer_replaced_by_scan(t):
         _image_first(t, draft, score)
     elif dd.state == "none":
@@ -393,8 +336,7 @@ def _unlikely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DD
     elif dd.state in ("positive", "unusable"):
         _unlikely_ddimer_positive(t, draft, dd, score)
     else:
-        rule = _excluded(draft, "DVT-UNLIKELY-DDIMER-NEG", f"DVT excluded: unlikely ({score}) and D-dimer negative",
-                         "**DVT unlikely by the NG158 pathway: Wells unlikely and D-dimer negative.**")
+        rule = _excluded(draft, "DVT-UNLIKELY-DDIMER-NEG", score)
         mc.not_suggest(draft, "knee-xray", "not needed for this result; see the knee-pain review if it applies.")
         mc.not_suggest(draft, "mri-knee", "not needed for this result.")
         return rule
@@ -404,9 +346,7 @@ def _unlikely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DD
 def _image_first(t: Triage, draft: CardDraft, score: str) -> None:
     """U5: the D-dimer cannot be used (already anticoagulated, or inpatient/recent surgery)."""
     rule = "DVT-ANTICOAGULATED" if t.already_anticoagulated else "DVT-IMAGING-FIRST"
-    draft.add_rule(rule)
-    draft.summary = f"DVT unlikely ({score}) but D-dimer unreliable here: leg-vein ultrasound"
-    draft.headline = "**D-dimer cannot be used here (NICE NG158): image first.**"
+    _row_text(draft, rule, score=score)
     draft.suggestions.append(_duplex(rule, 4, "image first: D-dimer unreliable here "
                                      "(result within 4 h where possible, 24 h at the latest)", t.facts.now))
     draft.recommendation.append(MAIN_IMAGE_FIRST)
@@ -416,9 +356,7 @@ def _image_first(t: Triage, draft: CardDraft, score: str) -> None:
 
 def _unlikely_ddimer(t: Triage, draft: CardDraft, dd: DDimerState, score: str) -> None:
     """U2: D-dimer first."""
-    draft.add_rule("DVT-UNLIKELY-DDIMER")
-    draft.summary = f"DVT unlikely ({score}): D-dimer with result within 4 hours"
-    draft.headline = f"**DVT unlikely: two-level {score} (NICE NG158).** Quantitative D-dimer, result within 4 hours."
+    _row_text(draft, "DVT-UNLIKELY-DDIMER", score=score)
     draft.suggestions.append(_ddimer_suggest("DVT-UNLIKELY-DDIMER", f"DVT unlikely (two-level {score}); NICE NG158 "
                                              "1.1.5: D-dimer with the result within 4 hours", t.facts.now))
     draft.recommendation.append(MAIN_DDIMER_4H)
@@ -430,10 +368,7 @@ def _unlikely_ddimer(t: Triage, draft: CardDraft, dd: DDimerState, score: str) -
 
 def _unlikely_ddimer_positive(t: Triage, draft: CardDraft, dd: DDimerState, score: str) -> None:
     """U3: D-dimer positive or unusable: scan within 4 hours."""
-    draft.add_rule("DVT-UNLIKELY-DDIMER-POS-US")
-    draft.summary = f"DVT unlikely ({score}) but D-dimer {dd.state}: proximal leg-vein ultrasound within 4 hours"
-    draft.headline = (f"**D-dimer {dd.state} with Wells unlikely (NICE NG158 1.1.6):** proximal leg-vein ultrasound "
-                      "within 4 hours.")
+    _row_text(draft, "DVT-UNLIKELY-DDIMER-POS-US", score=score, ddimer=dd.state)
     draft.suggestions.append(_duplex("DVT-UNLIKELY-DDIMER-POS-US", 4, f"D-dimer {dd.state}; NICE NG158: ultrasound "
                                      "within 4 h, else interim anticoagulation and scan within 24 h", t.facts.now))
     draft.recommendation.append(MAIN_SCAN_4H)

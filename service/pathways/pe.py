@@ -16,7 +16,6 @@ from service.cards.text import clip_summary
 from service.cards.draft import CardDraft, NotSuggested, Suggest
 from service.cards.evidence import cite, cite_all
 from service.pathways import drafting as mc, pe_pregnancy, pregnancy_test_first
-from service.pathways.pe_pregnancy import SUPERSEDE_DUPLEX_FIRST, SUPERSEDE_DVT_CONFIRMED, SUPERSEDE_NOTE  # noqa: F401
 from service.pathways.state import Triage
 from service.scores.d_dimer import DDimerState, interpret_ddimer, pregnancy_not_excluded
 from service.scores.perc import Perc, perc, perc_applies
