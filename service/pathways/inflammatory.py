@@ -68,10 +68,9 @@ def evaluate(t: Triage) -> None:
     if quantity(stiff) is not None and stiff.winner is not None:
         mc.use_reading(draft, stiff)
         draft.evidence.append(f"Morning stiffness {fmt_quantity(quantity(stiff))}: {cite(stiff.winner.source)}")
-    start, src = mc.onset(facts)
-    if start is not None and src is not None:
-        mc.use_reading(draft, facts.ka.get("symptom-onset"))
-        draft.evidence.append(f"Onset {mc.fmt_span(facts.now - start)} ago: {cite(src)}")
+    onset = mc.onset_line(facts, draft)
+    if onset is not None:
+        draft.evidence.append(onset)
     else:
         draft.unknown.append("Symptom onset not recorded (ka:symptom-onset): handled as 12 weeks or more (urgent "
                              "referral).")

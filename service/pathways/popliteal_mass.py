@@ -16,7 +16,6 @@ from service.chart.facts import ConditionFact, Facts
 from service.pathways import drafting as mc
 from service.pathways.dvt_suspicion import swelling_lines
 from service.pathways.state import Triage
-from service.vocabulary import more_urgent
 
 TOPIC = "popliteal-mass"
 YOUNG_BELOW = 25
@@ -101,12 +100,7 @@ def evaluate(t: Triage) -> None:
     fired = rows(facts, t.dvt_suspected)
     if not fired:
         return
-    tier = None
-    for rule in fired:
-        tier = more_urgent(tier, ROW_TIER[rule])
-    draft = CardDraft(topic=TOPIC, tier=tier or "urgent")
-    for rule in fired:
-        draft.add_rule(rule)
+    draft = mc.card_for_rows(TOPIC, fired, ROW_TIER)
     draft.guidelines += ["ng12", "acr"]
     since = mc.onset_window_start(facts)
     xr_after = mc.radiograph_since(facts, since)
