@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from service.chart.facts import Facts, Source
 from service.scores.injury import ACUTE, InjuryEpisode, injury_episode
-from service.scores.score_items import ItemizedResult, ScoreItem, reading_flags, reading_sources
+from service.scores.score_items import ItemizedResult, ScoreItem, reading_flags, reading_sources, rule_value
 
 AGE_LIMIT = 55          # "age 55 years or older" scores (55 scores, 54 does not)
 MIN_AGE = 5             # under 5: the rule was not derived for them (children: secondary evidence)
@@ -99,10 +99,4 @@ def score(facts: Facts, episode: InjuryEpisode | None = None) -> OttawaResult:
     if reason:
         return OttawaResult(False, None, (), reason)
     its = items(facts)
-    if any(i.state is True for i in its):
-        value: bool | None = True
-    elif all(i.state is False for i in its):
-        value = False
-    else:
-        value = None        # indeterminate: handled as positive (sensitivity first)
-    return OttawaResult(True, value, its)
+    return OttawaResult(True, rule_value(its), its)   # indeterminate: handled as positive

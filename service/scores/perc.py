@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from service.cards.evidence import cite_all
 from service.chart.facts import Facts, Source
-from service.scores.score_items import compare, fmt_quantity, quantity
+from service.scores.score_items import cited_line, compare, fmt_quantity, quantity
 from service.scores.wells_pe import calf_at_least
 
 
@@ -39,12 +38,8 @@ class Perc:
     def evidence_lines(self) -> list[str]:
         lines = []
         for i in self.positive_items:
-            text = f"PERC criterion present: {i.label}"
-            if i.detail:
-                text += f" ({i.detail})"
-            if i.sources:
-                text += ". " + cite_all(list(i.sources), with_time=any(s.time for s in i.sources))
-            lines.append(text)
+            text = f"PERC criterion present: {i.label}" + (f" ({i.detail})" if i.detail else "")
+            lines.append(cited_line(text, i.sources, with_time=any(s.time for s in i.sources)))
         lines.append(f"PERC (Kline): **{self.result}**.")
         return lines
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from service.chart.facts import Facts
 from service.scores.injury import PITTSBURGH, InjuryEpisode, injury_episode
 from service.scores.ottawa_knee import patient_source
-from service.scores.score_items import ItemizedResult, ScoreItem, reading_flags, reading_sources
+from service.scores.score_items import ItemizedResult, ScoreItem, reading_flags, reading_sources, rule_value
 
 YOUNG_BELOW = 12
 OLD_ABOVE = 50
@@ -83,10 +83,4 @@ def score(facts: Facts, episode: InjuryEpisode | None = None) -> PittsburghResul
     if reason:
         return PittsburghResult(False, None, (), reason)
     its = items(facts)
-    if any(i.state is True for i in its):
-        value: bool | None = True
-    elif all(i.state is False for i in its):
-        value = False
-    else:
-        value = None
-    return PittsburghResult(True, value, its)
+    return PittsburghResult(True, rule_value(its), its)   # indeterminate: handled as positive

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from service.cards.evidence import cite_all
 from service.chart.facts import Quantity, Reading, Source
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -137,6 +138,21 @@ def reading_flags(reading: Reading | None) -> frozenset[str]:
     if reading.winner is not None:
         flags |= set(reading.winner.flags)
     return frozenset(flags)
+
+
+def cited_line(text: str, sources, **cite_options) -> str:
+    """An item's evidence line: its text, then the records behind it (none: the text alone)."""
+    return f"{text}. {cite_all(list(sources), **cite_options)}" if sources else text
+
+
+def rule_value(items) -> bool | None:
+    """A decision rule over items: positive when any item is, negative only when every item is known and
+    negative, otherwise indeterminate (None), which the pathways handle as positive."""
+    if any(i.state is True for i in items):
+        return True
+    if all(i.state is False for i in items):
+        return False
+    return None
 
 
 class ItemizedResult:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from service.cards.evidence import cite, cite_all, fmt_time
+from service.cards.evidence import cite_all, fmt_time
 from service.chart.facts import Facts, Quantity, Source
 from service.chart.units import compare
 
