@@ -44,6 +44,25 @@ XR_REASON = {
     "KNEE-DERANGEMENT-XR-FIRST": "locking or giving way: radiographs first, then MRI without IV contrast if no fracture",
 }
 
+# the first row that fired -> (summary, headline); the other radiograph rows share RADIOGRAPH_SUMMARY
+SUMMARY_TEXT = {
+    "KNEE-DISLOCATION": ("Suspected knee dislocation: emergency now, check pulses; knee radiographs and ABI",
+                         "**Suspected knee dislocation (ACR AC Acute Trauma to the Knee).** Emergency assessment now: "
+                         "pulses, neurovascular status, radiographs and ABI."),
+    "KNEE-DERANGEMENT-MRI": ("MRI knee without IV contrast: locking or giving way after injury, radiograph without "
+                             "fracture",
+                             "**Internal derangement suspected after a radiograph without fracture (ACR variant 3).** "
+                             "MRI knee without IV contrast."),
+    "KNEE-FRACTURE": ("Knee fracture on radiograph: same-day orthopaedic or fracture clinic review",
+                      "**Knee fracture on the radiograph.** Same-day orthopaedic or fracture clinic review."),
+    "KNEE-INJURY-XR-NO-FRACTURE": ("Soft-tissue knee injury, radiograph without fracture: review if not improving in "
+                                   "1–2 weeks",
+                                   "**Soft-tissue knee injury: radiograph without fracture.** Review if not improving "
+                                   "in 1–2 weeks or if locking or giving way develops."),
+}
+RADIOGRAPH_SUMMARY = ("Knee radiograph, same day preferred ({scores})",
+                      "**Knee injury: radiographs indicated ({scores}).** Knee radiographs, same day preferred; MRI is "
+                      "not a first test (Stiell, Seaberg, ACR AC).")
 LOCKED_KNEE = "A knee locked in flexion that cannot extend -> same-day orthopaedics."
 BLUNT_PCL = "Blunt (dashboard) injury: suspected PCL injury -> MRI without IV contrast after radiographs."
 # Recommendation lines in card order, each with the rows that call for it
@@ -334,22 +353,5 @@ def _summary(rows: list[str], ottawa: OttawaResult, pittsburgh: PittsburghResult
     if "KNEE-DERANGEMENT-XR-FIRST" in rows:
         scores.append("locking/giving way")
     score_text = ", ".join(scores)
-    first = rows[0]
-    if first == "KNEE-DISLOCATION":
-        return (clip_summary("Suspected knee dislocation: emergency now, check pulses; knee radiographs and ABI"),
-                "**Suspected knee dislocation (ACR AC Acute Trauma to the Knee).** Emergency assessment now: pulses, "
-                "neurovascular status, radiographs and ABI.")
-    if first in XR_REASON:
-        return (clip_summary(f"Knee radiograph, same day preferred ({score_text})"),
-                f"**Knee injury: radiographs indicated ({score_text}).** Knee radiographs, same day preferred; "
-                "MRI is not a first test (Stiell, Seaberg, ACR AC).")
-    if first == "KNEE-DERANGEMENT-MRI":
-        return (clip_summary("MRI knee without IV contrast: locking or giving way after injury, radiograph without fracture"),
-                "**Internal derangement suspected after a radiograph without fracture (ACR variant 3).** MRI knee "
-                "without IV contrast.")
-    if first == "KNEE-FRACTURE":
-        return (clip_summary("Knee fracture on radiograph: same-day orthopaedic or fracture clinic review"),
-                "**Knee fracture on the radiograph.** Same-day orthopaedic or fracture clinic review.")
-    return (clip_summary("Soft-tissue knee injury, radiograph without fracture: review if not improving in 1–2 weeks"),
-            "**Soft-tissue knee injury: radiograph without fracture.** Review if not improving in 1–2 weeks or if "
-            "locking or giving way develops.")
+    summary, headline = SUMMARY_TEXT.get(rows[0], RADIOGRAPH_SUMMARY)
+    return clip_summary(summary.format(scores=score_text)), headline.format(scores=score_text)
