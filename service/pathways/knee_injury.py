@@ -107,8 +107,8 @@ def evaluate(t: Triage) -> None:
 
     rows = _rows(facts, episode, deformity, ottawa, pittsburgh)
     if not rows:
-        if _r9(facts, episode, ottawa, pittsburgh):
-            _carry_r9(t, episode, ottawa, pittsburgh)
+        if _rules_negative(facts, episode, ottawa, pittsburgh):
+            _carry_rules_negative(t, episode, ottawa, pittsburgh)
         return
     draft = _card(t, episode, deformity, ottawa, pittsburgh, rows)
     mc.finish(draft, t)
@@ -157,8 +157,8 @@ def _rows(facts: Facts, episode: InjuryEpisode | None, deformity: bool, ottawa: 
     return rows
 
 
-def _r9(facts: Facts, episode: InjuryEpisode | None, ottawa: OttawaResult,
-        pittsburgh: PittsburghResult) -> bool:
+def _rules_negative(facts: Facts, episode: InjuryEpisode | None, ottawa: OttawaResult,
+                    pittsburgh: PittsburghResult) -> bool:
     """R9: acute; Ottawa false; Pittsburgh false or not applicable; effusion not true; no derangement
     features; no radiograph after the injury (then R8 applies instead)."""
     return (episode is not None and episode.acute and ottawa.applies and ottawa.value is False
@@ -167,7 +167,9 @@ def _r9(facts: Facts, episode: InjuryEpisode | None, ottawa: OttawaResult,
             and _after_injury(facts, episode) is None)
 
 
-def _carry_r9(t: Triage, episode: InjuryEpisode, ottawa: OttawaResult, pittsburgh: PittsburghResult) -> None:
+def _carry_rules_negative(t: Triage, episode: InjuryEpisode, ottawa: OttawaResult,
+                          pittsburgh: PittsburghResult) -> None:
+    """R9 makes no card: its rules, evidence and "not suggested" entries go to the most urgent card (§7.2)."""
     for rule in ("OTTAWA-NEG", "KNEE-INJURY-NO-XR"):
         if rule not in t.carry_rules:
             t.carry_rules.append(rule)
