@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 
 from service.chart.facts import Facts, Source
 from service.scores.score_items import cited_line, compare, fmt_quantity, quantity
@@ -22,9 +23,15 @@ class PercItem:
     detail: str = ""
 
 
+class PercResult(StrEnum):
+    NEGATIVE = "negative"           # all 8 criteria known and absent
+    POSITIVE = "positive"           # any criterion present
+    INCOMPLETE = "incomplete"       # none present, some unknown: handled as positive
+
+
 @dataclass(frozen=True)
 class Perc:
-    result: str                     # negative | positive | incomplete
+    result: PercResult
     items: tuple[PercItem, ...] = field(default_factory=tuple)
 
     @property
@@ -143,9 +150,9 @@ def perc(facts: Facts) -> Perc:
         _oestrogen(facts),
     )
     if any(i.state is True for i in items):
-        result = "positive"
+        result = PercResult.POSITIVE
     elif any(i.state is None for i in items):
-        result = "incomplete"
+        result = PercResult.INCOMPLETE
     else:
-        result = "negative"
+        result = PercResult.NEGATIVE
     return Perc(result, items)

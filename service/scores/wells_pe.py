@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from service.chart.facts import Facts, Source
 from service.scores.score_items import cited_line, compare, fmt_quantity, num, quantity
+from service.vocabulary import WellsClass
 
 HR_THRESHOLD = 100          # > 100 scores: 101 scores, 100 does not
 SWELLING_KA = ("leg-swelling", "entire-leg-swollen", "pitting-edema")
@@ -37,12 +38,12 @@ class WellsPe:
         return self.max > 4
 
     @property
-    def klass(self) -> str:
+    def klass(self) -> WellsClass:
         if self.score > 4:
-            return "likely"
+            return WellsClass.LIKELY
         if self.max <= 4:
-            return "unlikely"
-        return "indeterminate"
+            return WellsClass.UNLIKELY
+        return WellsClass.INDETERMINATE
 
     def score_keys(self) -> dict:
         out: dict = {"wellsPe": self.score}
