@@ -25,6 +25,21 @@ ROW_TIER = {
     "MASS-KNOWN-CYST": "routine", "BONE-PAIN-NIGHT": "urgent",
 }
 TUMOUR_SETS = ("bone-tumour", "soft-tissue-malignancy-lower-limb")
+# the first row that fired -> (summary, headline)
+SUMMARY_TEXT = {
+    "XR-SUSPICIOUS-LESION": ("Suspicious bone or soft-tissue lesion: very urgent sarcoma service referral (NG12)",
+                             "**Suspicious lesion: very urgent sarcoma referral (NICE NG12).** Refer to the bone / "
+                             "soft-tissue sarcoma service, within 48 h for a child or young person."),
+    "MASS-YOUNG-NG12": ("Very urgent imaging within 48 h: tumour red flag in a young person (NG12)",
+                        "**Tumour red flag in a child or young person (NICE NG12).** Very urgent imaging within 48 h."),
+    "MASS-ADULT": ("Ultrasound the lump behind the knee: see a doctor within days (NG12)",
+                   "**Lump behind the knee (NICE NG12).** Ultrasound of the popliteal fossa; see a doctor within days."),
+    "MASS-KNOWN-CYST": ("Known Baker's cyst, unchanged: routine review; ultrasound if it changes",
+                        "**Known Baker's cyst, not enlarging, no night pain.** Routine review; ultrasound if it "
+                        "changes."),
+    "BONE-PAIN-NIGHT": ("Knee radiograph for night or rest pain: tumour red flag (NG12)",
+                        "**Night or rest pain: tumour red flag (NICE NG12).** Knee radiograph."),
+}
 
 
 def _young(facts: Facts) -> bool:
@@ -109,7 +124,7 @@ def evaluate(t: Triage) -> None:
     _unknowns(facts, draft, fired)
     _suggest(t, draft, fired, since, xr_after)
     _recommend(facts, draft, fired)
-    draft.summary, draft.headline = _summary(facts, fired)
+    draft.summary, draft.headline = _summary(fired)
     mc.finish(draft, t)
 
 
@@ -214,20 +229,6 @@ def _recommend(facts: Facts, draft: CardDraft, fired: list[str]) -> None:
                "while they stand; a lump behind the knee -> see a doctor within days.")
 
 
-def _summary(facts: Facts, fired: list[str]) -> tuple[str, str]:
-    first = fired[0]
-    if first == "XR-SUSPICIOUS-LESION":
-        return (clip_summary("Suspicious bone or soft-tissue lesion: very urgent sarcoma service referral (NG12)"),
-                "**Suspicious lesion: very urgent sarcoma referral (NICE NG12).** Refer to the bone / soft-tissue "
-                "sarcoma service, within 48 h for a child or young person.")
-    if first == "MASS-YOUNG-NG12":
-        return (clip_summary("Very urgent imaging within 48 h: tumour red flag in a young person (NG12)"),
-                "**Tumour red flag in a child or young person (NICE NG12).** Very urgent imaging within 48 h.")
-    if first == "MASS-ADULT":
-        return (clip_summary("Ultrasound the lump behind the knee: see a doctor within days (NG12)"),
-                "**Lump behind the knee (NICE NG12).** Ultrasound of the popliteal fossa; see a doctor within days.")
-    if first == "MASS-KNOWN-CYST":
-        return (clip_summary("Known Baker's cyst, unchanged: routine review; ultrasound if it changes"),
-                "**Known Baker's cyst, not enlarging, no night pain.** Routine review; ultrasound if it changes.")
-    return (clip_summary("Knee radiograph for night or rest pain: tumour red flag (NG12)"),
-            "**Night or rest pain: tumour red flag (NICE NG12).** Knee radiograph.")
+def _summary(fired: list[str]) -> tuple[str, str]:
+    summary, headline = SUMMARY_TEXT[fired[0]]
+    return clip_summary(summary), headline
