@@ -209,7 +209,7 @@ def test_ddimer_anticoag():
                suggest=["venous-duplex-us"], not_suggested={"d-dimer": "falsely low on anticoagulation"})
     t = triage(facts(anticoag="current", pre_existing=True,
                      ka={"ultrasound-within-4h": False}), drafts(draft("dd", "d-dimer")),
-               **dvt_open(wells_class="likely", us_state="none", m_anti=True))
+               **dvt_open(wells_class="likely", us_state="none", already_anticoagulated=True))
     c = advise(t, [dvt])
     assert [a.rule for a in c.advice] == ["OA-DDIMER-ANTICOAG"]
     assert c.tier == "emergency-same-day" and created(c) == ["venous-duplex-us"]
@@ -217,7 +217,7 @@ def test_ddimer_anticoag():
 
 
 def test_ddimer_anticoag_without_dvt_suspicion_is_urgent():
-    t = triage(facts(anticoag="current", pre_existing=True), drafts(draft("dd", "d-dimer")), m_anti=True)
+    t = triage(facts(anticoag="current", pre_existing=True), drafts(draft("dd", "d-dimer")), already_anticoagulated=True)
     c = advise(t, [self_care("DVT-NOT-SUSPECTED")])
     assert [a.rule for a in c.advice] == ["OA-DDIMER-ANTICOAG"] and c.tier == "urgent" and created(c) == []
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.service_server import REPO, _clean_env, free_port
+from tests.support.service_server import REPO, free_port, server_env
 from tests.support.vignettes import VIGNETTE_DIR
 
 SOURCE_PACKAGES = ("cds_hooks", "service")
@@ -110,12 +110,12 @@ def test_wheel_holds_every_module_and_data_file(wheel):
 
 
 def test_data_is_read_through_the_package():
-    from service.terminology import code_sets as terminology
+    from service.terminology import code_sets, site_maps
 
     package_dir = Path(str(resources.files("service.mappings")))
-    assert Path(str(terminology.CODESETS_PATH)) == package_dir / "codesets.json"
-    assert json.loads(terminology.CODESETS_PATH.read_text(encoding="utf-8"))
-    assert terminology.resolve_site_map_path("st-example-hospital").name == "st-example-hospital.json"
+    assert Path(str(code_sets.CODESETS_PATH)) == package_dir / "codesets.json"
+    assert json.loads(code_sets.CODESETS_PATH.read_text(encoding="utf-8"))
+    assert site_maps.resolve_site_map_path("st-example-hospital").name == "st-example-hospital.json"
 
 
 # ---- what users install starts and answers ----------------------------------------------------------
@@ -123,7 +123,7 @@ def test_data_is_read_through_the_package():
 def _serve_and_call(target: Path, workdir: Path) -> dict:
     """Run `knee-cds` from ``target`` (a pip --target folder; dependencies from this environment) in
     ``workdir``: write V01's request, start the service, send it; returns the response JSON."""
-    env = _clean_env({"KNEE_CDS_DATABASE_URL": f"sqlite:///{workdir / 'store.sqlite3'}"})
+    env = server_env({"KNEE_CDS_DATABASE_URL": f"sqlite:///{workdir / 'store.sqlite3'}"})
     env["PYTHONPATH"] = str(target)   # the installed copy first, never the checkout
     probe = subprocess.run([sys.executable, "-c", "import service, cds_hooks; print(service.__file__); "
                             "print(cds_hooks.__file__)"], cwd=workdir, env=env, capture_output=True,

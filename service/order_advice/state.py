@@ -26,7 +26,7 @@ from service.chart.facts import Facts
 from service.pathways.dvt_suspicion import population
 from service.pathways.state import Triage
 from service.scores.ultrasound import ultrasound_state
-from service.vocabulary import DvtStatus, Orderable, Population, Tier, Topic, UltrasoundState, WellsClass
+from service.vocabulary import AnticoagulationState, DvtStatus, Orderable, Population, Tier, Topic, UltrasoundState, WellsClass
 
 EMERGENCY = frozenset({Tier.EMERGENCY_IMMEDIATE, Tier.EMERGENCY_SAME_DAY})
 # §6.3 excluded outcomes of the adult pathway (L6, L7, U1, U4): another D-dimer adds nothing
@@ -46,7 +46,7 @@ NO_RADIOGRAPH_RULES = ("OTTAWA-NEG", "KNEE-INJURY-NO-XR")
 def anticoagulated_before_episode(facts: Facts) -> bool:
     """§6.3 modifier: an anticoagulant in current use that was started before this episode (§1.10)."""
     anticoag = facts.anticoagulation
-    return anticoag is not None and anticoag.state == "current" and anticoag.pre_existing is True
+    return anticoag is not None and anticoag.state == AnticoagulationState.CURRENT and anticoag.pre_existing is True
 
 
 def imaging_first(facts: Facts) -> bool:
@@ -127,8 +127,8 @@ def clinical_state(t: Triage, cards: list[CardDraft]) -> ClinicalState:
         wells_class=WellsClass(t.wells_class) if t.wells_class else None,
         ultrasound=UltrasoundState(t.us_state) if t.us_state else ultrasound_state(facts),
         scan_within_4h_refused=facts.ka_false("ultrasound-within-4h"),
-        anticoagulated=t.m_anti or anticoagulated_before_episode(facts),
-        imaging_first=t.m_img or imaging_first(facts),
+        anticoagulated=t.already_anticoagulated or anticoagulated_before_episode(facts),
+        imaging_first=t.imaging_first or imaging_first(facts),
         perc_negative=t.pe_excluded_rule == PE_PERC_NEGATIVE,
         pe_likely=pe_card is not None and t.pe_likely,
         paes_suspected=PAES_SUSPECTED in rules,
