@@ -12,23 +12,23 @@ motivate it. Its sentences are the templates of the same rule id in :mod:`servic
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Callable
 
 from service.cards.draft import CardDraft, Suggest
+from service.cards.evidence import fmt_time
 from service.chart.draft_orders import DraftOrder
-from service.pathways.dvt_suspicion import dvt_sign_lines
-from service.order_advice.state import ADULT_DVT_EXCLUDED, DVT_NOT_SUSPECTED, EMERGENCY, NO_RADIOGRAPH_RULES, \
-    PAES_SUSPECTED, PE_PERC_NEGATIVE, Situation
+from service.order_advice.state import (
+    ADULT_DVT_EXCLUDED, DVT_NOT_SUSPECTED, EMERGENCY, NO_RADIOGRAPH_RULES, PAES_SUSPECTED, PE_PERC_NEGATIVE, Situation,
+)
 from service.order_advice.text import (
     ADVICE, DUPLICATE_DRAFT, FORBIDDEN_TEST, MISSING_TEST, WHY, WHY_NO_RADIOGRAPH, Phrases, drafts_text, test_name,
 )
-from service.cards.evidence import fmt_time
+from service.pathways.dvt_suspicion import dvt_sign_lines
+from service.scores.injury import MECHANISMS as INJURY_MECHANISMS, RECENT as RECENT_INJURY
 from service.vocabulary import KNEE_IMAGING, Orderable, Tier, Topic, UltrasoundState, WellsClass, more_urgent
 
-RECENT_INJURY = timedelta(days=42)        # §6.9 "recent injury" (§1.4, §9 item 24)
-INJURY_MECHANISMS = ("twist", "fall", "blunt")
 DUPLEX = Orderable.VENOUS_DUPLEX_US
 
 
@@ -136,11 +136,11 @@ def ctpa_waits_tier(s: Situation) -> Tier:
 class RadiographCheck(StrEnum):
     """Whether a knee radiograph result qualifies before MRI (§6.9 R5, §6.13 C1; ACR AC)."""
 
-    QUALIFYING = "qualifying"
-    NONE_AFTER_INJURY = "none-after-injury"
-    INJURY_DATE_UNKNOWN = "injury-date-unknown"
-    NONE_SINCE_RECENT_INJURY = "none-since-recent-injury"
-    NONE_WITHIN_12_MONTHS = "none-within-12-months"
+    QUALIFYING = "qualifying"                                # after the injury, or within 12 months
+    NONE_AFTER_INJURY = "none-after-injury"                  # injury dated, no result on or after it
+    INJURY_DATE_UNKNOWN = "injury-date-unknown"              # a result, but not shown to follow the injury
+    NONE_SINCE_RECENT_INJURY = "none-since-recent-injury"    # recent injury, no dated result
+    NONE_WITHIN_12_MONTHS = "none-within-12-months"          # no injury, no dated result
 
 
 def recent_injury(s: Situation) -> bool:
