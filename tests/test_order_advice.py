@@ -871,3 +871,12 @@ def test_advice_never_deletes_what_the_pathway_wants_nor_creates_twice(case):
     assert set(made) <= recommended                                           # only what a card wants
     tiers = [f["tier"] for f in c.meta["findings"]]
     assert c.tier == min(tiers, key=lambda x: list(INDICATOR).index(x))       # the most urgent finding
+
+
+def test_test_names_in_sentences_come_from_the_card_titles():
+    from service.cards.text import ORDERABLE_TITLES
+    from service.order_advice.text import test_name
+
+    assert [test_name(o) for o in ("venous-duplex-us", "d-dimer", "anti-ccp", "mri-knee", "crp", "ctpa")] == [
+        "leg-vein ultrasound", "D-dimer", "anti-CCP", "knee MRI", "CRP", "CTPA"]
+    assert all(test_name(o)[1:] == title[1:] for o, title in ORDERABLE_TITLES.items())
