@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from service.cards.text import clip_summary
 from service.cards.draft import CardDraft, Suggest
 from service.cards.evidence import cite
 from service.chart.facts import ConditionFact, Facts, Source
@@ -221,7 +222,7 @@ def _adult(t: Triage) -> None:
                                why="no DVT suspicion recorded: not indicated for a hot swollen joint")
 
     draft.scores.update(sep.score_keys())
-    draft.summary = mc.clip(text["summary"].format(n=sep.value))
+    draft.summary = clip_summary(text["summary"].format(n=sep.value))
     draft.headline = text["headline"]
     mc.finish(draft, t)
 
@@ -230,16 +231,16 @@ def _sepsis_lines(facts: Facts, draft: CardDraft, sep: sepsis.SepsisResult) -> N
     for item in sep.items:
         mc.use_reading(draft, facts.vitals.get(item.code))   # item.code is the Facts.vitals key
     known = [i for i in sep.items if i.known]
-    if sep.present:
-        for item in sep.present:
+    if sep.positive:
+        for item in sep.positive:
             draft.evidence.append(mc.item_line(item, "NG51 high-risk feature"))
-    if known and not sep.present:
+    if known and not sep.positive:
         parts = [f"{i.detail} ({', '.join(s.ref for s in i.sources)})" for i in known]
         times = {cite(i.sources[0]).split(" (", 1)[-1].rstrip(")") for i in known if i.sources}
         tail = f", all {times.pop()}" if len(times) == 1 else ""
         draft.evidence.append("No NG51 high-risk sepsis feature: " + ", ".join(parts) + tail)
-    if sep.missing:
-        names = ", ".join(i.detail.replace(" not recorded within 24 h", "") for i in sep.missing)
+    if sep.unknown:
+        names = ", ".join(i.detail.replace(" not recorded within 24 h", "") for i in sep.unknown)
         draft.unknown.append(
             f"Vital signs missing ({names}, within 24 h): screen for sepsis now. Systolic BP ≤ 90 mmHg, heart rate "
             "> 130/min, respiratory rate ≥ 25/min or SpO2 < 92% would make this an emergency now; record them as "
@@ -300,7 +301,7 @@ def _child(t: Triage) -> None:
     mc.dvt_tests_not_suggested(t, draft, why="no DVT suspicion recorded: not indicated for a hot joint in a child")
 
     max_part = f"–{score.max}" if score.max != score.value else ""
-    draft.summary = mc.clip(f"Possible septic arthritis in a child: same-day paediatric orthopaedics, aspirate "
+    draft.summary = clip_summary(f"Possible septic arthritis in a child: same-day paediatric orthopaedics, aspirate "
                             f"before antibiotics (Kocher {score.value}{max_part} of 4)")
     draft.headline = ("**Possible septic arthritis in a child (Kocher/Caird).** Same-day paediatric orthopaedic "
                       "assessment, immediate if unwell or shocked.")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 
-from service.cards.evidence import cite_all
 from service.chart.facts import Facts, Source
-from service.scores.score_items import compare, fmt_quantity, quantity
+from service.scores.score_items import cited_line, compare, fmt_quantity, quantity
 from service.scores.wells_pe import calf_at_least
 
 
@@ -23,9 +23,15 @@ class PercItem:
     detail: str = ""
 
 
+class PercResult(StrEnum):
+    NEGATIVE = "negative"           # all 8 criteria known and absent
+    POSITIVE = "positive"           # any criterion present
+    INCOMPLETE = "incomplete"       # none present, some unknown: handled as positive
+
+
 @dataclass(frozen=True)
 class Perc:
-    result: str                     # negative | positive | incomplete
+    result: PercResult
     items: tuple[PercItem, ...] = field(default_factory=tuple)
 
     @property
@@ -39,12 +45,8 @@ class Perc:
     def evidence_lines(self) -> list[str]:
         lines = []
         for i in self.positive_items:
-            text = f"PERC criterion present: {i.label}"
-            if i.detail:
-                text += f" ({i.detail})"
-            if i.sources:
-                text += ". " + cite_all(list(i.sources), with_time=any(s.time for s in i.sources))
-            lines.append(text)
+            text = f"PERC criterion present: {i.label}" + (f" ({i.detail})" if i.detail else "")
+            lines.append(cited_line(text, i.sources, with_time=any(s.time for s in i.sources)))
         lines.append(f"PERC (Kline): **{self.result}**.")
         return lines
 
@@ -148,9 +150,9 @@ def perc(facts: Facts) -> Perc:
         _oestrogen(facts),
     )
     if any(i.state is True for i in items):
-        result = "positive"
+        result = PercResult.POSITIVE
     elif any(i.state is None for i in items):
-        result = "incomplete"
+        result = PercResult.INCOMPLETE
     else:
-        result = "negative"
+        result = PercResult.NEGATIVE
     return Perc(result, items)
