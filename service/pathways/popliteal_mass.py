@@ -16,13 +16,14 @@ from service.chart.facts import ConditionFact, Facts
 from service.pathways import drafting as mc
 from service.pathways.dvt_suspicion import swelling_lines
 from service.pathways.state import Triage
+from service.vocabulary import DvtStatus, Tier, Topic
 
-TOPIC = "popliteal-mass"
+TOPIC = Topic.POPLITEAL_MASS
 YOUNG_BELOW = 25
 VERY_URGENT = timedelta(hours=48)       # NG12 "very urgent": within 48 h
 ROW_TIER = {
-    "XR-SUSPICIOUS-LESION": "urgent", "MASS-YOUNG-NG12": "urgent", "MASS-ADULT": "urgent",
-    "MASS-KNOWN-CYST": "routine", "BONE-PAIN-NIGHT": "urgent",
+    "XR-SUSPICIOUS-LESION": Tier.URGENT, "MASS-YOUNG-NG12": Tier.URGENT, "MASS-ADULT": Tier.URGENT,
+    "MASS-KNOWN-CYST": Tier.ROUTINE, "BONE-PAIN-NIGHT": Tier.URGENT,
 }
 TUMOUR_SETS = ("bone-tumour", "soft-tissue-malignancy-lower-limb")
 # the first row that fired -> (summary, headline)
@@ -192,7 +193,7 @@ def _suggest(t: Triage, draft: CardDraft, fired: list[str], since, xr_after) -> 
     wants_us = mass and any(r in fired for r in ("MASS-YOUNG-NG12", "MASS-ADULT"))
     if wants_us:
         rule = "MASS-YOUNG-NG12" if "MASS-YOUNG-NG12" in fired else "MASS-ADULT"
-        if t.dvt_status == "open":
+        if t.dvt_status == DvtStatus.OPEN:
             # §6.10 / §7.2: while DVT is open the venous duplex is the scan, and it also shows a cyst
             mc.not_suggest(draft, "popliteal-us", "DVT work-up open: the venous duplex also shows a cyst")
             draft.recommendation.append("Popliteal ultrasound not suggested while DVT is open: the venous duplex "
