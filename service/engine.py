@@ -34,7 +34,8 @@ from service.pathways import (
 )
 from service.catalog import knee_services
 from service.config import ConfigError
-from service.terminology.code_sets import SiteMapError, Terminology, load_terminology
+from service.terminology.code_sets import Terminology
+from service.terminology.site_maps import SiteMapError, load_terminology
 from service.pathways.state import KNOWLEDGE_VERSION, RuleSettings, Triage
 from service.vocabulary import Tier, Topic
 
