@@ -43,7 +43,7 @@ SUMMARY_TEXT = {
 }
 
 
-def _young(facts: Facts) -> bool:
+def young(facts: Facts) -> bool:
     """Unknown age, or an age range reaching below 25, is handled as young (the wider NG12 work-up)."""
     return facts.age_under(YOUNG_BELOW) is not False
 
@@ -90,15 +90,15 @@ ROWS = (
     ("XR-SUSPICIOUS-LESION",                                                         # M1
      lambda f, dvt: (_xr_suspicious(f) or bool(_tumour_conditions(f)))),
     ("MASS-YOUNG-NG12",                                                              # M2
-     lambda f, dvt: _young(f) and (f.ka_true("night-pain") or f.ka_true("popliteal-mass"))),
+     lambda f, dvt: young(f) and (f.ka_true("night-pain") or f.ka_true("popliteal-mass"))),
     ("MASS-ADULT",                                                                   # M3
-     lambda f, dvt: (not _young(f) and f.ka_true("popliteal-mass")
+     lambda f, dvt: (not young(f) and f.ka_true("popliteal-mass")
                      and not (known_cyst_unchanged(f) and not rupture_signs(f))
                      and not (rupture_suspected(f) and dvt))),
     ("MASS-KNOWN-CYST",                                                              # M4
-     lambda f, dvt: not _young(f) and known_cyst_unchanged(f) and not rupture_signs(f)),
+     lambda f, dvt: not young(f) and known_cyst_unchanged(f) and not rupture_signs(f)),
     ("BONE-PAIN-NIGHT",                                                              # M5
-     lambda f, dvt: not _young(f) and f.ka_true("night-pain") and not f.ka_true("popliteal-mass")),
+     lambda f, dvt: not young(f) and f.ka_true("night-pain") and not f.ka_true("popliteal-mass")),
 )
 
 
@@ -131,7 +131,7 @@ def evaluate(t: Triage) -> None:
 
 def _evidence(facts: Facts, draft: CardDraft, xr_after) -> None:
     if facts.age_range is not None:
-        band = "young (< 25, NG12 children and young people)" if _young(facts) else "adult"
+        band = "young (< 25, NG12 children and young people)" if young(facts) else "adult"
         draft.evidence.append(f"Age {facts.age_range.label}: {band}. {facts.patient_ref}")
         if facts.age_under(YOUNG_BELOW) is None:
             draft.evidence.append(facts.age_range.straddle_note("under 25", "handled as young"))
