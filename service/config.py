@@ -132,7 +132,7 @@ def check_startup(env: Mapping[str, str] | None = None, bind_host: str | None = 
     """
     # imported here: the engine imports this module
     from cds_hooks.auth import ClientsFileError, load_clients  # noqa: PLC0415
-    from service.terminology.code_sets import SiteMapError, load_terminology  # noqa: PLC0415
+    from service.terminology.site_maps import SiteMapError, load_terminology  # noqa: PLC0415
 
     env = os.environ if env is None else env
     check_server_env(env)

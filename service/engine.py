@@ -4,10 +4,9 @@ The protocol layer (cds_hooks) calls :meth:`KneeDomain.evaluate`; everything bel
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Sequence
 
 from cds_hooks.domain import Chart, DomainResult, HookRequest, ServiceDefinition
 from service.cards.assembly import assemble
@@ -16,27 +15,42 @@ from service.chart.reader import build_facts
 from service.cards.date_notes import add_date_notes
 from service.cards.draft import CardDraft
 from service.order_advice.advice import build_order_advice, match_drafts
-from service.pathways import applicability, assessment, self_care
+from service.pathways import (
+    applicability,
+    assessment,
+    dvt,
+    dvt_paediatric,
+    dvt_pregnancy,
+    dvt_suspicion,
+    inflammatory,
+    knee_injury,
+    knee_review,
+    limb_ischaemia,
+    paes,
+    pe,
+    popliteal_mass,
+    self_care,
+    septic,
+)
 from service.catalog import knee_services
 from service.config import ConfigError
-from service.terminology.code_sets import SiteMapError, Terminology, load_terminology
+from service.terminology.code_sets import Terminology
+from service.terminology.site_maps import SiteMapError, load_terminology
 from service.pathways.state import KNOWLEDGE_VERSION, RuleSettings, Triage
 
 ORDER_HOOKS = ("order-select", "order-sign")
 log = logging.getLogger("knee_cds")
 
-# §7.1 step 3, in order. dvt_suspicion decides population and suspicion before PE and DVT run.
+# §7.1 step 3, in order: dvt_suspicion decides population and suspicion before PE and DVT run; PE runs
+# before the DVT pathways (its tier decides whether its card supersedes theirs); the knee pathways read
+# whether DVT is open.
 PATHWAYS = (
-    "dvt_suspicion", "pe", "limb_ischaemia", "dvt", "dvt_pregnancy", "dvt_paediatric",
-    "septic", "knee_injury", "popliteal_mass", "paes", "inflammatory", "knee_review",
+    dvt_suspicion, pe, limb_ischaemia, dvt, dvt_pregnancy, dvt_paediatric,
+    septic, knee_injury, popliteal_mass, paes, inflammatory, knee_review,
 )
 
 
-def _load_pathways() -> list[Any]:
-    return [importlib.import_module(f"service.pathways.{name}") for name in PATHWAYS]
-
-
-def run_triage(triage: Triage, pathways: list[Any]) -> list[CardDraft]:
+def run_triage(triage: Triage, pathways: Sequence[Any] = PATHWAYS) -> list[CardDraft]:
     """Pure: the whole clinical pathway for one chart (§2–§7)."""
     facts = triage.facts
     if facts.deceased:
@@ -60,7 +74,7 @@ def run_triage(triage: Triage, pathways: list[Any]) -> list[CardDraft]:
     return assemble(triage)
 
 
-def run_order_hook(triage: Triage, pathways: list[Any]) -> list[CardDraft]:
+def run_order_hook(triage: Triage, pathways: Sequence[Any] = PATHWAYS) -> list[CardDraft]:
     """§6.16 item 1: the whole pathway, then only the order-advice card (or the fetch card)."""
     cards = run_triage(triage, pathways)
     pathway_cards = [c for c in cards if c.topic != "assessment-needed"]
@@ -101,7 +115,7 @@ class KneeDomain:
                      info.entries)
         self.rules = RuleSettings(age_adjusted_ddimer=bool(getattr(settings, "age_adjusted_ddimer", False)))
         self.renderer = CardRenderer(self.terminology)
-        self.pathways = _load_pathways()
+        self.pathways = PATHWAYS
         self._services = knee_services()
 
     def services(self) -> list[ServiceDefinition]:

@@ -112,3 +112,29 @@ class UltrasoundState(StrEnum):
     NEGATIVE = "negative"
     NEGATIVE_REPEAT = "negative-repeat"   # a negative scan after an earlier negative one
     NONE = "none"                          # no scan in the episode window
+
+
+class PregnancyState(StrEnum):
+    """Pregnancy as the chart shows it (clinical-rules §1.9)."""
+
+    PREGNANT = "pregnant"
+    POSTPARTUM = "postpartum"
+    NOT_PREGNANT = "not-pregnant"
+    UNKNOWN = "unknown"
+
+
+class AnticoagulationState(StrEnum):
+    """Anticoagulation as the chart shows it (clinical-rules §1.10)."""
+
+    CURRENT = "current"              # therapeutic (or undetermined intensity, handled as therapeutic)
+    UNCERTAIN = "uncertain"          # stale statements, long-term use recorded, unreadable or unresolved
+    PROPHYLACTIC = "prophylactic"
+    NONE = "none"
+
+
+class AnticoagulantIntensity(StrEnum):
+    """Intensity of one anticoagulant medication (terminology §4.1)."""
+
+    THERAPEUTIC = "therapeutic"
+    PROPHYLACTIC = "prophylactic"
+    UNKNOWN = "unknown"

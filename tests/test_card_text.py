@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.cards import text as ct
-from service.cards.assembly import assemble, explain_chart_quality, merge_review_into_dvt
+from service.cards.assembly import assemble, explain_chart_quality
+from service.cards.merge import review_into_dvt
 from service.cards.render import MORE_DETAIL, CardRenderer, render_detail
 from service.cards.draft import CardDraft, NotSuggested, Suggest
 from service.terminology.code_sets import default_terminology
@@ -69,11 +70,6 @@ def test_clip_property_whole_words_only(words):
         assert out.endswith("…")
         kept = out[:-1].split()
         assert kept and all(k.lower() == w.lower() for k, w in zip(kept, words))
-
-
-def test_one_clipping_function():
-    from service.pathways import drafting as msk_common
-    assert msk_common.clip is ct.clip_summary
 
 
 # -- units --------------------------------------------------------------------------------------
@@ -216,12 +212,12 @@ def test_dvt_excluded_review_summary_says_it_once():
     t.add_card(CardDraft("chronic-knee-pain-imaging", "urgent", rules=["KNEE-PAIN-REVIEW"],
                          summary="DVT excluded; knee pain needs review: see a doctor within days",
                          recommendation=["DVT excluded; the knee pain still needs review.", "See a doctor within days."]))
-    merge_review_into_dvt(t)
+    review_into_dvt(t)
     dvt = t.cards["dvt-pathway"]
     assert dvt.summary == "DVT excluded; knee pain needs review: see a doctor within days"
     assert dvt.recommendation.count("DVT excluded; the knee pain still needs review.") == 1
     t.cards["chronic-knee-pain-imaging"] = CardDraft("chronic-knee-pain-imaging", "urgent", summary="Knee pain review within days")
-    merge_review_into_dvt(t)
+    review_into_dvt(t)
     assert t.cards["dvt-pathway"].summary == "DVT excluded; knee pain review within days"
 
 

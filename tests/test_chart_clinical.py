@@ -2,7 +2,7 @@
 import pytest
 
 from cds_hooks.domain import Unreadable
-from service.terminology.code_sets import load_terminology
+from service.terminology.site_maps import load_terminology
 from tests.chart_fixtures import (ICD, LOINC, RXNORM, SNOMED, condition, facts_of, ka_obs, med_request, obs,
                                   procedure, qty)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from service.engine import _load_pathways, run_triage
+from service.engine import PATHWAYS, run_triage
 from service.pathways.state import KNOWLEDGE_VERSION
 from tests.support.msk_facts import NOW, make_facts, make_triage, q, src
 
-PATHWAYS = _load_pathways()
+
 CHEST = {"chest-pain": [src("Condition/cp")]}
 REASSURING = {"posterior-knee-pain": True, "leg-swelling": False, "symptom-onset": NOW - timedelta(days=3)}
 
@@ -183,8 +183,7 @@ def test_rupture_with_calf_swelling_goes_to_the_dvt_card_only():
 
 # -- 1. PE in pregnancy: leg scan first only with DVT signs (§6.1 P7, superseding, §6.16) -----------
 from service.chart.facts import Pregnancy, Value  # noqa: E402
-from service.pathways import pe as pe_pathway  # noqa: E402
-from service.pathways.pe import SUPERSEDE_DUPLEX_FIRST, SUPERSEDE_DVT_CONFIRMED, SUPERSEDE_NOTE  # noqa: E402
+from service.pathways.pe_pregnancy import SUPERSEDE_DUPLEX_FIRST, SUPERSEDE_DVT_CONFIRMED, SUPERSEDE_NOTE  # noqa: E402
 
 SIGNS = {"S1": {"leg-swelling": True}, "S2": {"deep-vein-tenderness": True}, "S3": {"pitting-edema": True},
          "S3b": {"entire-leg-swollen": True}, "S4": {"calf-circumference-difference": q(2.0, "cm")}}
@@ -251,7 +250,7 @@ def test_unstable_pregnant_patient_with_signs_gets_ctpa_not_duplex_first():
 
 # -- 7. Fixed texts that contradicted their rows (§6.3 L1–L5, U2, U3, U5, M-ANTI/M-IMG; §4.1 W10) -----
 from service.chart.facts import Anticoagulation, DDimer, Quantity as Qty, Setting  # noqa: E402
-from service.pathways.dvt import (DDIMER_AFTER_NEGATIVE_SCAN, INTERIM_DRAW_FIRST,  # noqa: E402
+from service.pathways.dvt_text import (DDIMER_AFTER_NEGATIVE_SCAN, INTERIM_DRAW_FIRST,  # noqa: E402
                                   INTERIM_WITHOUT_DRAW)
 
 EXAM_LIKELY = {"posterior-knee-pain": True, "leg-swelling": True, "deep-vein-tenderness": True,
@@ -599,7 +598,7 @@ def test_nsaid_caution_changes_no_tier_and_no_suggestion():
 
 
 def test_l1_plan_after_a_negative_scan_names_the_pregnancy_test_when_pregnancy_is_not_excluded():
-    from service.pathways.dvt import SCAN_NEGATIVE_THEN_DDIMER, SCAN_NEGATIVE_THEN_PREGNANCY_TEST
+    from service.pathways.dvt_text import SCAN_NEGATIVE_THEN_DDIMER, SCAN_NEGATIVE_THEN_PREGNANCY_TEST
     _t, cards = woman(30, EXAM_LIKELY)
     card = next(c for c in cards if c.topic == "dvt-pathway")
     assert "DVT-LIKELY-US4H" in card.rules and SCAN_NEGATIVE_THEN_PREGNANCY_TEST in card.recommendation

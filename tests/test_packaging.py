@@ -110,12 +110,12 @@ def test_wheel_holds_every_module_and_data_file(wheel):
 
 
 def test_data_is_read_through_the_package():
-    from service.terminology import code_sets as terminology
+    from service.terminology import code_sets, site_maps
 
     package_dir = Path(str(resources.files("service.mappings")))
-    assert Path(str(terminology.CODESETS_PATH)) == package_dir / "codesets.json"
-    assert json.loads(terminology.CODESETS_PATH.read_text(encoding="utf-8"))
-    assert terminology.resolve_site_map_path("st-example-hospital").name == "st-example-hospital.json"
+    assert Path(str(code_sets.CODESETS_PATH)) == package_dir / "codesets.json"
+    assert json.loads(code_sets.CODESETS_PATH.read_text(encoding="utf-8"))
+    assert site_maps.resolve_site_map_path("st-example-hospital").name == "st-example-hospital.json"
 
 
 # ---- what users install starts and answers ----------------------------------------------------------

@@ -3,7 +3,7 @@ import pytest
 
 from service.pathways import popliteal_mass
 from tests.support.msk_facts import (NOW, condition, days_ago, make_facts, make_triage, not_suggested, suggested)
-from service.pathways.drafting import months_before
+from service.chart.dates import months_before
 
 
 def run(age, ka=None, **kw):

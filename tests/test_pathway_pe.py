@@ -1,8 +1,9 @@
 """PE emergency (§6.1), Wells PE (§4.3), PERC (§4.4) and limb ischaemia (§6.2): boundaries and rows."""
 from __future__ import annotations
 
+from service.cards.merge import pe_supersedes_dvt
 from service.chart.facts import Pregnancy
-from service.pathways import limb_ischaemia, pe
+from service.pathways import dvt, limb_ischaemia, pe, pe_pregnancy
 from service.scores.perc import perc, perc_applies
 from service.scores.wells_pe import wells_pe
 from tests.support.msk_facts import make_facts, make_triage, not_suggested, q, src, suggested
@@ -118,13 +119,20 @@ def test_p5_likely_ctpa_and_superseding_dvt():
                    vitals={"heart_rate": q(112, "/min"), "spo2": q(91, "%"), "sbp": q(118, "mm[Hg]")},
                    symptoms={**CHEST, **HAEMOPTYSIS})
     t = _pe_triage(f, dvt_suspected=True)
+    t.suspicion = ["S1: leg swelling"]
     pe.evaluate(t)
     card = t.cards["pe-emergency"]
     assert card.tier == "emergency-immediate" and t.pe_tier == "emergency-immediate"
-    assert card.rules[:2] == ["PE-RED-FLAG", "PE-LIKELY-CTPA"]
-    assert "DVT-SUPERSEDED-BY-PE" in card.rules
+    assert card.rules == ["PE-RED-FLAG", "PE-LIKELY-CTPA"] and t.pe_supersedes_dvt
+    assert t.pe_supersede_text == pe_pregnancy.SUPERSEDE_NOTE
+    dvt.evaluate(t)
+    assert "dvt-pathway" in t.cards                       # recorded; assembly decides it is superseded
+    pe_supersedes_dvt(t)
+    assert "dvt-pathway" not in t.cards
+    assert "DVT-SUPERSEDED-BY-PE" in card.rules and card.recommendation[-1] == pe_pregnancy.SUPERSEDE_NOTE
     assert card.scores["wellsPe"] == 8.5 and "wellsPeMax" not in card.scores
-    assert "wellsDvt" in card.scores
+    assert "wellsDvt" in card.scores and "dDimer" in card.scores
+    assert "DVT suspected, S1: leg swelling" in card.evidence
     assert suggested(card) == ["ctpa"]
     assert {"d-dimer", "knee-xray", "mri-knee", "popliteal-us"} <= set(not_suggested(card))
     assert len(card.summary) <= 139 and "Wells PE 8.5" in card.summary

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from service.cards.draft import CardDraft
 from service.chart.facts import Pregnancy, Value
+from service.cards.merge import pe_supersedes_dvt
 from service.pathways import dvt_paediatric, dvt_pregnancy
 from service.scores.left_rule import left_rule
 from tests.support.msk_facts import NOW, make_facts, make_triage, not_suggested, q, src, suggested
@@ -142,8 +143,11 @@ def test_superseded_by_immediate_pe_card():
     t = _triage(f, cards=[pe_card])
     t.pe_tier = "emergency-immediate"
     dvt_pregnancy.evaluate(t)
+    assert "DVT-SUPERSEDED-BY-PE" not in pe_card.rules     # the merge is a step of assembly
+    pe_supersedes_dvt(t)
     assert "dvt-pathway" not in t.cards
     assert "DVT-SUPERSEDED-BY-PE" in pe_card.rules and "leftRule" in pe_card.scores
+    assert "rcog" in pe_card.guidelines and pe_card.recommendation == [dvt_pregnancy.LMWH]
 
 
 def test_paediatric():

@@ -3,7 +3,8 @@ import pytest
 
 from service.cards.draft import CardDraft, NotSuggested
 from service.pathways import knee_review
-from service.pathways.drafting import months_before
+from service.pathways.knee_review import ReviewReason
+from service.chart.dates import months_before
 from tests.support.msk_facts import (NOW, condition, days_ago, make_facts, make_triage, not_suggested, q,
                                      suggested)
 
@@ -67,15 +68,16 @@ def test_oa_radiograph_is_a_known_cause_c3():
 
 
 @pytest.mark.parametrize("ka,reason", [
-    ({"pain-limits-walking-or-sleep": True}, "r1"), ({"knee-locking": True}, "r2"), ({"knee-giving-way": True}, "r2"),
-    ({"joint-effusion": True}, "r3"), ({"leg-redness-warmth": True}, "r4"),
+    ({"pain-limits-walking-or-sleep": True}, ReviewReason.PAIN_LIMITS_WALKING_OR_SLEEP),
+    ({"knee-locking": True}, ReviewReason.DERANGEMENT), ({"knee-giving-way": True}, ReviewReason.DERANGEMENT),
+    ({"joint-effusion": True}, ReviewReason.EFFUSION), ({"leg-redness-warmth": True}, ReviewReason.RED_WARM_LEG),
 ])
 def test_short_duration_reasons(ka, reason):
     _t, card = run({"symptom-onset": days_ago(3), **ka})
     assert card.rules[0] == "KNEE-PAIN-REVIEW" and card.tier == "urgent"
-    assert any(knee_review.REASON_TEXT[reason] in line for line in card.evidence)   # the reason in words, not its label
-    # imaging under 14 days only with r2 or r3
-    assert (suggested(card) == ["knee-xray"]) is (reason in ("r2", "r3"))
+    assert any(str(reason) in line for line in card.evidence)   # the reason in words
+    # imaging under 14 days only with derangement or an effusion
+    assert (suggested(card) == ["knee-xray"]) is (reason in (ReviewReason.DERANGEMENT, ReviewReason.EFFUSION))
 
 
 def test_fever_r5():

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from cds_hooks.prefetch import FetchSettings, gather_chart
 from service.config import load_settings
-from service.cards.draft import TIER_RANK
+from service.vocabulary import Tier
 from service.engine import KneeDomain
 from tests.support import vignettes as vg
 
@@ -55,7 +55,7 @@ def summary(drafts):
 
 
 def tier_rank(drafts):
-    return min((TIER_RANK[d.tier] for d in drafts), default=len(TIER_RANK))
+    return min((Tier(d.tier).rank for d in drafts), default=len(Tier))
 
 
 def wells_max(drafts):

@@ -16,14 +16,14 @@ from datetime import timedelta
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from service.cards.draft import TIER_RANK
-from service.engine import _load_pathways, run_triage
+from service.vocabulary import Tier
+from service.engine import PATHWAYS, run_triage
 from service.chart.facts import Anticoagulation, DDimer, Pregnancy, Quantity, Value
-from service.pathways.pe import SUPERSEDE_DUPLEX_FIRST, SUPERSEDE_DVT_CONFIRMED, SUPERSEDE_NOTE
+from service.pathways.pe_pregnancy import SUPERSEDE_DUPLEX_FIRST, SUPERSEDE_DVT_CONFIRMED, SUPERSEDE_NOTE
 from service.pathways.self_care import PAIN_RELIEF
 from tests.support.msk_facts import NOW, condition, make_facts, make_triage, q, src
 
-PATHWAYS = _load_pathways()
+
 SETTINGS = dict(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 booleans = st.sampled_from([True, False, None])
@@ -53,7 +53,7 @@ def triage(facts):
 
 
 def rank(cards):
-    return min((TIER_RANK[c.tier] for c in cards), default=len(TIER_RANK))
+    return min((Tier(c.tier).rank for c in cards), default=len(Tier))
 
 
 def rules(cards):

@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 
 from cds_hooks.domain import Unreadable
-from service.engine import _load_pathways, run_triage
+from service.engine import PATHWAYS, run_triage
 from service.pathways.assessment import TYPE_IMPACT, data_fetch_lines
 from tests.support.msk_facts import NOW, make_facts, make_triage
 
@@ -14,7 +14,7 @@ REASSURING = {"posterior-knee-pain": True, "leg-swelling": False, "symptom-onset
 def triage(ka, age=40, **kw):
     facts = make_facts(age, ka=ka, gender="male", **kw)
     facts.pregnancy.state = "not-pregnant"
-    return run_triage(make_triage(facts), _load_pathways())
+    return run_triage(make_triage(facts), PATHWAYS)
 
 
 def topics(cards):
@@ -52,7 +52,7 @@ def test_unread_chart_part_blocks_self_care():
     facts.pregnancy.state = "not-pregnant"
     facts.fetch_problems = [Unreadable("procedures", "Procedure", "timeout", "timed out after 3 s")]
     facts.unreadable_types = {"Procedure"}
-    cards = run_triage(make_triage(facts), _load_pathways())
+    cards = run_triage(make_triage(facts), PATHWAYS)
     assert all(c.topic != "self-care" for c in cards)
     assert any("DATA-FETCH-INCOMPLETE" in c.rules for c in cards)
 
@@ -61,7 +61,7 @@ def test_no_trigger_but_observations_unreadable_is_never_empty():
     facts = make_facts(40, gender="male")
     facts.fetch_problems = [Unreadable("observations", "Observation", "http-status", "HTTP 500")]
     facts.unreadable_types = {"Observation"}
-    cards = run_triage(make_triage(facts), _load_pathways())
+    cards = run_triage(make_triage(facts), PATHWAYS)
     assert [c.rules for c in cards] == [["DATA-FETCH-INCOMPLETE"]]
 
 
@@ -69,13 +69,13 @@ def test_no_trigger_and_only_medications_unreadable_is_empty():
     facts = make_facts(40, gender="male")
     facts.fetch_problems = [Unreadable("medicationRequests", "MedicationRequest", "timeout", "")]
     facts.unreadable_types = {"MedicationRequest"}
-    assert run_triage(make_triage(facts), _load_pathways()) == []
+    assert run_triage(make_triage(facts), PATHWAYS) == []
 
 
 def test_deceased_patient_gets_no_cards():
     facts = make_facts(40, ka=REASSURING)
     facts.deceased = True
-    assert run_triage(make_triage(facts), _load_pathways()) == []
+    assert run_triage(make_triage(facts), PATHWAYS) == []
 
 
 @pytest.mark.parametrize("reason, detail", [

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from service.terminology.code_sets import SITES_DIR, SiteMapError, default_terminology, load_terminology
+from service.terminology.code_sets import default_terminology
+from service.terminology.site_maps import SITES_DIR, SiteMapError, load_terminology
 
 EXAMPLE = json.loads((SITES_DIR / "st-example-hospital.json").read_text())
 FS = "http://st-example.org/fhir/flowsheet"

@@ -8,8 +8,8 @@ from service.terminology.code_sets import (
     ICD10CM,
     SIDE_QUESTION,
     default_terminology,
-    load_terminology,
 )
+from service.terminology.site_maps import load_terminology
 
 T = default_terminology()
 DATA = json.loads(CODESETS_PATH.read_text())

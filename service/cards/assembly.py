@@ -3,63 +3,22 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from service.cards.draft import TOPIC_ORDER, CardDraft, NotSuggested, tier_rank
+from service.cards.merge import limb_supersedes_paes, pe_supersedes_dvt, review_into_dvt
 from service.cards.text import CARD_FLAGS, ORDERABLE_TITLES, explains, lower_first, references
 from service.chart.dates import months_before
-from service.cards.draft import TIER_RANK, TOPIC_ORDER, CardDraft, NotSuggested
 from service.cards.evidence import ago, cite, fmt_time
 from service.chart.facts import Facts
 from service.pathways.state import Triage
 
 KNEE_IMAGING = ("knee-xray", "mri-knee", "popliteal-us")
-CKP_BLOCKERS = ("pe-emergency", "limb-ischaemia", "septic-arthritis", "knee-injury-imaging",
-                "popliteal-mass", "paes", "inflammatory-arthritis")
-REVIEW_AFTER_EXCLUSION = "DVT excluded; the knee pain still needs review."
-CARRY_TO_TOP = ("PE-PERC-NEG", "PE-EXCLUDED-DDIMER-NEG", "OTTAWA-NEG", "KNEE-INJURY-NO-XR", "DVT-NOT-SUSPECTED")
 
 
 def sort_key(d: CardDraft) -> tuple[int, int]:
-    return TIER_RANK[d.tier], TOPIC_ORDER.index(d.topic)
+    return tier_rank(d.tier), TOPIC_ORDER.index(d.topic)
 
 
 # -- §7.2 suppression ---------------------------------------------------------------------------
-def merge_review_into_dvt(t: Triage) -> None:
-    review = t.cards.get("chronic-knee-pain-imaging")
-    dvt = t.cards.get("dvt-pathway")
-    if review is None:
-        return
-    if t.dvt_status == "open" or any(topic in t.cards for topic in CKP_BLOCKERS):
-        del t.cards["chronic-knee-pain-imaging"]
-        return
-    if dvt is not None and t.dvt_status == "closed":
-        # One card for one complaint: "DVT excluded; the knee pain still needs review" (§7.2)
-        for rule in review.rules:
-            dvt.add_rule(rule)
-        dvt.raise_to(review.tier)
-        dvt.suggestions.extend(review.suggestions)
-        dvt.not_recommended = [n for n in dvt.not_recommended if not review.suggests(n.orderable)]
-        dvt.not_recommended.extend(review.not_recommended)
-        dvt.evidence.extend(review.evidence)
-        dvt.unknown.extend(review.unknown)
-        dvt.recommendation.extend(line for line in [REVIEW_AFTER_EXCLUSION, *review.recommendation]
-                                  if line not in dvt.recommendation)
-        for flag in review.flags:
-            dvt.add_flag(flag)
-        dvt.guidelines.extend(review.guidelines)
-        dvt.safety_net = dvt.safety_net or review.safety_net
-        if review.summary:
-            dvt.summary = review.summary if review.summary.lower().startswith("dvt excluded") \
-                else "DVT excluded; " + lower_first(review.summary)
-        del t.cards["chronic-knee-pain-imaging"]
-
-
-def limb_supersedes_paes(t: Triage) -> None:
-    limb, paes = t.cards.get("limb-ischaemia"), t.cards.get("paes")
-    if limb and paes:
-        for rule in paes.rules:
-            limb.add_rule(rule)
-        del t.cards["paes"]
-
-
 def carry_to_most_urgent(t: Triage) -> None:
     rules = list(t.carry_rules)
     if not t.dvt_suspected and t.cards and "DVT-NOT-SUSPECTED" not in rules:
@@ -86,7 +45,7 @@ def hard_blocks(t: Triage) -> dict[str, str]:
         blocked["d-dimer"] = "D-dimer is not used to investigate VTE in pregnancy or postpartum (RCOG GTG 37b)."
     elif facts.age_range is not None and facts.age_under(18) is not False:   # a range reaching below 18 too
         blocked["d-dimer"] = "D-dimer is not validated under 18 (NG158 scope)."
-    elif t.m_anti or t.m_img:
+    elif t.already_anticoagulated or t.imaging_first:
         blocked["d-dimer"] = "D-dimer is unreliable on anticoagulation or in the imaging-first group: image first."
     if t.dvt_status == "open":
         blocked["mri-knee"] = "knee assessment and imaging once DVT is excluded."
@@ -122,7 +81,7 @@ def resolve_conflicts(t: Triage) -> None:
             for other in cards:
                 if other is draft:
                     continue
-                rank_other, rank_mine = TIER_RANK[other.tier], TIER_RANK[draft.tier]
+                rank_other, rank_mine = tier_rank(other.tier), tier_rank(draft.tier)
                 if other.forbids(s.orderable) and not other.suggests(s.orderable):
                     # parallel work-up: injury/septic/mass radiographs stay while DVT is open (§7.3 item 2)
                     parallel = (s.orderable == "knee-xray" and other.topic == "dvt-pathway"
@@ -312,7 +271,8 @@ def explain_chart_quality(t: Triage) -> None:
 
 
 def assemble(t: Triage) -> list[CardDraft]:
-    merge_review_into_dvt(t)
+    pe_supersedes_dvt(t)
+    review_into_dvt(t)
     limb_supersedes_paes(t)
     resolve_conflicts(t)
     suppress_already_ordered(t)

@@ -1,7 +1,7 @@
 """What a pathway produces, before assembly (§7) and rendering (contract §4).
 
-Pathways are pure: Facts (+ scores) in, :class:`CardDraft` out. ``service.assembly`` applies the
-suppression, one-test-two-cards and already-ordered rules (§7.2, §7.3, §7.7); ``service.cards``
+Pathways are pure: Facts (+ scores) in, :class:`CardDraft` out. :mod:`service.cards.assembly` applies the
+suppression, one-test-two-cards and already-ordered rules (§7.2, §7.3, §7.7); :mod:`service.cards.render`
 renders the JSON card with fresh uuids and FHIR R4 ServiceRequests.
 """
 from __future__ import annotations
@@ -10,38 +10,34 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-TIERS = ("emergency-immediate", "emergency-same-day", "urgent", "routine", "self-care")
-TIER_RANK = {t: i for i, t in enumerate(TIERS)}  # lower = more urgent
+from service.vocabulary import Tier, Topic, more_urgent
 
+# the order of cards of one tier in a response (§7.4)
 TOPIC_ORDER = (
-    "pe-emergency", "limb-ischaemia", "dvt-pathway", "septic-arthritis", "knee-injury-imaging",
-    "popliteal-mass", "paes", "inflammatory-arthritis", "chronic-knee-pain-imaging",
-    "assessment-needed", "order-advice", "self-care",
+    Topic.PE_EMERGENCY, Topic.LIMB_ISCHAEMIA, Topic.DVT_PATHWAY, Topic.SEPTIC_ARTHRITIS,
+    Topic.KNEE_INJURY_IMAGING, Topic.POPLITEAL_MASS, Topic.PAES, Topic.INFLAMMATORY_ARTHRITIS,
+    Topic.CHRONIC_KNEE_PAIN_IMAGING, Topic.ASSESSMENT_NEEDED, Topic.ORDER_ADVICE, Topic.SELF_CARE,
 )
 
 TOPIC_DISPLAY = {
-    "pe-emergency": "Possible pulmonary embolism",
-    "limb-ischaemia": "Acute limb ischaemia",
-    "dvt-pathway": "DVT pathway",
-    "septic-arthritis": "Septic arthritis",
-    "knee-injury-imaging": "Knee injury imaging",
-    "chronic-knee-pain-imaging": "Knee pain review and imaging",
-    "inflammatory-arthritis": "Inflammatory arthritis",
-    "popliteal-mass": "Popliteal mass and tumour red flags",
-    "paes": "Popliteal artery entrapment",
-    "assessment-needed": "Assessment needed",
-    "self-care": "Self-care",
-    "order-advice": "Order advice",
+    Topic.PE_EMERGENCY: "Possible pulmonary embolism",
+    Topic.LIMB_ISCHAEMIA: "Acute limb ischaemia",
+    Topic.DVT_PATHWAY: "DVT pathway",
+    Topic.SEPTIC_ARTHRITIS: "Septic arthritis",
+    Topic.KNEE_INJURY_IMAGING: "Knee injury imaging",
+    Topic.CHRONIC_KNEE_PAIN_IMAGING: "Knee pain review and imaging",
+    Topic.INFLAMMATORY_ARTHRITIS: "Inflammatory arthritis",
+    Topic.POPLITEAL_MASS: "Popliteal mass and tumour red flags",
+    Topic.PAES: "Popliteal artery entrapment",
+    Topic.ASSESSMENT_NEEDED: "Assessment needed",
+    Topic.SELF_CARE: "Self-care",
+    Topic.ORDER_ADVICE: "Order advice",
 }
 
 
-def more_urgent(a: str | None, b: str | None) -> str | None:
-    """The more urgent of two tiers ("raise to", §0)."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return a if TIER_RANK[a] <= TIER_RANK[b] else b
+def tier_rank(tier: str) -> int:
+    """0 for the most urgent tier (:attr:`Tier.rank` of a tier given as its string)."""
+    return Tier(tier).rank
 
 
 @dataclass
@@ -79,8 +75,8 @@ class AdviceSuggestion:
 
 @dataclass
 class CardDraft:
-    topic: str
-    tier: str
+    topic: Topic
+    tier: Tier
     rules: list[str] = field(default_factory=list)
     summary: str = ""
     headline: str = ""              # first paragraph of detail (bold lead + one sentence)
@@ -97,7 +93,7 @@ class CardDraft:
     safety_net: bool = False
     # free sections rendered after Recommendation, e.g. ("Not recorded, covered by the safety net", [...])
     extra: list[tuple[str, list[str]]] = field(default_factory=list)
-    # extra data for assembly/order advice (e.g. {"dvt_state": "open"}); never rendered
+    # extra data for assembly and order advice (e.g. the orderables already on record); never rendered
     meta: dict[str, Any] = field(default_factory=dict)
 
     def add_rule(self, rule: str) -> None:

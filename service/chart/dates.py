@@ -20,6 +20,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+from service.chart.fhir_json import as_dict, as_text
+
 UTC = timezone.utc
 
 _FHIR_TIME = re.compile(
@@ -36,9 +38,11 @@ _MAX_OFFSET = timedelta(hours=14)   # FHIR offsets run from -14:00 to +14:00
 
 
 class Precision(StrEnum):
-    YEAR = "year"
-    MONTH = "month"
-    DAY = "day"
+    """How much of a FHIR time was recorded."""
+
+    YEAR = "year"          # read as 1 July (§1.1 item 3), flag partial-date
+    MONTH = "month"        # read as the 15th, flag partial-date
+    DAY = "day"            # read as 00:00 UTC
     TIME = "time"
 
 
@@ -152,3 +156,20 @@ def months_before(dt: datetime, months: int) -> datetime:
 def completed_years(birth: date, on: date) -> int:
     """Age in completed years on ``on`` (§1.6); never negative."""
     return max(on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day)), 0)
+
+
+def after_age(birth: datetime | None, age: Any) -> datetime | None:
+    """birthDate + a FHIR Age (``onsetAge``, ``abatementAge``: a / mo / wk / d / h); None when either
+    is unknown or the unit is not one of those."""
+    a = as_dict(age)
+    value = a.get("value")
+    if birth is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    unit = (as_text(a.get("code")) or as_text(a.get("unit")) or "a").lower()
+    if unit in ("a", "y", "yr", "year", "years"):
+        return birth + timedelta(days=365.25 * value)
+    if unit in ("mo", "month", "months"):
+        return birth + timedelta(days=30.44 * value)
+    days = {"wk": 7, "d": 1, "h": 1 / 24}.get(unit)
+    return birth + timedelta(days=days * value) if days else None
+

@@ -8,8 +8,11 @@ or a missing key means "unknown", never "no".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from service.chart.windows import within
+from service.vocabulary import AnticoagulantIntensity, AnticoagulationState, PregnancyState
 
 # Resource types the rules read; ``Facts.unreadable_types`` holds those that could not be read.
 CHART_TYPES = (
@@ -193,7 +196,7 @@ class MedicationFact:
     resolved: bool                  # False: medicationReference could not be resolved (§1.12 item 2)
     start: datetime | None          # authoredOn / effective start (§1.1)
     asserted: datetime | None       # MedicationStatement dateAsserted else start
-    intensity: str | None           # anticoagulants only: therapeutic | prophylactic | unknown (terminology §4.1)
+    intensity: AnticoagulantIntensity | None   # anticoagulants only (terminology §4.1)
 
 
 @dataclass
@@ -220,24 +223,30 @@ class ReportFact:
 class Pregnancy:
     """§1.9."""
 
-    state: str                      # pregnant | postpartum | not-pregnant | unknown
+    state: PregnancyState
     sources: list[Source] = field(default_factory=list)
     gestational_age_days: float | None = None
     gestational_age_source: Source | None = None
     flags: set[str] = field(default_factory=set)   # stale-condition, conflict (with gender male)
+
+    def __post_init__(self) -> None:
+        self.state = PregnancyState(self.state)
 
 
 @dataclass
 class Anticoagulation:
     """§1.10."""
 
-    state: str                      # current | uncertain | prophylactic | none
+    state: AnticoagulationState
     sources: list[Source] = field(default_factory=list)
     start: datetime | None = None   # earliest start of the current therapeutic agent(s) (None = unknown)
     pre_existing: bool | None = None  # §1.10 item 3 (current only)
     unknown_intensity: bool = False   # "anticoagulant of undetermined intensity"
     reasons: list[str] = field(default_factory=list)  # why uncertain, human text
     flags: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.state = AnticoagulationState(self.state)
 
 
 @dataclass
@@ -307,18 +316,18 @@ class Facts:
     orders: list[OrderFact] = field(default_factory=list)              # chart ServiceRequests (§7.7)
     reports: list[ReportFact] = field(default_factory=list)
 
-    pregnancy: Pregnancy = field(default_factory=lambda: Pregnancy("unknown"))
-    anticoagulation: Anticoagulation = field(default_factory=lambda: Anticoagulation("none"))
+    pregnancy: Pregnancy = field(default_factory=lambda: Pregnancy(PregnancyState.UNKNOWN))
+    anticoagulation: Anticoagulation = field(default_factory=lambda: Anticoagulation(AnticoagulationState.NONE))
     setting: Setting = field(default_factory=lambda: Setting(None, False))
     # §1.12 item 3: current use of a class -> sources (oestrogen-therapy, serm, testosterone,
     # antineoplastic-therapy, gout-medication); None value = unknown (medications unreadable/unresolved)
     medication_use: dict[str, list[Source]] = field(default_factory=dict)
     medication_use_unknown: set[str] = field(default_factory=set)
 
-    # ADDED (chart layer): smoking status 72166-2 within 12 months (§1.4; shown as a risk factor, never
+    # smoking status 72166-2 within 12 months (§1.4; shown as a risk factor, never
     # scored): value "current" | "former" | "never" | None (unknown)
     smoking: Reading | None = None
-    # ADDED (chart layer): W1 "cancer treatment within 6 months" (§4.1 W1, §1.12 item 3): a Procedure,
+    # W1 "cancer treatment within 6 months" (§4.1 W1, §1.12 item 3): a Procedure,
     # Z51.- Condition (onset, else recordedDate) or Encounter reasonCode in set:antineoplastic-therapy, within
     # 6 months. Never a medication: current antineoplastic medication is in
     # medication_use["antineoplastic-therapy"] and counts only beside a cancer Condition (W1 (a)).
@@ -359,10 +368,8 @@ class Facts:
         """Qualifying surgeries (§1.11 item 4) performed within ``days`` days of now (inclusive, day
         ``days`` counts). Undated ones are included: an undated finding that raises risk is used (§1.1
         item 4, flagged ``undated`` in quality)."""
-        from datetime import timedelta
-        start = self.now - timedelta(days=days)
-        return [s for s in self.setting.qualifying_surgeries
-                if s.time is None or start <= s.time <= self.now + timedelta(minutes=5)]
+        window = timedelta(days=days)
+        return [s for s in self.setting.qualifying_surgeries if s.time is None or within(s.time, self.now, window)]
 
     def unreadable(self, resource_type: str) -> bool:
         return resource_type in self.unreadable_types

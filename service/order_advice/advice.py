@@ -33,13 +33,13 @@ from typing import Any, Iterable
 from service.cards.text import lower_first, upper_first
 from service.chart.dates import utc_day
 from service.cards.draft import (
-    TIER_RANK,
     TOPIC_ORDER,
     AdviceSuggestion,
     CardDraft,
     NotSuggested,
     Suggest,
     more_urgent,
+    tier_rank,
 )
 from service.cards.evidence import cite, fmt_time
 from service.chart.facts import Facts, Source
@@ -324,9 +324,9 @@ def _derive_state(t: Triage, cards: list[CardDraft]) -> _State:
         us_state = _us_state_from_facts(facts)
 
     anticoag = facts.anticoagulation
-    m_anti = bool(t.m_anti or "DVT-ANTICOAGULATED" in rules
+    m_anti = bool(t.already_anticoagulated or "DVT-ANTICOAGULATED" in rules
                   or (anticoag is not None and anticoag.state == "current" and anticoag.pre_existing is True))
-    m_img = bool(t.m_img or "DVT-IMAGING-FIRST" in rules
+    m_img = bool(t.imaging_first or "DVT-IMAGING-FIRST" in rules
                  or (facts.setting is not None and facts.setting.imaging_first))
 
     pe_card = by_topic.get("pe-emergency")
@@ -398,7 +398,7 @@ class _Finding:
     @property
     def sort_key(self) -> tuple[int, int, int]:
         first = min((d.index for d in self.deletes), default=10**6)
-        return (TIER_RANK[self.tier], _ROW[self.rule], first)
+        return (tier_rank(self.tier), _ROW[self.rule], first)
 
 
 class _Advisor:
@@ -486,7 +486,7 @@ class _Advisor:
             for orderable in sorted(draft.orderables):
                 candidates.extend(self.against_rows(draft, orderable))
             if candidates:
-                best = min(candidates, key=lambda f: (TIER_RANK[f.tier], 0 if f.wants else 1, _ROW[f.rule]))
+                best = min(candidates, key=lambda f: (tier_rank(f.tier), 0 if f.wants else 1, _ROW[f.rule]))
                 findings.append(best)
                 judged_by_rule.add(draft.id)
 
@@ -1187,7 +1187,7 @@ def _by_urgency(cards: list[CardDraft]) -> list[CardDraft]:
 
 def _card_key(card: CardDraft) -> tuple[int, int]:
     topic = TOPIC_ORDER.index(card.topic) if card.topic in TOPIC_ORDER else len(TOPIC_ORDER)
-    return (TIER_RANK.get(card.tier, len(TIER_RANK)), topic)
+    return (tier_rank(card.tier), topic)
 
 
 def _unique_list(items: Iterable[str]) -> list[str]:

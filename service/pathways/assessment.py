@@ -5,7 +5,8 @@ treated as normal: that sentence is on the card.
 """
 from __future__ import annotations
 
-from service.cards.draft import TIER_RANK, CardDraft, more_urgent
+from service.cards.draft import CardDraft, tier_rank
+from service.vocabulary import Tier, more_urgent
 from service.pathways.minimum_dataset import minimum_dataset
 from service.pathways.state import Triage
 
@@ -93,7 +94,7 @@ def evaluate(t: Triage) -> None:
     pathway_tier = None
     for draft in t.cards.values():
         pathway_tier = more_urgent(pathway_tier, draft.tier)
-    above_routine = pathway_tier is not None and TIER_RANK[pathway_tier] < TIER_RANK["routine"]
+    above_routine = pathway_tier is not None and tier_rank(pathway_tier) < Tier.ROUTINE.rank
     if not above_routine:
         mtd = minimum_dataset(t)
         if not mtd.complete:

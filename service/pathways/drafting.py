@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from service.cards.text import clip_summary
 from service.cards.draft import CardDraft, NotSuggested, Suggest
 from service.cards.evidence import cite, fmt_date
-from service.chart.dates import months_before  # noqa: F401 - pathways call mc.months_before
+from service.chart.dates import months_before
 from service.chart.facts import ConditionFact, Facts, Reading, Source, Value
 from service.scores.score_items import ScoreItem
 from service.pathways.state import Triage
+from service.vocabulary import Tier, more_urgent
 
 # §7.5: the data-quality flags a card may carry
 CARD_FLAGS = frozenset({
@@ -152,6 +152,16 @@ def fmt_span(span: timedelta) -> str:
     return f"{days / 365.25:.1f} years"
 
 
+def onset_line(facts: Facts, draft: CardDraft, dated: bool = False) -> str | None:
+    """"Onset 3 weeks ago (2026-02-09): Observation/x (...)" when ka:symptom-onset is recorded."""
+    start, src = onset(facts)
+    if start is None or src is None:
+        return None
+    use_reading(draft, facts.ka.get("symptom-onset"))
+    when = f" ({fmt_date(start)})" if dated else ""
+    return f"Onset {fmt_span(facts.now - start)} ago{when}: {cite(src)}"
+
+
 def onset_window_start(facts: Facts) -> datetime:
     """§6.10 / §7.7: on or after ka:symptom-onset; onset unknown: within 3 months."""
     start, _src = onset(facts)
@@ -194,6 +204,18 @@ def radiograph_line(xr: Value) -> str:
     return f"Knee radiograph {fmt_date(xr.time)}: {RADIOGRAPH_TEXT.get(xr.value, xr.value)}. {cite(xr.source)}"
 
 
+# -- cards ----------------------------------------------------------------------------------
+def card_for_rows(topic: str, rows: list[str], row_tier: dict[str, str]) -> CardDraft:
+    """One card for the rows that fired: their rules in firing order, the most urgent of their tiers."""
+    tier = None
+    for rule in rows:
+        tier = more_urgent(tier, row_tier[rule])
+    draft = CardDraft(topic=topic, tier=tier or Tier.URGENT)
+    for rule in rows:
+        draft.add_rule(rule)
+    return draft
+
+
 # -- suggestions ----------------------------------------------------------------------------
 def suggest(draft: CardDraft, s: Suggest) -> None:
     """One suggestion per orderable per card (§6.9: "a single knee-xray suggestion")."""
@@ -204,6 +226,11 @@ def suggest(draft: CardDraft, s: Suggest) -> None:
 def not_suggest(draft: CardDraft, orderable: str, reason: str) -> None:
     if not draft.forbids(orderable):
         draft.not_recommended.append(NotSuggested(orderable, reason))
+
+
+def suspicion_lines(t: Triage) -> list[str]:
+    """The reasons DVT is suspected (§5), as evidence lines of a card other than the adult DVT card."""
+    return [f"DVT suspected, {line}" for line in t.suspicion]
 
 
 def dvt_tests_not_suggested(t: Triage, draft: CardDraft, *, d_dimer: bool = True, duplex: bool = True,
@@ -225,6 +252,3 @@ def finish(draft: CardDraft, t: Triage) -> CardDraft:
         t.scores[key] = value
     return t.add_card(draft)
 
-
-# the one summary clipper (word boundary, "…", contract §4 limit) lives with the card wording standard
-clip = clip_summary

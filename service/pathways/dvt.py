@@ -7,58 +7,30 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.cards.draft import CardDraft, NotSuggested, Suggest
+from service.cards.draft import CardDraft, Suggest
 from service.cards.evidence import cite, cite_all, fmt_date, fmt_time
+from service.pathways import drafting as mc, pregnancy_test_first
 from service.pathways.dvt_suspicion import redness_differential
+from service.pathways.dvt_text import (
+    CONFIRM_STILL_TAKING, CONSIDER_ALTERNATIVE, DDIMER_AFTER_NEGATIVE_SCAN, DDIMER_REPLACED_BY_SCAN,
+    DDIMER_THEN_SCAN, INTERIM_DRAW_FIRST, INTERIM_WITHOUT_DRAW, KNEE_IMAGING_REASON, MAIN_CONFIRMED,
+    MAIN_DDIMER_4H, MAIN_DDIMER_AFTER_SCAN, MAIN_DELAYED_DRAW, MAIN_DELAYED_SCAN, MAIN_IMAGE_FIRST,
+    MAIN_KNOWN_RECENT, MAIN_REPEAT_SCAN, MAIN_SCAN_4H, MAIN_SCAN_4H_LIKELY, ROW_TEXT, SCAN_NEGATIVE_NO_DDIMER,
+    SCAN_NEGATIVE_THEN_DDIMER, SCAN_NEGATIVE_THEN_PREGNANCY_TEST, SCAN_WITHIN_4H, SCAN_WITHIN_4H_UNKNOWN,
+    STALE_VTE_TEXT, STOP_INTERIM_EXCLUDED, STOP_INTERIM_REPEAT_DUE,
+)
 from service.pathways.popliteal_mass import rupture_signs, rupture_suspected
-from service.pathways import pregnancy_test_first
+from service.pathways.state import Triage
 from service.scores.d_dimer import DDimerState, interpret, interpret_ddimer, pregnancy_not_excluded, select
 from service.scores.wells_dvt import WellsDvt, wells_dvt
-from service.pathways.state import Triage
+from service.vocabulary import DvtStatus, Population, Tier, Topic, UltrasoundState, WellsClass
 
 CURRENT_SCAN = timedelta(days=8)
-
-# -- card text (§6.3), chosen by the predicates below ------------------------------------------------
-INTERIM_CORE = ("offer interim therapeutic anticoagulation, preferably one that can be continued if DVT is "
-                "confirmed (for example apixaban or rivaroxaban; NG158), and get the scan result within 24 h.")
-INTERIM_DRAW_FIRST = ("If the scan (or D-dimer) result cannot be obtained within 4 h: draw the D-dimer first, then "
-                      + INTERIM_CORE)
-INTERIM_WITHOUT_DRAW = "If the scan result cannot be obtained within 4 h: " + INTERIM_CORE
-CONFIRM_STILL_TAKING = "Confirm whether the patient is still taking an anticoagulant first. "
-SCAN_NEGATIVE_THEN_DDIMER = "Scan negative: D-dimer, then follow NG158."
-SCAN_NEGATIVE_THEN_PREGNANCY_TEST = ("Scan negative: pregnancy test, then the D-dimer once pregnancy is excluded "
-                                     "(DDIMER-PREGNANCY-TEST-FIRST), then follow NG158.")
-SCAN_NEGATIVE_NO_DDIMER = ("Scan negative: no D-dimer (not reliable here: {why}); Wells likely or indeterminate: "
-                           "repeat proximal scan 6–8 days after the first (L5); Wells unlikely: DVT excluded (U1).")
-DDIMER_AFTER_NEGATIVE_SCAN = ("only if the scan is negative (a negative D-dimer does not rule out DVT when Wells is "
-                              "likely).")
-DDIMER_REPLACED_BY_SCAN = "not used here: a repeat scan replaces it ({why})."
-STOP_INTERIM_EXCLUDED = "Stop the interim anticoagulation ({sources}): DVT is excluded."
-STOP_INTERIM_REPEAT_DUE = ("Stop the interim anticoagulation ({sources}) (NG158); DVT is not yet excluded: the "
-                           "repeat proximal scan 6–8 days after the first decides.")
-# the main action of each row, first in Recommendation (the suggestion alone is not enough to read)
-MAIN_CONFIRMED = "Start treatment for DVT (NG158) and assess for PE symptoms."
-MAIN_KNOWN_RECENT = ("Leg-vein ultrasound if symptoms are new or worse (extension or recurrence); check adherence to "
-                     "anticoagulation.")
-MAIN_DELAYED_DRAW = ("D-dimer now, drawn before the first anticoagulant dose; proximal leg-vein ultrasound with the "
-                     "result within 24 hours.")
-MAIN_DELAYED_SCAN = "Proximal leg-vein ultrasound with the result within 24 hours."
-MAIN_DDIMER_AFTER_SCAN = ("D-dimer now (NG158 1.1.4): positive or unusable, repeat the proximal scan 6–8 days after "
-                          "the first; negative, DVT unlikely.")
-MAIN_REPEAT_SCAN = "Repeat the proximal leg-vein scan 6–8 days after the first ({start} to {end})."
-MAIN_SCAN_4H = "Proximal leg-vein ultrasound with the result within 4 hours."
-MAIN_IMAGE_FIRST = "Proximal leg-vein ultrasound: result within 4 hours where possible, 24 hours at the latest."
-MAIN_DDIMER_4H = "Quantitative D-dimer with the result within 4 hours."
-SCAN_WITHIN_4H = {
-    True: "A scan result can be had within 4 hours",
-    False: "No scan result within 4 hours (the plan uses the delayed-scan row)",
-}
-
 
 # -- predicates ---------------------------------------------------------------------------------------
 def ddimer_replaced_by_scan(t: Triage) -> bool:
     """M-ANTI or M-IMG: the D-dimer step is replaced by ultrasound (§6.3 Modifiers)."""
-    return t.m_anti or t.m_img
+    return t.already_anticoagulated or t.imaging_first
 
 
 def draws_ddimer_first(t: Triage, dd: DDimerState) -> bool:
@@ -72,12 +44,8 @@ def interim_anticoagulation_current(facts) -> bool:
 
 
 def modifier_reason(t: Triage) -> str:
-    parts = (["anticoagulated"] if t.m_anti else []) + (["inpatient or recent surgery"] if t.m_img else [])
+    parts = (["anticoagulated"] if t.already_anticoagulated else []) + (["inpatient or recent surgery"] if t.imaging_first else [])
     return " and ".join(parts)
-
-
-EXCLUDED_RULES = ("DVT-LIKELY-US-NEG-DDIMER-NEG", "DVT-REPEAT-US-NEG", "DVT-UNLIKELY-US-NEG", "DVT-UNLIKELY-DDIMER-NEG")
-KNEE_IMAGING_REASON = "knee assessment and imaging once DVT is excluded."
 
 
 def us_state(facts) -> str:
@@ -123,23 +91,14 @@ def stale_active_vte(facts) -> list:
             if c.active and c.onset and c.onset < cutoff and not any(code.startswith("Z86") for _s, code in c.codes)]
 
 
-STALE_VTE_TEXT = ("stale-condition: {ref} recorded as active since {date}, no recent imaging: treated as previous "
-                  "DVT (Wells +1), not as a current diagnosis.")
-
-
 def pregnancy_status_needed(facts) -> bool:
     """§1.9 item 4: female (or gender unknown/other), aged 12–50 (or age unknown, or an age range that
     reaches into 12–50), status unknown."""
     return pregnancy_not_excluded(facts)
 
 
-def _not(draft: CardDraft, orderable: str, reason: str) -> None:
-    if not draft.forbids(orderable):
-        draft.not_recommended.append(NotSuggested(orderable, reason))
-
-
 def _interim(t: Triage, draft: CardDraft, dd: DDimerState) -> None:
-    if t.m_anti:
+    if t.already_anticoagulated:
         return                                  # never add a second anticoagulant (§6.3 M-ANTI)
     text = INTERIM_DRAW_FIRST if draws_ddimer_first(t, dd) else INTERIM_WITHOUT_DRAW
     if t.facts.anticoagulation.state == "uncertain":
@@ -148,7 +107,7 @@ def _interim(t: Triage, draft: CardDraft, dd: DDimerState) -> None:
         text += " Confirm pregnancy status first."
     if t.facts.medication_use.get("oestrogen-therapy"):
         text += " Counsel on contraception and hormone therapy."
-    if t.m_img:
+    if t.imaging_first:
         text += " Weigh post-operative bleeding risk."
     draft.recommendation.append(text)
 
@@ -177,166 +136,173 @@ def _ddimer_suggest(rule: str, reason: str, now) -> Suggest:
 
 def _forbid_knee_imaging(draft: CardDraft) -> None:
     for orderable in ("knee-xray", "mri-knee", "popliteal-us"):
-        _not(draft, orderable, KNEE_IMAGING_REASON)
+        mc.not_suggest(draft, orderable, KNEE_IMAGING_REASON)
 
 
 def evaluate(t: Triage) -> None:
-    if not t.dvt_suspected or t.population != "adult":
+    if not t.dvt_suspected or t.population != Population.ADULT:
         return
     facts = t.facts
-    now = facts.now
     wells = wells_dvt(facts)
     t.wells_class = wells.klass
     ac = facts.anticoagulation
-    t.m_anti = ac.state == "current" and ac.pre_existing is True
-    t.m_img = facts.setting.imaging_first
+    t.already_anticoagulated = ac.state == "current" and ac.pre_existing is True
+    t.imaging_first = facts.setting.imaging_first
     us = us_state(facts)
     t.us_state = us
-    likely = wells.klass != "unlikely"
-    dd = interpret_ddimer(facts, t.settings, wells_unlikely=not likely, population="adult", imaging_first=t.m_img)
-    draft = CardDraft(topic="dvt-pathway", tier="emergency-same-day", guidelines=["ng158"])
-    wells_txt = f"Wells {wells.min}" if wells.min == wells.max else f"Wells {wells.min}–{wells.max}"
-
-    recent = known_recent_dvt(facts)
-    if us == "positive":
-        draft.add_rule("DVT-CONFIRMED")
-        scan = max((u for u in facts.ultrasounds if u.value == "dvt-seen" and u.time), key=lambda u: u.time)
-        draft.summary = "DVT confirmed on ultrasound: start treatment (NG158) and assess for PE symptoms"
-        draft.headline = "**DVT confirmed on ultrasound (NICE NG158).** Start treatment and assess for PE symptoms."
-        draft.evidence.append(f"Leg-vein ultrasound: DVT seen. {cite(scan.source)}")
-        draft.recommendation.append(MAIN_CONFIRMED)
-        _not(draft, "d-dimer", "DVT is already confirmed.")
-        _not(draft, "venous-duplex-us", "DVT is already confirmed on ultrasound.")
-    elif recent:
-        draft.add_rule("DVT-KNOWN-RECENT")
-        draft.tier = "emergency-same-day" if ac.state in ("none", "uncertain") else "urgent"
-        draft.summary = "Known recent DVT: ultrasound if symptoms are new or worse (extension or recurrence)"
-        draft.headline = "**Known recent DVT (NICE NG158).** Check adherence to anticoagulation."
-        draft.evidence.append(f"Recent DVT: {cite_all(recent)}")
-        draft.recommendation.append(MAIN_KNOWN_RECENT)
-        draft.suggestions.append(_duplex("DVT-KNOWN-RECENT", 24, "if symptoms are new or worse: extension or recurrence", now))
-        _not(draft, "d-dimer", "useless with a known DVT.")
-    elif likely:
-        _likely_rows(t, draft, wells, us, dd)
-    else:
-        _unlikely_rows(t, draft, wells, us, dd)
-
+    likely = wells.klass != WellsClass.UNLIKELY
+    dd = interpret_ddimer(facts, t.settings, wells_unlikely=not likely, population="adult",
+                          imaging_first=t.imaging_first)
+    draft = CardDraft(topic=Topic.DVT_PATHWAY, tier=Tier.EMERGENCY_SAME_DAY, guidelines=["ng158"])
+    excluded_by = _row(t, draft, wells, us, dd)
     _modifiers(t, draft, wells, dd)
     _evidence(t, draft, wells, dd)
-    for rule in EXCLUDED_RULES:
-        if rule in draft.rules:
-            draft.tier = "self-care"
-            draft.safety_net = True
-            t.dvt_status = "closed"
-            t.dvt_excluded_rule = rule
-            _stop_interim(t, draft)
-            draft.recommendation.append("DVT is unlikely by the NG158 pathway: consider an alternative diagnosis "
-                                        "(strain, Baker's cyst, OA, cellulitis).")
-            break
+    if excluded_by is not None:
+        t.close_dvt(excluded_by)
+        draft.tier = Tier.SELF_CARE
+        draft.safety_net = True
+        _stop_interim(t, draft)
+        draft.recommendation.append(CONSIDER_ALTERNATIVE)
     else:
-        t.dvt_status = "open"
+        t.dvt_status = DvtStatus.OPEN
         if not draft.summary:
-            draft.summary = f"DVT pathway ({wells_txt})"
+            draft.summary = f"DVT pathway ({wells_text(wells)})"
     pregnancy_test_first.apply(t, draft)
     draft.scores["wellsDvt"] = wells.score_key()
     draft.scores["dDimer"] = dd.score_key()
-    pe = t.cards.get("pe-emergency")
-    if pe is not None and t.pe_tier == "emergency-immediate":
-        # §6.1/§7.2: the immediate PE card supersedes the DVT card and carries its scores and evidence
-        pe.scores.setdefault("dDimer", draft.scores["dDimer"])
-        if "DVT-SUPERSEDED-BY-PE" in pe.rules:
-            return                      # the PE pathway already carried the DVT evidence (§6.1)
-        pe.add_rule("DVT-SUPERSEDED-BY-PE")
-        pe.scores.setdefault("wellsDvt", draft.scores["wellsDvt"])
-        pe.evidence.extend(line for line in draft.evidence if line not in pe.evidence)
-        pe.unknown.extend(line for line in draft.unknown if line not in pe.unknown)
-        for flag in draft.flags:
-            pe.add_flag(flag)
-        note = t.pe_supersede_text
-        if note and note not in pe.recommendation:
-            pe.recommendation.append(note)
-        return
+    t.dvt_carried_by_pe = CardDraft(
+        topic=Topic.DVT_PATHWAY, tier=draft.tier, scores=dict(draft.scores),
+        evidence=wells.evidence_lines() + mc.suspicion_lines(t), unknown=wells.unknown_lines(),
+        flags=[item.flag for item in wells.items if item.flag in mc.CARD_FLAGS])
     t.add_card(draft)
 
 
-def _likely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDimerState) -> None:
+def _row_text(draft: CardDraft, rule: str, **values: str) -> None:
+    """The row's rule, with its summary and headline (:data:`ROW_TEXT`)."""
+    draft.add_rule(rule)
+    summary, headline = ROW_TEXT[rule]
+    draft.summary = summary.format(**values)
+    draft.headline = headline.format(**values)
+
+
+def wells_text(wells: WellsDvt) -> str:
+    return f"Wells {wells.min}" if wells.min == wells.max else f"Wells {wells.min}–{wells.max}"
+
+
+def _row(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDimerState) -> str | None:
+    """Fill the card from the one row of §6.3 that applies; returns the rule that excluded DVT, if any."""
+    facts = t.facts
+    if us == UltrasoundState.POSITIVE:
+        _confirmed(facts, draft)
+        return None
+    recent = known_recent_dvt(facts)
+    if recent:
+        _known_recent(t, draft, recent)
+        return None
+    if wells.klass != WellsClass.UNLIKELY:
+        return _likely_rows(t, draft, wells, us, dd)
+    return _unlikely_rows(t, draft, wells, us, dd)
+
+
+def _confirmed(facts, draft: CardDraft) -> None:
+    _row_text(draft, "DVT-CONFIRMED")
+    scan = max((u for u in facts.ultrasounds if u.value == "dvt-seen" and u.time), key=lambda u: u.time)
+    draft.evidence.append(f"Leg-vein ultrasound: DVT seen. {cite(scan.source)}")
+    draft.recommendation.append(MAIN_CONFIRMED)
+    mc.not_suggest(draft, "d-dimer", "DVT is already confirmed.")
+    mc.not_suggest(draft, "venous-duplex-us", "DVT is already confirmed on ultrasound.")
+
+
+def _known_recent(t: Triage, draft: CardDraft, recent: list) -> None:
+    _row_text(draft, "DVT-KNOWN-RECENT")
+    untreated = t.facts.anticoagulation.state in ("none", "uncertain")
+    draft.tier = Tier.EMERGENCY_SAME_DAY if untreated else Tier.URGENT
+    draft.evidence.append(f"Recent DVT: {cite_all(recent)}")
+    draft.recommendation.append(MAIN_KNOWN_RECENT)
+    draft.suggestions.append(_duplex("DVT-KNOWN-RECENT", 24, "if symptoms are new or worse: extension or recurrence",
+                                     t.facts.now))
+    mc.not_suggest(draft, "d-dimer", "useless with a known DVT.")
+
+
+def _likely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDimerState) -> str | None:
+    """Rows L1–L7: Wells likely or indeterminate (handled as likely)."""
+    label = "DVT likely" if wells.klass == WellsClass.LIKELY else "DVT cannot be excluded"
+    score = wells_text(wells)
+    if us == UltrasoundState.NONE:
+        _likely_no_scan(t, draft, dd, label, score)
+        return None
+    if us == UltrasoundState.NEGATIVE_REPEAT:
+        return _excluded(draft, "DVT-REPEAT-US-NEG", score, "DVT excluded by two negative scans.")
+    return _likely_negative_scan(t, draft, score)
+
+
+def _likely_no_scan(t: Triage, draft: CardDraft, dd: DDimerState, label: str, score: str) -> None:
+    """L1 (scan within 4 h, or the D-dimer replaced by the scan) or L2/L3 (the scan is delayed)."""
+    within_4h = t.facts.ka_value("ultrasound-within-4h")
+    if within_4h is not False or ddimer_replaced_by_scan(t):
+        _scan_within_4h(t, draft, label, score, within_4h)
+    else:
+        _scan_delayed(t, draft, dd, label, score)
+    _interim(t, draft, dd)
+    _scan_within_4h_line(t, draft)
+    _forbid_knee_imaging(draft)
+
+
+def _scan_within_4h(t: Triage, draft: CardDraft, label: str, score: str, within_4h: bool | None) -> None:
+    _row_text(draft, "DVT-LIKELY-US4H", label=label, score=score)
+    draft.suggestions.append(_duplex("DVT-LIKELY-US4H", 4, f"{label} (two-level {score}); NICE NG158 1.1.3: "
+                                     "proximal leg-vein ultrasound with the result within 4 hours", t.facts.now))
+    draft.recommendation.append(MAIN_SCAN_4H_LIKELY)
+    if ddimer_replaced_by_scan(t):
+        draft.recommendation.append(SCAN_NEGATIVE_NO_DDIMER.format(why=modifier_reason(t)))
+    elif pregnancy_not_excluded(t.facts):
+        draft.recommendation.append(SCAN_NEGATIVE_THEN_PREGNANCY_TEST)
+    else:
+        draft.recommendation.append(SCAN_NEGATIVE_THEN_DDIMER)
+    if within_4h is None:
+        draft.unknown.append(SCAN_WITHIN_4H_UNKNOWN)
+    mc.not_suggest(draft, "d-dimer", DDIMER_REPLACED_BY_SCAN.format(why=modifier_reason(t)) if ddimer_replaced_by_scan(t)
+         else DDIMER_AFTER_NEGATIVE_SCAN)
+
+
+def _scan_delayed(t: Triage, draft: CardDraft, dd: DDimerState, label: str, score: str) -> None:
+    now = t.facts.now
+    _row_text(draft, "DVT-LIKELY-SCAN-DELAYED", label=label, score=score)
+    draft.suggestions.append(_duplex("DVT-LIKELY-SCAN-DELAYED", 24, "scan result within 24 h", now))
+    draft.recommendation.append(MAIN_DELAYED_DRAW if dd.state == "none" else MAIN_DELAYED_SCAN)
+    if dd.state == "none":
+        draft.suggestions.insert(0, _ddimer_suggest("DVT-LIKELY-SCAN-DELAYED",
+                                                    "draw before the first anticoagulant dose", now))
+    else:
+        mc.not_suggest(draft, "d-dimer", "already drawn; a negative result does not exclude DVT in the likely group.")
+
+
+def _likely_negative_scan(t: Triage, draft: CardDraft, score: str) -> str | None:
+    """L4–L6: the current scan is negative; the D-dimer around it decides."""
     facts, now = t.facts, t.facts.now
-    label = "DVT likely" if wells.klass == "likely" else "DVT cannot be excluded"
-    score = f"Wells {wells.min}" if wells.min == wells.max else f"Wells {wells.min}–{wells.max}"
-    within_4h = facts.ka_value("ultrasound-within-4h")
-    if us == "none":
-        if within_4h is not False or t.m_anti or t.m_img:
-            draft.add_rule("DVT-LIKELY-US4H")
-            draft.summary = f"{label} ({score}): proximal leg-vein ultrasound with result within 4 hours"
-            draft.headline = (f"**{label}: two-level {score} (NICE NG158).** Proximal leg-vein ultrasound with the "
-                              "result within 4 hours.")
-            draft.suggestions.append(_duplex("DVT-LIKELY-US4H", 4, f"{label} (two-level {score}); NICE NG158 1.1.3: "
-                                             "proximal leg-vein ultrasound with the result within 4 hours", now))
-            draft.recommendation.append("Proximal leg-vein ultrasound, result within 4 hours (suggested). Positive: "
-                                        "diagnose and treat DVT, and assess for PE symptoms.")
-            if ddimer_replaced_by_scan(t):
-                draft.recommendation.append(SCAN_NEGATIVE_NO_DDIMER.format(why=modifier_reason(t)))
-            elif pregnancy_not_excluded(facts):
-                draft.recommendation.append(SCAN_NEGATIVE_THEN_PREGNANCY_TEST)
-            else:
-                draft.recommendation.append(SCAN_NEGATIVE_THEN_DDIMER)
-            if within_4h is None:
-                draft.unknown.append("Whether a scan result can be had within 4 hours is not recorded "
-                                     "(ultrasound-within-4h): assumed yes.")
-            _interim(t, draft, dd)
-            _not(draft, "d-dimer", DDIMER_REPLACED_BY_SCAN.format(why=modifier_reason(t)) if ddimer_replaced_by_scan(t)
-                 else DDIMER_AFTER_NEGATIVE_SCAN)
-            _scan_within_4h_line(t, draft)
-            _forbid_knee_imaging(draft)
-        else:
-            draft.add_rule("DVT-LIKELY-SCAN-DELAYED")
-            draft.summary = f"{label} ({score}), scan not within 4 h: D-dimer now, interim anticoagulation, scan within 24 h"
-            draft.headline = f"**{label}: two-level {score}; the scan cannot be had within 4 hours (NICE NG158).**"
-            draft.suggestions.append(_duplex("DVT-LIKELY-SCAN-DELAYED", 24, "scan result within 24 h", now))
-            draft.recommendation.append(MAIN_DELAYED_DRAW if dd.state == "none" else MAIN_DELAYED_SCAN)
-            if dd.state == "none":
-                draft.suggestions.insert(0, _ddimer_suggest("DVT-LIKELY-SCAN-DELAYED",
-                                                            "draw before the first anticoagulant dose", now))
-            else:
-                _not(draft, "d-dimer", "already drawn; a negative result does not exclude DVT in the likely group.")
-            _interim(t, draft, dd)
-            _scan_within_4h_line(t, draft)
-            _forbid_knee_imaging(draft)
-        return
-    if us == "negative-repeat":
-        draft.add_rule("DVT-REPEAT-US-NEG")
-        draft.summary = f"DVT excluded: repeat leg-vein ultrasound negative ({score})"
-        draft.headline = "**DVT unlikely by the NG158 pathway: the repeat proximal scan is negative.**"
-        _not(draft, "d-dimer", "DVT excluded by two negative scans.")
-        _not(draft, "venous-duplex-us", "DVT excluded by two negative scans.")
-        return
     scan = latest_negative_scan(facts)
     around = select(facts, scan.time - timedelta(hours=72), scan.time + timedelta(hours=72))
     ac = facts.anticoagulation
     state = interpret(facts, around, age_adjusted_on=False, wells_unlikely=False, population="adult",
-                      imaging_first=t.m_img, anticoag_state=ac.state, anticoag_start=ac.start)
+                      imaging_first=t.imaging_first, anticoag_state=ac.state, anticoag_start=ac.start)
     effective = state.state
-    if effective == "none" and (t.m_anti or t.m_img):
+    if effective == "none" and ddimer_replaced_by_scan(t):
         effective = "unusable"
     draft.evidence.append(f"Leg-vein ultrasound: no DVT seen. {cite(scan.source)}")
     if around is not None:
         draft.evidence.append(state.line())
     if effective == "none":
-        draft.add_rule("DVT-LIKELY-US-NEG-DDIMER-NEEDED")
-        draft.tier = "urgent"
-        draft.summary = f"DVT likely ({score}), scan negative: D-dimer now to decide on a repeat scan"
-        draft.headline = "**Scan negative but DVT likely (NICE NG158 1.1.4):** D-dimer now."
+        _row_text(draft, "DVT-LIKELY-US-NEG-DDIMER-NEEDED", score=score)
+        draft.tier = Tier.URGENT
         draft.suggestions.append(_ddimer_suggest("DVT-LIKELY-US-NEG-DDIMER-NEEDED", "scan negative, Wells likely", now))
         draft.recommendation.append(MAIN_DDIMER_AFTER_SCAN)
-        _not(draft, "knee-xray", KNEE_IMAGING_REASON)
-        _not(draft, "mri-knee", KNEE_IMAGING_REASON)
+        mc.not_suggest(draft, "knee-xray", KNEE_IMAGING_REASON)
+        mc.not_suggest(draft, "mri-knee", KNEE_IMAGING_REASON)
     elif effective in ("positive", "unusable"):
-        draft.add_rule("DVT-LIKELY-US-NEG-DDIMER-POS-REPEAT")
-        draft.tier = "urgent"
         start, end = scan.time + timedelta(days=6), scan.time + timedelta(days=8)
-        draft.summary = f"DVT likely ({score}), scan negative, D-dimer {effective}: repeat scan in 6–8 days"
-        draft.headline = ("**Scan negative, D-dimer positive or unusable (NICE NG158 1.1.4):** repeat the proximal "
-                          f"leg-vein scan 6–8 days after the first ({fmt_time(start)} to {fmt_time(end)}).")
+        _row_text(draft, "DVT-LIKELY-US-NEG-DDIMER-POS-REPEAT", score=score, ddimer=effective, start=fmt_time(start),
+                  end=fmt_time(end))
+        draft.tier = Tier.URGENT
         draft.suggestions.append(Suggest("venous-duplex-us", "DVT-LIKELY-US-NEG-DDIMER-POS-REPEAT",
                                          "repeat proximal scan 6–8 days after the first",
                                          label="Book repeat proximal leg-vein ultrasound (6–8 days after the first)",
@@ -344,66 +310,72 @@ def _likely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDim
         draft.recommendation.append(MAIN_REPEAT_SCAN.format(start=fmt_time(start), end=fmt_time(end)))
         _stop_interim(t, draft, STOP_INTERIM_REPEAT_DUE)
         for orderable in ("d-dimer", "mri-knee", "knee-xray"):
-            _not(draft, orderable, "the repeat scan decides; " + ("already drawn." if orderable == "d-dimer" else KNEE_IMAGING_REASON))
+            mc.not_suggest(draft, orderable, "the repeat scan decides; " + ("already drawn." if orderable == "d-dimer" else KNEE_IMAGING_REASON))
     else:
-        draft.add_rule("DVT-LIKELY-US-NEG-DDIMER-NEG")
-        draft.summary = f"DVT excluded: scan and D-dimer negative ({score})"
-        draft.headline = "**DVT unlikely by the NG158 pathway: scan and D-dimer negative.**"
-        _not(draft, "d-dimer", "DVT excluded.")
-        _not(draft, "venous-duplex-us", "DVT excluded.")
+        return _excluded(draft, "DVT-LIKELY-US-NEG-DDIMER-NEG", score)
+    return None
 
 
-def _unlikely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDimerState) -> None:
-    now = t.facts.now
+def _excluded(draft: CardDraft, rule: str, score: str, why: str = "DVT excluded.") -> str:
+    """A row that excludes DVT: no further D-dimer or leg scan. Returns the rule."""
+    _row_text(draft, rule, score=score)
+    mc.not_suggest(draft, "d-dimer", why)
+    mc.not_suggest(draft, "venous-duplex-us", why)
+    return rule
+
+
+def _unlikely_rows(t: Triage, draft: CardDraft, wells: WellsDvt, us: str, dd: DDimerState) -> str | None:
+    """Rows U1–U5: Wells unlikely."""
     score = f"Wells {wells.max}"
-    if us in ("negative", "negative-repeat"):
-        draft.add_rule("DVT-UNLIKELY-US-NEG")
-        draft.summary = f"DVT excluded: unlikely ({score}) and scan negative"
-        draft.headline = "**DVT unlikely by the NG158 pathway: Wells unlikely and the scan is negative.**"
-        _not(draft, "d-dimer", "DVT excluded.")
-        _not(draft, "venous-duplex-us", "DVT excluded.")
-        return
-    if dd.state == "none":
-        if t.m_anti or t.m_img:
-            draft.add_rule("DVT-ANTICOAGULATED" if t.m_anti else "DVT-IMAGING-FIRST")
-            draft.summary = f"DVT unlikely ({score}) but D-dimer unreliable here: leg-vein ultrasound"
-            draft.headline = "**D-dimer cannot be used here (NICE NG158): image first.**"
-            draft.suggestions.append(_duplex(draft.rules[-1], 4, "image first: D-dimer unreliable here "
-                                             "(result within 4 h where possible, 24 h at the latest)", now))
-            draft.recommendation.append(MAIN_IMAGE_FIRST)
-            draft.recommendation.append(SCAN_NEGATIVE_NO_DDIMER.format(why=modifier_reason(t)))
-            _not(draft, "d-dimer", DDIMER_REPLACED_BY_SCAN.format(why=modifier_reason(t)))
-            return
-        draft.add_rule("DVT-UNLIKELY-DDIMER")
-        draft.summary = f"DVT unlikely ({score}): D-dimer with result within 4 hours"
-        draft.headline = f"**DVT unlikely: two-level {score} (NICE NG158).** Quantitative D-dimer, result within 4 hours."
-        draft.suggestions.append(_ddimer_suggest("DVT-UNLIKELY-DDIMER", f"DVT unlikely (two-level {score}); NICE NG158 "
-                                                 "1.1.5: D-dimer with the result within 4 hours", now))
-        draft.recommendation.append(MAIN_DDIMER_4H)
-        draft.recommendation.append("D-dimer positive: proximal leg-vein ultrasound within 4 hours. Negative: DVT unlikely.")
-        _interim(t, draft, dd)
-        _not(draft, "venous-duplex-us", "only if the D-dimer is positive.")
-        _forbid_knee_imaging(draft)
+    if us in (UltrasoundState.NEGATIVE, UltrasoundState.NEGATIVE_REPEAT):
+        return _excluded(draft, "DVT-UNLIKELY-US-NEG", score)
+    if dd.state == "none" and ddimer_replaced_by_scan(t):
+        _image_first(t, draft, score)
+    elif dd.state == "none":
+        _unlikely_ddimer(t, draft, dd, score)
     elif dd.state in ("positive", "unusable"):
-        draft.add_rule("DVT-UNLIKELY-DDIMER-POS-US")
-        draft.summary = f"DVT unlikely ({score}) but D-dimer {dd.state}: proximal leg-vein ultrasound within 4 hours"
-        draft.headline = (f"**D-dimer {dd.state} with Wells unlikely (NICE NG158 1.1.6):** proximal leg-vein ultrasound "
-                          "within 4 hours.")
-        draft.suggestions.append(_duplex("DVT-UNLIKELY-DDIMER-POS-US", 4, f"D-dimer {dd.state}; NICE NG158: ultrasound "
-                                         "within 4 h, else interim anticoagulation and scan within 24 h", now))
-        draft.recommendation.append(MAIN_SCAN_4H)
-        _interim(t, draft, dd)
-        _not(draft, "d-dimer", "already drawn.")
-        _not(draft, "knee-xray", KNEE_IMAGING_REASON)
-        _not(draft, "mri-knee", KNEE_IMAGING_REASON)
+        _unlikely_ddimer_positive(t, draft, dd, score)
     else:
-        draft.add_rule("DVT-UNLIKELY-DDIMER-NEG")
-        draft.summary = f"DVT excluded: unlikely ({score}) and D-dimer negative"
-        draft.headline = "**DVT unlikely by the NG158 pathway: Wells unlikely and D-dimer negative.**"
-        for orderable in ("d-dimer", "venous-duplex-us"):
-            _not(draft, orderable, "DVT excluded.")
-        _not(draft, "knee-xray", "not needed for this result; see the knee-pain review if it applies.")
-        _not(draft, "mri-knee", "not needed for this result.")
+        rule = _excluded(draft, "DVT-UNLIKELY-DDIMER-NEG", score)
+        mc.not_suggest(draft, "knee-xray", "not needed for this result; see the knee-pain review if it applies.")
+        mc.not_suggest(draft, "mri-knee", "not needed for this result.")
+        return rule
+    return None
+
+
+def _image_first(t: Triage, draft: CardDraft, score: str) -> None:
+    """U5: the D-dimer cannot be used (already anticoagulated, or inpatient/recent surgery)."""
+    rule = "DVT-ANTICOAGULATED" if t.already_anticoagulated else "DVT-IMAGING-FIRST"
+    _row_text(draft, rule, score=score)
+    draft.suggestions.append(_duplex(rule, 4, "image first: D-dimer unreliable here "
+                                     "(result within 4 h where possible, 24 h at the latest)", t.facts.now))
+    draft.recommendation.append(MAIN_IMAGE_FIRST)
+    draft.recommendation.append(SCAN_NEGATIVE_NO_DDIMER.format(why=modifier_reason(t)))
+    mc.not_suggest(draft, "d-dimer", DDIMER_REPLACED_BY_SCAN.format(why=modifier_reason(t)))
+
+
+def _unlikely_ddimer(t: Triage, draft: CardDraft, dd: DDimerState, score: str) -> None:
+    """U2: D-dimer first."""
+    _row_text(draft, "DVT-UNLIKELY-DDIMER", score=score)
+    draft.suggestions.append(_ddimer_suggest("DVT-UNLIKELY-DDIMER", f"DVT unlikely (two-level {score}); NICE NG158 "
+                                             "1.1.5: D-dimer with the result within 4 hours", t.facts.now))
+    draft.recommendation.append(MAIN_DDIMER_4H)
+    draft.recommendation.append(DDIMER_THEN_SCAN)
+    _interim(t, draft, dd)
+    mc.not_suggest(draft, "venous-duplex-us", "only if the D-dimer is positive.")
+    _forbid_knee_imaging(draft)
+
+
+def _unlikely_ddimer_positive(t: Triage, draft: CardDraft, dd: DDimerState, score: str) -> None:
+    """U3: D-dimer positive or unusable: scan within 4 hours."""
+    _row_text(draft, "DVT-UNLIKELY-DDIMER-POS-US", score=score, ddimer=dd.state)
+    draft.suggestions.append(_duplex("DVT-UNLIKELY-DDIMER-POS-US", 4, f"D-dimer {dd.state}; NICE NG158: ultrasound "
+                                     "within 4 h, else interim anticoagulation and scan within 24 h", t.facts.now))
+    draft.recommendation.append(MAIN_SCAN_4H)
+    _interim(t, draft, dd)
+    mc.not_suggest(draft, "d-dimer", "already drawn.")
+    mc.not_suggest(draft, "knee-xray", KNEE_IMAGING_REASON)
+    mc.not_suggest(draft, "mri-knee", KNEE_IMAGING_REASON)
 
 
 def _modifiers(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) -> None:
@@ -417,18 +389,18 @@ def _modifiers(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) ->
                           [f"{i.label} (Wells {i.id})" for i in wells.unknown] +
                           [f"{i.label}: not documented" for i in wells.items if i.state == "not-documented"] +
                           ["pregnancy status, hormone therapy"])
-    if t.m_anti:
+    if t.already_anticoagulated:
         draft.add_rule("DVT-ANTICOAGULATED")
         draft.recommendation.append("On an anticoagulant: D-dimer may be falsely low and is not used; anticoagulation "
                                     "does not exclude DVT; DVT despite an anticoagulant needs specialist review "
                                     "(adherence, dose, treatment failure). Do not add a second anticoagulant.")
-        _not(draft, "d-dimer", "may be falsely low on anticoagulation.")
-    if t.m_img:
+        mc.not_suggest(draft, "d-dimer", "may be falsely low on anticoagulation.")
+    if t.imaging_first:
         draft.add_rule("DVT-IMAGING-FIRST")
         reason = facts.setting.imaging_first_reason or "inpatient or recent surgery"
         draft.recommendation.append(f"{reason[:1].upper()}{reason[1:]}: D-dimer is "
                                     "unreliable here and its evidence comes from community patients; image first.")
-        _not(draft, "d-dimer", "not as the first or only test in the imaging-first group.")
+        mc.not_suggest(draft, "d-dimer", "not as the first or only test in the imaging-first group.")
     if facts.anticoagulation.state == "prophylactic":
         line = "Prophylactic-dose anticoagulation does not exclude DVT."
         if line not in draft.recommendation:

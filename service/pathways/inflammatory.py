@@ -7,6 +7,7 @@ IA-NG100-REFER (knee only, onset < 12 weeks). Onset unknown is handled as >= 12 
 """
 from __future__ import annotations
 
+from service.cards.text import clip_summary
 from service.cards.draft import CardDraft, Suggest
 from service.cards.evidence import cite
 from service.chart.facts import Facts
@@ -67,10 +68,9 @@ def evaluate(t: Triage) -> None:
     if quantity(stiff) is not None and stiff.winner is not None:
         mc.use_reading(draft, stiff)
         draft.evidence.append(f"Morning stiffness {fmt_quantity(quantity(stiff))}: {cite(stiff.winner.source)}")
-    start, src = mc.onset(facts)
-    if start is not None and src is not None:
-        mc.use_reading(draft, facts.ka.get("symptom-onset"))
-        draft.evidence.append(f"Onset {mc.fmt_span(facts.now - start)} ago: {cite(src)}")
+    onset = mc.onset_line(facts, draft)
+    if onset is not None:
+        draft.evidence.append(onset)
     else:
         draft.unknown.append("Symptom onset not recorded (ka:symptom-onset): handled as 12 weeks or more (urgent "
                              "referral).")
@@ -106,12 +106,12 @@ def evaluate(t: Triage) -> None:
     mc.dvt_tests_not_suggested(t, draft, duplex=False, why="no DVT suspicion recorded: not indicated")
 
     if rule == "IA-KNOWN-FLARE":
-        draft.summary = mc.clip("Rheumatology review of active rheumatoid arthritis: synovitis flare, no serology")
+        draft.summary = clip_summary("Rheumatology review of active rheumatoid arthritis: synovitis flare, no serology")
         draft.headline = ("**Active synovitis in known rheumatoid arthritis (NICE NG100).** Rheumatology review of "
                           "active disease.")
     else:
         how = "urgently" if rule == "IA-NG100-URGENT" else "routinely"
-        draft.summary = mc.clip(f"Refer to rheumatology {how}; RF, anti-CCP, CRP, ESR, FBC: suspected inflammatory "
+        draft.summary = clip_summary(f"Refer to rheumatology {how}; RF, anti-CCP, CRP, ESR, FBC: suspected inflammatory "
                                 "arthritis (NG100)")
         draft.headline = (f"**Suspected inflammatory arthritis (NICE NG100).** Refer to rheumatology {how}; "
                           "bloods must not delay referral.")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.cards.draft import CardDraft, NotSuggested, Suggest, more_urgent
+from service.cards.text import clip_summary
+from service.cards.draft import CardDraft, NotSuggested, Suggest
 from service.cards.evidence import ago, cite, fmt_date, fmt_time
+from service.chart.dates import months_before
 from service.chart.facts import Facts, Value
 from service.pathways import drafting as mc
 from service.scores import ottawa_knee, pittsburgh_knee
@@ -41,6 +43,36 @@ XR_REASON = {
     "ACR-EFFUSION-XR": "effusion after an acute injury: radiography usually appropriate (ACR variant 2)",
     "KNEE-DERANGEMENT-XR-FIRST": "locking or giving way: radiographs first, then MRI without IV contrast if no fracture",
 }
+
+LOCKED_KNEE = "A knee locked in flexion that cannot extend -> same-day orthopaedics."
+BLUNT_PCL = "Blunt (dashboard) injury: suspected PCL injury -> MRI without IV contrast after radiographs."
+# Recommendation lines in card order, each with the rows that call for it
+RECOMMENDATIONS = (
+    (("KNEE-DISLOCATION",),
+     "Suspected knee dislocation: emergency department now. Check distal pulses and neurovascular status now; ABI < "
+     "0.9 or abnormal pulses -> CT angiography; radiographs, MRI and angiography if dislocation is confirmed (ACR)."),
+    (tuple(rule for rule in XR_REASON if rule != "KNEE-DISLOCATION"),
+     "Knee radiographs (AP and lateral), same day preferred (suggested)."),
+    (("OTTAWA-INDETERMINATE",),
+     "Ottawa knee rule indeterminate: the unknown items are listed above; imaging follows the positive branch until "
+     "they are recorded."),
+    (("KNEE-INJURY-PRIOR-SURGERY",),
+     "Prosthesis or prior knee surgery: the Ottawa and Pittsburgh rules do not apply; image."),
+    (("ACR-EFFUSION-XR",),
+     "Effusion after an acute injury: radiography is usually appropriate even when Ottawa is negative (ACR variant 2)."),
+    (("KNEE-DERANGEMENT-XR-FIRST",),
+     "Locking or giving way after the injury: radiographs first, then MRI without IV contrast if they show no "
+     "fracture; review within days."),
+    (("KNEE-DERANGEMENT-MRI",),
+     "Radiograph after the injury without fracture and derangement features: MRI knee without IV contrast (ACR "
+     "variant 3, suggested)."),
+    (("KNEE-DERANGEMENT-XR-FIRST", "KNEE-DERANGEMENT-MRI"), LOCKED_KNEE),
+    (("KNEE-FRACTURE",),
+     "Fracture on the radiograph: same-day orthopaedic / fracture clinic review; a Segond fracture -> MRI per "
+     "orthopaedics."),
+    (("KNEE-INJURY-XR-NO-FRACTURE",),
+     "Soft-tissue injury: review if not improving in 1–2 weeks or if locking or giving way develops."),
+)
 
 
 def evaluate(t: Triage) -> None:
@@ -141,12 +173,7 @@ def _carry_r9(t: Triage, episode: InjuryEpisode, ottawa: OttawaResult, pittsburg
 def _card(t: Triage, episode: InjuryEpisode | None, deformity: bool, ottawa: OttawaResult,
           pittsburgh: PittsburghResult, rows: list[str]) -> CardDraft:
     facts = t.facts
-    tier = None
-    for rule in rows:
-        tier = more_urgent(tier, ROW_TIER[rule])
-    draft = CardDraft(topic=TOPIC, tier=tier or "urgent")
-    for rule in rows:
-        draft.add_rule(rule)
+    draft = mc.card_for_rows(TOPIC, rows, ROW_TIER)
     draft.guidelines += ["ottawa", "acr"]
     draft.scores.update(ottawa.score_keys())
     draft.scores.update(pittsburgh.score_keys())
@@ -155,7 +182,7 @@ def _card(t: Triage, episode: InjuryEpisode | None, deformity: bool, ottawa: Ott
     _evidence(facts, draft, episode, ottawa, pittsburgh, xr)
     _unknowns(facts, draft, episode, ottawa, pittsburgh)
     _suggestions(t, draft, episode, rows, xr)
-    _recommendations(facts, draft, episode, rows, xr)
+    _recommendations(draft, episode, rows)
     draft.summary, draft.headline = _summary(rows, ottawa, pittsburgh, xr)
     return draft
 
@@ -269,7 +296,7 @@ def _suggestions(t: Triage, draft: CardDraft, episode: InjuryEpisode | None, row
         mc.suggest(draft, Suggest("mri-knee", "KNEE-DERANGEMENT-MRI",
                                   "MRI knee without IV contrast: derangement features after a radiograph without "
                                   "fracture (ACR variant 3)",
-                                  done_since=mc.months_before(facts.now, 12)))  # §7.7 mri-knee: done within 12 months
+                                  done_since=months_before(facts.now, 12)))  # §7.7 mri-knee: done within 12 months
     if any(r in rows for r in ("OTTAWA-POS", "OTTAWA-INDETERMINATE", "PITTSBURGH-POS",
                                "KNEE-INJURY-PRIOR-SURGERY", "ACR-EFFUSION-XR")):
         mc.not_suggest(draft, "mri-knee", MRI_FIRST)
@@ -284,38 +311,13 @@ def _suggestions(t: Triage, draft: CardDraft, episode: InjuryEpisode | None, row
         mc.not_suggest(draft, "mri-knee", "no derangement features after a radiograph without fracture")
 
 
-def _recommendations(facts: Facts, draft: CardDraft, episode: InjuryEpisode | None, rows: list[str],
-                     xr: Value | None) -> None:
-    rec = draft.recommendation
-    if "KNEE-DISLOCATION" in rows:
-        rec.append("Suspected knee dislocation: emergency department now. Check distal pulses and neurovascular "
-                   "status now; ABI < 0.9 or abnormal pulses -> CT angiography; radiographs, MRI and angiography if "
-                   "dislocation is confirmed (ACR).")
-    if any(r in rows for r in XR_REASON if r != "KNEE-DISLOCATION"):
-        rec.append("Knee radiographs (AP and lateral), same day preferred (suggested).")
-    if "OTTAWA-INDETERMINATE" in rows:
-        rec.append("Ottawa knee rule indeterminate: the unknown items are listed above; imaging follows the positive "
-                   "branch until they are recorded.")
-    if "KNEE-INJURY-PRIOR-SURGERY" in rows:
-        rec.append("Prosthesis or prior knee surgery: the Ottawa and Pittsburgh rules do not apply; image.")
-    if "ACR-EFFUSION-XR" in rows:
-        rec.append("Effusion after an acute injury: radiography is usually appropriate even when Ottawa is negative "
-                   "(ACR variant 2).")
-    if "KNEE-DERANGEMENT-XR-FIRST" in rows:
-        rec.append("Locking or giving way after the injury: radiographs first, then MRI without IV contrast if they "
-                   "show no fracture; review within days.")
-    if "KNEE-DERANGEMENT-MRI" in rows:
-        rec.append("Radiograph after the injury without fracture and derangement features: MRI knee without IV "
-                   "contrast (ACR variant 3, suggested).")
-    if any(r in rows for r in ("KNEE-DERANGEMENT-XR-FIRST", "KNEE-DERANGEMENT-MRI")):
-        rec.append("A knee locked in flexion that cannot extend -> same-day orthopaedics.")
-        if episode is not None and episode.mechanism == "blunt":
-            rec.append("Blunt (dashboard) injury: suspected PCL injury -> MRI without IV contrast after radiographs.")
-    if "KNEE-FRACTURE" in rows:
-        rec.append("Fracture on the radiograph: same-day orthopaedic / fracture clinic review; a Segond fracture -> "
-                   "MRI per orthopaedics.")
-    if "KNEE-INJURY-XR-NO-FRACTURE" in rows:
-        rec.append("Soft-tissue injury: review if not improving in 1–2 weeks or if locking or giving way develops.")
+def _recommendations(draft: CardDraft, episode: InjuryEpisode | None, rows: list[str]) -> None:
+    blunt = episode is not None and episode.mechanism == "blunt"
+    for fired_by, text in RECOMMENDATIONS:
+        if any(rule in rows for rule in fired_by):
+            draft.recommendation.append(text)
+            if text == LOCKED_KNEE and blunt:
+                draft.recommendation.append(BLUNT_PCL)
 
 
 def _summary(rows: list[str], ottawa: OttawaResult, pittsburgh: PittsburghResult,
@@ -334,20 +336,20 @@ def _summary(rows: list[str], ottawa: OttawaResult, pittsburgh: PittsburghResult
     score_text = ", ".join(scores)
     first = rows[0]
     if first == "KNEE-DISLOCATION":
-        return (mc.clip("Suspected knee dislocation: emergency now, check pulses; knee radiographs and ABI"),
+        return (clip_summary("Suspected knee dislocation: emergency now, check pulses; knee radiographs and ABI"),
                 "**Suspected knee dislocation (ACR AC Acute Trauma to the Knee).** Emergency assessment now: pulses, "
                 "neurovascular status, radiographs and ABI.")
     if first in XR_REASON:
-        return (mc.clip(f"Knee radiograph, same day preferred ({score_text})"),
+        return (clip_summary(f"Knee radiograph, same day preferred ({score_text})"),
                 f"**Knee injury: radiographs indicated ({score_text}).** Knee radiographs, same day preferred; "
                 "MRI is not a first test (Stiell, Seaberg, ACR AC).")
     if first == "KNEE-DERANGEMENT-MRI":
-        return (mc.clip("MRI knee without IV contrast: locking or giving way after injury, radiograph without fracture"),
+        return (clip_summary("MRI knee without IV contrast: locking or giving way after injury, radiograph without fracture"),
                 "**Internal derangement suspected after a radiograph without fracture (ACR variant 3).** MRI knee "
                 "without IV contrast.")
     if first == "KNEE-FRACTURE":
-        return (mc.clip("Knee fracture on radiograph: same-day orthopaedic or fracture clinic review"),
+        return (clip_summary("Knee fracture on radiograph: same-day orthopaedic or fracture clinic review"),
                 "**Knee fracture on the radiograph.** Same-day orthopaedic or fracture clinic review.")
-    return (mc.clip("Soft-tissue knee injury, radiograph without fracture: review if not improving in 1–2 weeks"),
+    return (clip_summary("Soft-tissue knee injury, radiograph without fracture: review if not improving in 1–2 weeks"),
             "**Soft-tissue knee injury: radiograph without fracture.** Review if not improving in 1–2 weeks or if "
             "locking or giving way develops.")

@@ -6,14 +6,19 @@ injury, mass, PAES or inflammatory cards. When DVT was excluded in this response
 "closed") the draft is still produced under this topic and marked ``meta["merge_into_dvt"]``: the
 assembly carries it onto the dvt-pathway card (§7.2, "DVT excluded; the knee pain still needs review").
 
-Review reasons r1–r7 -> KNEE-PAIN-REVIEW (urgent); else CKP-ROUTINE-KNOWN-CAUSE (routine) for
->= 12 weeks with a known non-urgent cause; else no card. Imaging C1–C4 applies with duration >= 14
-days, or r2, or r3 (C4, a fracture on the radiograph, is acted on whenever the card exists [safer]).
+A review reason (§6.13 r1–r7, :class:`ReviewReason`) -> KNEE-PAIN-REVIEW (urgent); else
+CKP-ROUTINE-KNOWN-CAUSE (routine) for >= 12 weeks with a known non-urgent cause; else no card. Imaging
+C1–C4 applies with duration >= 14 days, or with derangement or an effusion (C4, a fracture on the
+radiograph, is acted on whenever the card exists [safer]).
 """
 from __future__ import annotations
 
+from enum import StrEnum
+
+from service.cards.text import clip_summary
 from service.cards.draft import CardDraft, Suggest
 from service.cards.evidence import cite, fmt_date
+from service.chart.dates import months_before
 from service.chart.facts import Facts
 from service.pathways import drafting as mc
 from service.scores.injury import injury_episode
@@ -26,15 +31,18 @@ BLOCKING_TOPICS = ("pe-emergency", "limb-ischaemia", "septic-arthritis", "knee-i
 XR_WINDOW_MONTHS = 12               # §6.13 / §7.7: a radiograph within 12 months counts
 URATE_GOUT = 360.0
 
-REASON_TEXT = {
-    "r1": "pain limits walking or sleep",
-    "r2": "locking or giving way without a recent injury",
-    "r3": "knee effusion",
-    "r4": "red, warm calf or leg (cellulitis, superficial thrombophlebitis, ruptured cyst)",
-    "r5": "fever",
-    "r6": "pain for 2 to 12 weeks",
-    "r7": "pain for 12 weeks or more without a known non-urgent cause",
-}
+
+
+class ReviewReason(StrEnum):
+    """Why the knee pain needs review within days (§6.13 r1–r7, in that order); the value is the card's words."""
+
+    PAIN_LIMITS_WALKING_OR_SLEEP = "pain limits walking or sleep"
+    DERANGEMENT = "locking or giving way without a recent injury"
+    EFFUSION = "knee effusion"
+    RED_WARM_LEG = "red, warm calf or leg (cellulitis, superficial thrombophlebitis, ruptured cyst)"
+    FEVER = "fever"
+    TWO_TO_TWELVE_WEEKS = "pain for 2 to 12 weeks"
+    CHRONIC_WITHOUT_KNOWN_CAUSE = "pain for 12 weeks or more without a known non-urgent cause"
 
 
 def applies(t: Triage) -> bool:
@@ -58,25 +66,20 @@ def known_cause(facts: Facts) -> list[str]:
     return lines
 
 
-def review_reasons(facts: Facts, cause: bool) -> list[str]:
-    """r1–r7 that hold, in order."""
-    reasons = []
+def review_reasons(facts: Facts, cause: bool) -> list[ReviewReason]:
+    """The review reasons that hold, in order."""
     span = mc.duration(facts)
-    if facts.ka_true("pain-limits-walking-or-sleep"):
-        reasons.append("r1")
-    if (facts.ka_true("knee-locking") or facts.ka_true("knee-giving-way")) and injury_episode(facts) is None:
-        reasons.append("r2")
-    if facts.ka_true("joint-effusion"):
-        reasons.append("r3")
-    if facts.ka_true("leg-redness-warmth"):
-        reasons.append("r4")
-    if _fever(facts):
-        reasons.append("r5")
-    if span is not None and mc.TWO_WEEKS <= span < mc.TWELVE_WEEKS:
-        reasons.append("r6")
-    if span is not None and span >= mc.TWELVE_WEEKS and not cause:
-        reasons.append("r7")
-    return reasons
+    holds = {
+        ReviewReason.PAIN_LIMITS_WALKING_OR_SLEEP: facts.ka_true("pain-limits-walking-or-sleep"),
+        ReviewReason.DERANGEMENT: ((facts.ka_true("knee-locking") or facts.ka_true("knee-giving-way"))
+                                   and injury_episode(facts) is None),
+        ReviewReason.EFFUSION: facts.ka_true("joint-effusion"),
+        ReviewReason.RED_WARM_LEG: facts.ka_true("leg-redness-warmth"),
+        ReviewReason.FEVER: _fever(facts),
+        ReviewReason.TWO_TO_TWELVE_WEEKS: span is not None and mc.TWO_WEEKS <= span < mc.TWELVE_WEEKS,
+        ReviewReason.CHRONIC_WITHOUT_KNOWN_CAUSE: span is not None and span >= mc.TWELVE_WEEKS and not cause,
+    }
+    return [reason for reason in ReviewReason if holds[reason]]
 
 
 def _fever(facts: Facts) -> bool:
@@ -104,7 +107,7 @@ def evaluate(t: Triage) -> None:
         draft.meta["merge_into_dvt"] = True
 
     _evidence(facts, draft, reasons, cause_lines)
-    imaging = (span is not None and span >= mc.TWO_WEEKS) or "r2" in reasons or "r3" in reasons
+    imaging = (span is not None and span >= mc.TWO_WEEKS) or bool({ReviewReason.DERANGEMENT, ReviewReason.EFFUSION} & set(reasons))
     action = _imaging(t, draft, reasons, imaging)
     _recommend(facts, draft, reasons, closed)
     _not_suggested(t, draft)
@@ -112,11 +115,10 @@ def evaluate(t: Triage) -> None:
     mc.finish(draft, t)
 
 
-def _evidence(facts: Facts, draft: CardDraft, reasons: list[str], cause_lines: list[str]) -> None:
-    start, src = mc.onset(facts)
-    if start is not None and src is not None:
-        mc.use_reading(draft, facts.ka.get("symptom-onset"))
-        draft.evidence.append(f"Onset {mc.fmt_span(facts.now - start)} ago ({fmt_date(start)}): {cite(src)}")
+def _evidence(facts: Facts, draft: CardDraft, reasons: list[ReviewReason], cause_lines: list[str]) -> None:
+    onset = mc.onset_line(facts, draft, dated=True)
+    if onset is not None:
+        draft.evidence.append(onset)
     else:
         draft.unknown.append("Symptom onset not recorded (ka:symptom-onset, a dateTime): duration decides review and "
                              "imaging (2 weeks, 12 weeks).")
@@ -125,7 +127,7 @@ def _evidence(facts: Facts, draft: CardDraft, reasons: list[str], cause_lines: l
         line = mc.ka_line(facts, code, draft=draft)
         if line and facts.ka_true(code):
             draft.evidence.append(line)
-    if "r5" in reasons:
+    if ReviewReason.FEVER in reasons:
         sources = list(facts.symptoms.get("fever", []))
         temp = facts.vitals.get("temperature")
         if not sources and temp is not None and temp.winner is not None:
@@ -134,7 +136,7 @@ def _evidence(facts: Facts, draft: CardDraft, reasons: list[str], cause_lines: l
         elif sources:
             draft.evidence.append(mc.source_line("Fever", sources))
     if reasons:
-        draft.evidence.append("Needs review for: " + "; ".join(REASON_TEXT[r] for r in reasons) + ".")
+        draft.evidence.append("Needs review for: " + "; ".join(reasons) + ".")
     draft.evidence.extend(cause_lines)
     xr = mc.latest_radiograph(facts)
     if xr is not None and not any(line.startswith("Knee radiograph") for line in cause_lines):
@@ -160,7 +162,7 @@ def _gout_lines(facts: Facts, draft: CardDraft) -> None:
         draft.evidence.append(f"Urate {fmt_quantity(quantity(urate))} (supports gout): {cite(urate.winner.source)}")
 
 
-def _imaging(t: Triage, draft: CardDraft, reasons: list[str], imaging: bool) -> str:
+def _imaging(t: Triage, draft: CardDraft, reasons: list[ReviewReason], imaging: bool) -> str:
     """C1–C4; returns the action word for the summary."""
     facts = t.facts
     xr = mc.latest_radiograph(facts)
@@ -177,7 +179,7 @@ def _imaging(t: Triage, draft: CardDraft, reasons: list[str], imaging: bool) -> 
         draft.add_rule("CKP-XR-FIRST")                                           # C1
         mc.suggest(draft, Suggest("knee-xray", "CKP-XR-FIRST", "weight-bearing views: the initial test for knee pain "
                                   "(ACR AC Chronic Knee Pain)", note="weight-bearing views",
-                                  done_since=mc.months_before(facts.now, XR_WINDOW_MONTHS)))
+                                  done_since=months_before(facts.now, XR_WINDOW_MONTHS)))
         mc.not_suggest(draft, "mri-knee", "MRI before radiographs is usually not appropriate")
         draft.recommendation.append("Weight-bearing knee radiographs first (suggested); MRI without IV contrast only if "
                                     "they are normal or show only an effusion and symptoms persist.")
@@ -187,10 +189,10 @@ def _imaging(t: Triage, draft: CardDraft, reasons: list[str], imaging: bool) -> 
             draft.recommendation.append("Ottawa knee rule negative for the recent injury: the radiograph is for the "
                                         "knee pain (ACR), not to look for a fracture.")
         return "weight-bearing knee radiographs"
-    if xr.value == "normal-or-effusion-only" and ((span is not None and span >= mc.TWELVE_WEEKS) or "r2" in reasons):
+    if xr.value == "normal-or-effusion-only" and ((span is not None and span >= mc.TWELVE_WEEKS) or ReviewReason.DERANGEMENT in reasons):
         draft.add_rule("CKP-MRI-AFTER-XR")                                       # C2
         mc.suggest(draft, Suggest("mri-knee", "CKP-MRI-AFTER-XR", "MRI knee without IV contrast after radiographs "
-                                  "normal or effusion only (ACR variant 2)", done_since=mc.months_before(facts.now, XR_WINDOW_MONTHS)))
+                                  "normal or effusion only (ACR variant 2)", done_since=months_before(facts.now, XR_WINDOW_MONTHS)))
         mc.not_suggest(draft, "knee-xray", f"done: radiograph {fmt_date(xr.time)} ({xr.source.ref})")
         draft.recommendation.append("Radiograph normal or effusion only with persisting symptoms: MRI knee without IV "
                                     "contrast (suggested).")
@@ -208,7 +210,7 @@ def _imaging(t: Triage, draft: CardDraft, reasons: list[str], imaging: bool) -> 
     return ""
 
 
-def _recommend(facts: Facts, draft: CardDraft, reasons: list[str], closed: bool) -> None:
+def _recommend(facts: Facts, draft: CardDraft, reasons: list[ReviewReason], closed: bool) -> None:
     rec = draft.recommendation
     if closed:
         rec.insert(0, "DVT excluded; the knee pain still needs review.")
@@ -216,11 +218,11 @@ def _recommend(facts: Facts, draft: CardDraft, reasons: list[str], closed: bool)
         rec.insert(1 if closed else 0, "See a doctor within days: the knee pain needs medical review.")
     else:
         rec.insert(1 if closed else 0, "Chronic knee pain with a known non-urgent cause: routine review.")
-    if "r2" in reasons:
+    if ReviewReason.DERANGEMENT in reasons:
         rec.append("A knee locked in flexion that cannot extend -> same-day orthopaedics.")
-    if "r4" in reasons:
+    if ReviewReason.RED_WARM_LEG in reasons:
         rec.append("Red, warm leg: consider cellulitis, superficial thrombophlebitis or a ruptured cyst.")
-    if "r5" in reasons:
+    if ReviewReason.FEVER in reasons:
         rec.append("Fever with knee pain: see a clinician the same day if the knee becomes hot or swollen.")
 
 
@@ -232,12 +234,12 @@ def _not_suggested(t: Triage, draft: CardDraft) -> None:
     mc.not_suggest(draft, "anti-ccp", "no inflammatory features recorded")
 
 
-def _summary(draft: CardDraft, reasons: list[str], span, action: str, closed: bool) -> tuple[str, str]:
+def _summary(draft: CardDraft, reasons: list[ReviewReason], span, action: str, closed: bool) -> tuple[str, str]:
     duration = f" ({mc.fmt_span(span)})" if span is not None and span.total_seconds() >= 86400 else ""
     prefix = "DVT excluded; " if closed else ""
     if reasons:
         what = f"see a doctor within days{', ' + action if action else ''}"
-        why = ", ".join(REASON_TEXT[r] for r in reasons[:2])
+        why = ", ".join(reasons[:2])
         summary = f"{prefix}knee pain needs review: {what} ({why})" if closed else \
             f"Knee pain review within days{': ' + action if action else ''} ({why})"
         head = ("**DVT excluded; the knee pain still needs review.** " if closed else
@@ -249,4 +251,4 @@ def _summary(draft: CardDraft, reasons: list[str], span, action: str, closed: bo
                 "**Chronic knee pain with a known non-urgent cause (ACR AC Chronic Knee Pain).** ") + \
             (f"{action[:1].upper()}{action[1:]}." if action else "Routine review.")
     summary = summary[:1].upper() + summary[1:]
-    return mc.clip(summary), head
+    return clip_summary(summary), head

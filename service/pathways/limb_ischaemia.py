@@ -28,12 +28,8 @@ def evaluate(t: Triage) -> None:
         line = mc.ka_line(facts, code, draft=draft)
         if line:
             draft.evidence.append(line)
-    paes = t.cards.pop("paes", None)             # §7.2: superseded, its rules listed here
-    if paes is not None:
-        for rule in paes.rules:
-            draft.add_rule(rule)
-        draft.evidence.extend(l for l in paes.evidence if l not in draft.evidence)
-    # the paes pathway runs later and stands down when ALI is true: list the rules it would have fired
+    # the paes pathway runs later and stands down when ALI is true (§6.2 supersedes it): list the rules
+    # it would have fired
     pulse_loss = facts.ka_true("pulse-loss-on-provocation")
     if facts.ka_true("exertional-calf-pain") or pulse_loss or any(c.active for c in facts.conditions_in("paes")):
         draft.add_rule("PAES-SUSPECTED")

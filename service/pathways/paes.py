@@ -6,6 +6,7 @@ when pulse loss on provocation is recorded.
 """
 from __future__ import annotations
 
+from service.cards.text import clip_summary
 from service.cards.draft import CardDraft, Suggest
 from service.pathways import drafting as mc
 from service.pathways.state import Triage
@@ -66,7 +67,7 @@ def evaluate(t: Triage) -> None:
     rec.append("Emergency if the limb becomes cold, pale, pulseless or numb.")
 
     detail = "pulse loss on provocation" if pulse_loss else "exertional calf pain" if exertional else "recorded"
-    draft.summary = mc.clip(f"ABI with provocation and arterial duplex: suspected popliteal artery entrapment "
+    draft.summary = clip_summary(f"ABI with provocation and arterial duplex: suspected popliteal artery entrapment "
                             f"({detail})")
     draft.headline = ("**Suspected popliteal artery entrapment (ACR AC Nonatherosclerotic PAD).** ABI at rest and "
                       "after provocation, arterial duplex with provocative manoeuvres; vascular referral within days.")

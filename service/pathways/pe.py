@@ -1,127 +1,139 @@
 """PE emergency (topic ``pe-emergency``), clinical-rules §6.1: ESC 2019, NICE NG158, Kline PERC, RCOG GTG 37b.
 
-Runs before the DVT pathways. P3 (SBP < 90 with a PE symptom or DVT suspected) is checked first; then
-P1 (PERC negative under attested low suspicion) and P2 (Wells PE unlikely with a usable negative
-D-dimer) exclude PE without a card; otherwise P4 (PE-RED-FLAG) and P5–P9 choose the tests. An
-emergency-immediate PE card with DVT suspected supersedes the DVT card (§7.2): this module records
-``t.pe_tier`` and carries the Wells DVT score; the DVT pathways skip their card.
+Runs before the DVT pathways. Suspected high-risk PE (systolic BP below 90 with a PE symptom or DVT
+suspected, row P3) is checked first; then a negative PERC under attested low suspicion (P1) or Wells
+PE unlikely with a usable negative D-dimer (P2) exclude PE without a card; otherwise PE-RED-FLAG (P4)
+and the rows P5–P9 choose the tests. The pathway records the card's tier (``t.pe_tier``) and, when
+the card will supersede the DVT card, its one leg-scan text (``t.pe_supersede_text``); the merge
+itself is a step of assembly (:func:`service.cards.merge.pe_supersedes_dvt`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
+from service.cards.text import clip_summary
 from service.cards.draft import CardDraft, NotSuggested, Suggest
 from service.cards.evidence import cite, cite_all
-from service.pathways import drafting as mc, pregnancy_test_first
-from service.pathways.dvt_suspicion import dvt_sign_lines
-from service.scores.d_dimer import pregnancy_not_excluded
+from service.pathways import drafting as mc, pe_pregnancy, pregnancy_test_first
+from service.pathways.state import Triage
+from service.scores.d_dimer import DDimerState, interpret_ddimer, pregnancy_not_excluded
 from service.scores.perc import Perc, perc, perc_applies
 from service.scores.score_items import compare, fmt_quantity, num, quantity
 from service.scores.wells_pe import WellsPe, wells_pe
-from service.pathways.state import Triage
+from service.vocabulary import Population, Tier, Topic
 
-TOPIC = "pe-emergency"
+TOPIC = Topic.PE_EMERGENCY
 SAFETY_NET_PE = "Return now if breathlessness, chest pain or haemoptysis recur or worsen."
 CONFIRM_PREGNANCY = ("Confirm pregnancy status before choosing an anticoagulant (DOACs are not used in pregnancy); "
                      "if pregnant, the pregnancy row applies (no Wells PE, PERC or D-dimer).")
-
-# §6.1 superseding text: exactly one, chosen by what the PE card does (never "do not delay CTPA" beside
-# "duplex first")
-SUPERSEDE_NOTE = "Leg vein ultrasound can support the diagnosis; do not delay CTPA for it."
-SUPERSEDE_DUPLEX_FIRST = ("Leg-vein compression duplex first (RCOG GTG 37b): if it shows DVT, treat and no CTPA is "
-                          "needed; if it is negative, CTPA or a V/Q scan without delay.")
-SUPERSEDE_DVT_CONFIRMED = "DVT confirmed on ultrasound: treat; no further PE imaging is needed (RCOG GTG 37b)."
-
-# §6.1 P7 (RCOG GTG 37b): a leg scan first only with signs or symptoms of DVT (S1–S4); pregnancy or the
-# postpartum state alone (S5) never holds back chest imaging.
-P7_CHEST_IMAGING_TEXT = ("ECG and chest X-ray now; then CTPA or a V/Q lung scan, without waiting for a leg scan "
-                         "(CTPA in preference when the chest X-ray is abnormal; otherwise V/Q or CTPA per local "
-                         "obstetric protocol); LMWH until PE is excluded unless contraindicated.")
-# with DVT signs or a positive scan DVT is suspected, so the superseding text above states the plan;
-# the row's own line adds only what it does not say
-P7_DUPLEX_FIRST_TEXT = "ECG and chest X-ray now, while the leg-vein duplex is done (signs of DVT: {signs})."
-P7_DVT_CONFIRMED_TEXT = "ECG and chest X-ray now; LMWH for the DVT seen on ultrasound ({scan})."
-
-
-def p7_dvt_confirmed(t: Triage, us: str, p3: bool) -> bool:
-    """A current positive scan: treat; no PE imaging (RCOG GTG 37b)."""
-    return us == "positive"
-
-
-def p7_duplex_first(t: Triage, us: str, p3: bool) -> bool:
-    """P7's duplex-first step: DVT signs S1–S4, US state none, and no P3 (an unstable patient goes to CTPA)."""
-    return bool(dvt_sign_lines(t.facts)) and us == "none" and not p3
-
-
-# §6.1 P7 plans, first that holds; chest imaging otherwise (no DVT signs, or the current scan negative)
-P7_PLANS = (
-    ("dvt-confirmed", p7_dvt_confirmed),
-    ("duplex-first", p7_duplex_first),
-    ("chest-imaging", lambda t, us, p3: True),
-)
-
-
-def _p7_plan(draft: CardDraft, t: Triage, plan: str) -> str:
-    """Apply a P7 plan to the card; returns the summary's test words."""
-    facts, now = t.facts, t.facts.now
-    if plan == "dvt-confirmed":
-        scan = max((u for u in facts.ultrasounds if u.value == "dvt-seen" and u.time), key=lambda u: u.time)
-        draft.recommendation.append(P7_DVT_CONFIRMED_TEXT.format(scan=cite(scan.source)))
-        return "LMWH (DVT on ultrasound)"
-    if plan == "duplex-first":
-        # the signs are cited in Evidence; here their names only
-        signs = ", ".join(line.split(": ", 1)[-1].split(":")[0].split(" (")[0] for line in dvt_sign_lines(facts))
-        mc.suggest(draft, Suggest("venous-duplex-us", "PE-PREGNANCY", "leg-vein compression duplex first (signs of "
-                                  "DVT): if it is positive, no further PE imaging is needed",
-                                  period=(now, now + timedelta(hours=4))))
-        draft.recommendation.append(P7_DUPLEX_FIRST_TEXT.format(signs=signs))
-        return "leg-vein duplex first"
-    mc.suggest(draft, Suggest("ctpa", "PE-PREGNANCY", "ECG and chest X-ray now; CTPA or V/Q without waiting for a "
-                              "leg scan; LMWH until PE is excluded unless contraindicated"))
-    draft.recommendation.append(P7_CHEST_IMAGING_TEXT)
-    return "ECG, chest X-ray, then CTPA or V/Q"
-
-
-def supersede_text(draft: CardDraft, p7_plan: str | None) -> str | None:
-    if draft.suggests("ctpa"):
-        return SUPERSEDE_NOTE
-    if p7_plan == "duplex-first":
-        return SUPERSEDE_DUPLEX_FIRST
-    if p7_plan == "dvt-confirmed":
-        return SUPERSEDE_DVT_CONFIRMED
-    if any(r in draft.rules for r in ("PE-UNLIKELY-DDIMER", "PE-DDIMER-POS-CTPA", "PE-LIKELY-CTPA")):
-        return SUPERSEDE_NOTE           # P5/P6: CTPA is the next imaging step on this card
-    return None
 PE_SYMPTOMS = (("dyspnoea", "breathlessness"), ("chest-pain", "chest pain"), ("haemoptysis", "haemoptysis"),
                ("syncope", "syncope"))
+VITALS = (("heart_rate", "Heart rate"), ("spo2", "SpO2"), ("sbp", "Systolic BP"))
+UNSTABLE_TEXT = ("Suspected high-risk PE (systolic BP below 90 mmHg; ESC 2019): resuscitation, call the emergency "
+                 "team now; oxygen, IV access, senior review.")
+PAEDIATRIC_TEXT = "Immediate paediatric emergency assessment. Wells PE, PERC and D-dimer are not validated under 18."
+LIKELY_CTPA = ("CTPA immediately; interim therapeutic anticoagulation if it is delayed; V/Q SPECT if contrast allergy "
+               "or CrCl < 30 mL/min.")
+NO_KNEE_TESTS = (("knee-xray", "does not assess PE; knee imaging waits until PE is dealt with."),
+                 ("mri-knee", "does not assess PE; knee imaging waits until PE is dealt with."),
+                 ("popliteal-us", "does not assess PE; the leg-vein duplex is the venous test."))
+WELLS_ITEM_READINGS = ("pe-most-likely", "deep-vein-tenderness", "leg-swelling", "entire-leg-swollen",
+                       "pitting-edema", "pe-suspicion-low")
 
 
-def _sbp_low(t: Triage) -> bool:
+@dataclass
+class Workup:
+    """The adult scores of a PE symptom (§4.6, §4.7, §4.9); None where they do not apply."""
+
+    wells: WellsPe | None = None
+    perc: Perc | None = None
+    ddimer: DDimerState | None = None
+
+
+@dataclass
+class SummaryParts:
+    """What the card's summary says: the action and the first test."""
+
+    action: str = "emergency department now"
+    test: str = ""
+
+    def offer(self, test: str) -> None:
+        self.test = self.test or test
+
+
+def unstable(t: Triage) -> bool:
+    """Row P3: systolic BP below 90 with a PE symptom or DVT suspected."""
     reading = t.facts.vitals.get("sbp")
-    return compare(quantity(reading), "<", 90) is True if quantity(reading) is not None else False
+    sbp_low = compare(quantity(reading), "<", 90) is True if quantity(reading) is not None else False
+    return sbp_low and (t.pe_symptom or t.dvt_suspected)
 
 
-def _symptom_lines(t: Triage) -> list[str]:
-    lines = []
-    for key, label in PE_SYMPTOMS:
-        sources = t.facts.symptoms.get(key) or []
-        if sources:
-            lines.append(f"PE symptom, {label}: {cite_all(sources)}")
-    return lines
+def workup(t: Triage) -> Workup:
+    if t.population != Population.ADULT or not t.pe_symptom:
+        return Workup()
+    facts = t.facts
+    wells = wells_pe(facts)
+    t.pe_likely = wells.likely
+    # the age-adjusted cut-off is never used on the PE pathway (§4.9 step 4): wells_unlikely=False
+    dd = interpret_ddimer(facts, t.settings, wells_unlikely=False, population="adult",
+                          imaging_first=facts.setting.imaging_first)
+    return Workup(wells, perc(facts) if perc_applies(facts) else None, dd)
 
 
-def _vital_line(t: Triage, draft: CardDraft | None, key: str, label: str) -> str | None:
-    reading = t.facts.vitals.get(key)
-    q = quantity(reading)
-    if q is None or reading.winner is None:
-        return None
-    if draft is not None:
-        mc.use_reading(draft, reading)
-    return f"{label} {fmt_quantity(q)}. {cite(reading.winner.source)}"
+def evaluate(t: Triage) -> None:
+    is_unstable = unstable(t)
+    if not t.pe_symptom and not is_unstable:
+        return
+    scores = workup(t)
+    if not is_unstable and _excluded_without_card(t, scores):
+        return
+    draft = CardDraft(topic=TOPIC, tier=Tier.EMERGENCY_IMMEDIATE, guidelines=["esc", "ng158"])
+    draft.evidence.extend(_symptom_lines(t))
+    for key, label in VITALS:
+        line = _vital_line(t, draft, key, label)
+        if line:
+            draft.evidence.append(line)
+    summary = SummaryParts()
+    if is_unstable:
+        _unstable_row(draft, summary)
+    pregnancy_plan = _red_flag_rows(t, draft, scores, is_unstable, summary) if t.pe_symptom else None
+    pregnancy_test_first.apply(t, draft, position=1)                              # P6 with §1.9 item 4
+    _anticoagulated(t, draft)
+    _score_lines(t, draft, scores)
+    for orderable, why in NO_KNEE_TESTS:
+        mc.not_suggest(draft, orderable, why)
+    t.pe_tier = draft.tier
+    if t.population == Population.ADULT and pregnancy_not_excluded(t.facts):      # §1.9 item 4, §6.14
+        draft.recommendation.append(CONFIRM_PREGNANCY)
+        t.need_assessment("ASSESS-PREGNANCY-STATUS", draft.tier,
+                          ["Pregnancy status (LOINC 82810-3): decides the PE pathway (RCOG GTG 37b) and the "
+                           "anticoagulant."])
+    if t.pe_supersedes_dvt:
+        t.pe_supersede_text = pe_pregnancy.supersede_text(draft, pregnancy_plan)
+    _summary(draft, scores.wells, is_unstable, summary)
+    mc.finish(draft, t)
+
+
+# -- no card: PE excluded ---------------------------------------------------------------------------
+def _excluded_without_card(t: Triage, scores: Workup) -> bool:
+    """P1 (PERC negative) or P2 (Wells PE unlikely, D-dimer negative)."""
+    wells, perc_result, dd = scores.wells, scores.perc, scores.ddimer
+    if wells is None:
+        return False
+    if perc_result is not None and perc_result.result == "negative":
+        _exclude(t, "PE-PERC-NEG", _symptom_lines(t) + perc_result.evidence_lines(), {"perc": "negative"},
+                 perc_result)
+        return True
+    if not wells.likely and dd is not None and dd.state == "negative":
+        _exclude(t, "PE-EXCLUDED-DDIMER-NEG", _symptom_lines(t) + wells.evidence_lines() + [dd.line()],
+                 wells.score_keys(), perc_result)
+        return True
+    return False
 
 
 def _exclude(t: Triage, rule: str, lines: list[str], score: dict, perc_result: Perc | None) -> None:
-    """P1/P2: no PE card; the rule, scores and safety net go onto the most urgent card (§6.1, §7.2).
+    """No PE card: the rule, scores and safety net go onto the most urgent card (§6.1, §7.2).
     A PERC that was computed is reported there too (§4.11): with no PE card nothing else owns it."""
     t.pe_excluded_rule = rule
     if rule not in t.carry_rules:
@@ -141,179 +153,140 @@ def _exclude(t: Triage, rule: str, lines: list[str], score: dict, perc_result: P
                                                                        "attested low suspicion (for PE)."))
 
 
-def evaluate(t: Triage) -> None:
-    facts = t.facts
-    now = facts.now
-    p3 = _sbp_low(t) and (t.pe_symptom or t.dvt_suspected)
-    if not t.pe_symptom and not p3:
+# -- the card's rows ----------------------------------------------------------------------------------
+def _unstable_row(draft: CardDraft, summary: SummaryParts) -> None:
+    """P3: suspected high-risk PE."""
+    draft.add_rule("PE-UNSTABLE")
+    draft.recommendation.append(UNSTABLE_TEXT)
+    mc.suggest(draft, Suggest("ctpa", "PE-UNSTABLE", "when the patient is stable enough; bedside "
+                              "echocardiography if not", priority="stat"))
+    summary.action, summary.test = "resuscitation now", "CTPA when stable"
+
+
+def _red_flag_rows(t: Triage, draft: CardDraft, scores: Workup, is_unstable: bool,
+                   summary: SummaryParts) -> str | None:
+    """P4 with the row of the population: P8 (under 18), P7 (pregnancy), P5/P6 (adult). Returns the
+    pregnancy plan when P7 applies."""
+    draft.add_rule("PE-RED-FLAG")
+    draft.recommendation.insert(0, "Call an ambulance or go to the emergency department now.")
+    if t.population == Population.PAEDIATRIC:
+        draft.add_rule("PE-PAEDIATRIC")
+        draft.recommendation.append(PAEDIATRIC_TEXT)
+        draft.suggestions = []
+        summary.test = "paediatric emergency assessment"
+        return None
+    if t.population == Population.PREGNANCY:
+        plan, test = pe_pregnancy.apply(t, draft, is_unstable)
+        summary.offer(test)
+        return plan
+    if scores.wells is not None and scores.wells.likely:
+        _likely_row(draft, summary)
+    elif scores.wells is not None:
+        _unlikely_row(t, draft, scores, is_unstable, summary)
+    return None
+
+
+def _likely_row(draft: CardDraft, summary: SummaryParts) -> None:
+    """P5: Wells PE likely: CTPA."""
+    draft.add_rule("PE-LIKELY-CTPA")
+    mc.suggest(draft, Suggest("ctpa", "PE-LIKELY-CTPA", "immediately; interim therapeutic anticoagulation if it is "
+                              "delayed; V/Q SPECT if contrast allergy or CrCl < 30 mL/min"))
+    mc.not_suggest(draft, "d-dimer", "PE is likely (Wells PE): a negative D-dimer would not exclude PE; go straight "
+                                     "to CTPA.")
+    draft.recommendation.append(LIKELY_CTPA)
+    summary.offer("CTPA")
+
+
+def _unlikely_row(t: Triage, draft: CardDraft, scores: Workup, is_unstable: bool, summary: SummaryParts) -> None:
+    """P6: Wells PE unlikely: a D-dimer first when it can be used, else CTPA."""
+    facts, dd = t.facts, scores.ddimer
+    anticoagulated = facts.anticoagulation.state != "none"
+    imaging_first = facts.setting.imaging_first
+    if dd is not None and dd.state == "none" and not anticoagulated and not imaging_first:
+        draft.add_rule("PE-UNLIKELY-DDIMER")
+        mc.suggest(draft, Suggest("d-dimer", "PE-UNLIKELY-DDIMER", "result within 4 h; CTPA if positive",
+                                  period=(facts.now, facts.now + timedelta(hours=4))))
+        draft.recommendation.append("PE unlikely (Wells PE): D-dimer with result within 4 h; CTPA if positive.")
+        summary.offer("D-dimer within 4 h")
+    else:
+        draft.add_rule("PE-DDIMER-POS-CTPA")
+        why = ("D-dimer positive or unusable" if dd is not None and dd.state in ("positive", "unusable")
+               else "anticoagulated: D-dimer unreliable" if anticoagulated
+               else "inpatient or recent surgery: image first" if imaging_first else "D-dimer not usable")
+        mc.suggest(draft, Suggest("ctpa", "PE-DDIMER-POS-CTPA", why))
+        mc.not_suggest(draft, "d-dimer", why + "; go to CTPA.")
+        draft.recommendation.append(f"CTPA ({why}).")
+        summary.offer("CTPA")
+    perc_result = scores.perc
+    if (facts.ka_true("pe-suspicion-low") and perc_result is not None
+            and perc_result.result in ("positive", "incomplete")) and not is_unstable:
+        draft.add_rule("PE-LOW-SUSPICION-PERC-POS")
+        draft.tier = Tier.EMERGENCY_SAME_DAY
+        summary.action = "emergency assessment today"
+        draft.recommendation.append(f"Low clinical suspicion attested but PERC {perc_result.result}: PE cannot be "
+                                    "excluded without testing.")
+
+
+def _anticoagulated(t: Triage, draft: CardDraft) -> None:
+    """P9: PE on (or possibly on) anticoagulation."""
+    state = t.facts.anticoagulation.state
+    if state not in ("current", "uncertain"):
         return
-    population = t.population
-    adult = population == "adult"
+    draft.add_rule("PE-ANTICOAGULATED")
+    draft.recommendation.append("D-dimer unreliable on anticoagulation; PE on anticoagulation needs specialist review.")
+    if state == "uncertain":
+        draft.add_flag("anticoagulation-uncertain")
+    if not draft.suggests("d-dimer"):
+        mc.not_suggest(draft, "d-dimer", "unreliable on anticoagulation.")
 
-    wells: WellsPe | None = None
-    perc_result: Perc | None = None
-    dd = None
-    if adult and t.pe_symptom:
-        from service.scores.d_dimer import interpret_ddimer
-        wells = wells_pe(facts)
-        t.pe_likely = wells.likely
-        if perc_applies(facts):
-            perc_result = perc(facts)
-        # the age-adjusted cut-off is never used on the PE pathway (§4.9 step 4): wells_unlikely=False
-        dd = interpret_ddimer(facts, t.settings, wells_unlikely=False, population="adult",
-                              imaging_first=facts.setting.imaging_first)
 
-    if not p3 and wells is not None:
-        if perc_result is not None and perc_result.result == "negative":          # P1
-            _exclude(t, "PE-PERC-NEG", _symptom_lines(t) + perc_result.evidence_lines(), {"perc": "negative"},
-                     perc_result)
-            return
-        if not wells.likely and dd is not None and dd.state == "negative":       # P2
-            _exclude(t, "PE-EXCLUDED-DDIMER-NEG", _symptom_lines(t) + wells.evidence_lines() + [dd.line()],
-                     wells.score_keys(), perc_result)
-            return
+# -- evidence and summary -----------------------------------------------------------------------------
+def _symptom_lines(t: Triage) -> list[str]:
+    lines = []
+    for key, label in PE_SYMPTOMS:
+        sources = t.facts.symptoms.get(key) or []
+        if sources:
+            lines.append(f"PE symptom, {label}: {cite_all(sources)}")
+    return lines
 
-    draft = CardDraft(topic=TOPIC, tier="emergency-immediate", guidelines=["esc", "ng158"])
-    rec = draft.recommendation
-    ac = facts.anticoagulation
-    draft.evidence.extend(_symptom_lines(t))
-    for key, label in (("heart_rate", "Heart rate"), ("spo2", "SpO2"), ("sbp", "Systolic BP")):
-        line = _vital_line(t, draft, key, label)
-        if line:
-            draft.evidence.append(line)
 
-    action = "emergency department now"
-    test = ""
-    p7_plan: str | None = None
-    if p3:                                                                        # P3
-        draft.add_rule("PE-UNSTABLE")
-        rec.append("Suspected high-risk PE (systolic BP below 90 mmHg; ESC 2019): resuscitation, call the "
-                   "emergency team now; oxygen, IV access, senior review.")
-        mc.suggest(draft, Suggest("ctpa", "PE-UNSTABLE", "when the patient is stable enough; bedside "
-                                  "echocardiography if not", priority="stat"))
-        action, test = "resuscitation now", "CTPA when stable"
-    if t.pe_symptom:                                                              # P4
-        draft.add_rule("PE-RED-FLAG")
-        rec.insert(0, "Call an ambulance or go to the emergency department now.")
-        if population == "paediatric":                                            # P8
-            draft.add_rule("PE-PAEDIATRIC")
-            rec.append("Immediate paediatric emergency assessment. Wells PE, PERC and D-dimer are not validated "
-                       "under 18.")
-            draft.suggestions = []
-            test = "paediatric emergency assessment"
-        elif population == "pregnancy":                                           # P7
-            draft.add_rule("PE-PREGNANCY")
-            draft.guidelines.append("rcog")
-            from service.pathways.dvt import us_state
-            us = us_state(facts)
-            t.us_state = us
-            rec.append("Pregnant or postpartum: Wells PE, PERC and D-dimer are not used (RCOG GTG 37b). LMWH "
-                       "until VTE is excluded unless strongly contraindicated; DOACs are not used in pregnancy.")
-            p7_plan = next(plan for plan, holds in P7_PLANS if holds(t, us, p3))
-            plan_test = _p7_plan(draft, t, p7_plan)
-            test = test or plan_test
-            mc.not_suggest(draft, "d-dimer", "D-dimer is not used to investigate VTE in pregnancy (RCOG GTG 37b).")
-        elif wells is not None:
-            if wells.likely:                                                      # P5
-                draft.add_rule("PE-LIKELY-CTPA")
-                mc.suggest(draft, Suggest("ctpa", "PE-LIKELY-CTPA", "immediately; interim therapeutic "
-                                          "anticoagulation if it is delayed; V/Q SPECT if contrast allergy or "
-                                          "CrCl < 30 mL/min"))
-                mc.not_suggest(draft, "d-dimer", "PE is likely (Wells PE): a negative D-dimer would not exclude "
-                                                 "PE; go straight to CTPA.")
-                rec.append("CTPA immediately; interim therapeutic anticoagulation if it is delayed; V/Q SPECT if "
-                           "contrast allergy or CrCl < 30 mL/min.")
-                test = test or "CTPA"
-            else:                                                                 # P6
-                anticoagulated = ac.state != "none"
-                imaging_first = facts.setting.imaging_first
-                if dd is not None and dd.state == "none" and not anticoagulated and not imaging_first:
-                    draft.add_rule("PE-UNLIKELY-DDIMER")
-                    mc.suggest(draft, Suggest("d-dimer", "PE-UNLIKELY-DDIMER", "result within 4 h; CTPA if positive",
-                                              period=(now, now + timedelta(hours=4))))
-                    rec.append("PE unlikely (Wells PE): D-dimer with result within 4 h; CTPA if positive.")
-                    test = test or "D-dimer within 4 h"
-                else:
-                    draft.add_rule("PE-DDIMER-POS-CTPA")
-                    why = ("D-dimer positive or unusable" if dd is not None and dd.state in ("positive", "unusable")
-                           else "anticoagulated: D-dimer unreliable" if anticoagulated
-                           else "inpatient or recent surgery: image first" if imaging_first else "D-dimer not usable")
-                    mc.suggest(draft, Suggest("ctpa", "PE-DDIMER-POS-CTPA", why))
-                    mc.not_suggest(draft, "d-dimer", why + "; go to CTPA.")
-                    rec.append(f"CTPA ({why}).")
-                    test = test or "CTPA"
-                if (facts.ka_true("pe-suspicion-low") and perc_result is not None
-                        and perc_result.result in ("positive", "incomplete")) and not p3:
-                    draft.add_rule("PE-LOW-SUSPICION-PERC-POS")
-                    draft.tier = "emergency-same-day"
-                    action = "emergency assessment today"
-                    rec.append(f"Low clinical suspicion attested but PERC {perc_result.result}: PE cannot be "
-                               "excluded without testing.")
-    pregnancy_test_first.apply(t, draft, position=1)                              # P6 with §1.9 item 4
-    if ac.state in ("current", "uncertain"):                                      # P9
-        draft.add_rule("PE-ANTICOAGULATED")
-        rec.append("D-dimer unreliable on anticoagulation; PE on anticoagulation needs specialist review.")
-        if ac.state == "uncertain":
-            draft.add_flag("anticoagulation-uncertain")
-        if not draft.suggests("d-dimer"):
-            mc.not_suggest(draft, "d-dimer", "unreliable on anticoagulation.")
+def _vital_line(t: Triage, draft: CardDraft | None, key: str, label: str) -> str | None:
+    reading = t.facts.vitals.get(key)
+    q = quantity(reading)
+    if q is None or reading.winner is None:
+        return None
+    if draft is not None:
+        mc.use_reading(draft, reading)
+    return f"{label} {fmt_quantity(q)}. {cite(reading.winner.source)}"
 
-    # scores and their lines
-    if wells is not None:
-        draft.scores.update(wells.score_keys())
-        draft.evidence.extend(wells.evidence_lines())
-        draft.unknown.extend(wells.unknown_lines())
-        for item in wells.items:
+
+def _score_lines(t: Triage, draft: CardDraft, scores: Workup) -> None:
+    if scores.wells is not None:
+        draft.scores.update(scores.wells.score_keys())
+        draft.evidence.extend(scores.wells.evidence_lines())
+        draft.unknown.extend(scores.wells.unknown_lines())
+        for item in scores.wells.items:
             if item.state == "unknown":
                 for flag in item.flags:
                     draft.add_flag(flag)
-        for code in ("pe-most-likely", "deep-vein-tenderness", "leg-swelling", "entire-leg-swollen",
-                     "pitting-edema", "pe-suspicion-low"):
-            mc.use_reading(draft, facts.ka.get(code))
-    if perc_result is not None:
+        for code in WELLS_ITEM_READINGS:
+            mc.use_reading(draft, t.facts.ka.get(code))
+    if scores.perc is not None:
         draft.guidelines.append("perc")
-        draft.scores["perc"] = perc_result.result
-        draft.evidence.extend(perc_result.evidence_lines())
-        draft.unknown.extend(perc_result.unknown_lines())
+        draft.scores["perc"] = scores.perc.result
+        draft.evidence.extend(scores.perc.evidence_lines())
+        draft.unknown.extend(scores.perc.unknown_lines())
 
-    for orderable, why in (("knee-xray", "does not assess PE; knee imaging waits until PE is dealt with."),
-                           ("mri-knee", "does not assess PE; knee imaging waits until PE is dealt with."),
-                           ("popliteal-us", "does not assess PE; the leg-vein duplex is the venous test.")):
-        mc.not_suggest(draft, orderable, why)
 
-    t.pe_tier = draft.tier
-    if population == "adult" and pregnancy_not_excluded(facts):                   # §1.9 item 4, §6.14
-        rec.append(CONFIRM_PREGNANCY)
-        t.need_assessment("ASSESS-PREGNANCY-STATUS", draft.tier,
-                          ["Pregnancy status (LOINC 82810-3): decides the PE pathway (RCOG GTG 37b) and the "
-                           "anticoagulant."])
-    if draft.tier == "emergency-immediate" and t.dvt_suspected:                   # §6.1 superseding
-        draft.add_rule("DVT-SUPERSEDED-BY-PE")
-        if population == "adult":
-            from service.scores.wells_dvt import wells_dvt
-            wd = wells_dvt(facts)
-            draft.scores["wellsDvt"] = wd.score_key()
-            draft.evidence.extend(line for line in wd.evidence_lines() if line not in draft.evidence)
-            draft.unknown.extend(line for line in wd.unknown_lines() if line not in draft.unknown)
-            for item in wd.items:
-                if getattr(item, "flag", None) and item.flag in mc.CARD_FLAGS:
-                    draft.add_flag(item.flag)
-        for line in t.suspicion:
-            if line not in draft.evidence:
-                draft.evidence.append(f"DVT suspected, {line}")
-        note = supersede_text(draft, p7_plan)
-        t.pe_supersede_text = note
-        if note and note not in rec:
-            rec.append(note)
-
+def _summary(draft: CardDraft, wells: WellsPe | None, is_unstable: bool, parts: SummaryParts) -> None:
     score_txt = ""
     if wells is not None:
         klass = {"likely": "likely", "unlikely": "unlikely"}.get(wells.klass, "handled as likely")
         shown = num(wells.score) if wells.max == wells.score else f"{num(wells.score)}–{num(wells.max)}"
         score_txt = f" (Wells PE {shown}, {klass})"
-    lead = "Suspected high-risk pulmonary embolism" if p3 else "Possible pulmonary embolism"
-    draft.summary = mc.clip(f"{lead}: {action}" + (f" — {test}" if test else "") + score_txt)
+    lead = "Suspected high-risk pulmonary embolism" if is_unstable else "Possible pulmonary embolism"
+    draft.summary = clip_summary(f"{lead}: {parts.action}" + (f" — {parts.test}" if parts.test else "") + score_txt)
     draft.headline = (f"**{lead} (ESC 2019, NICE NG158).** "
-                      + ("Call an ambulance or go to the emergency department now." if draft.tier == "emergency-immediate"
+                      + ("Call an ambulance or go to the emergency department now."
+                         if draft.tier == Tier.EMERGENCY_IMMEDIATE
                          else "Emergency assessment today: PE cannot be excluded without testing."))
-    mc.finish(draft, t)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from service.cards.draft import CardDraft, Suggest, more_urgent
+from service.cards.text import clip_summary
+from service.cards.draft import CardDraft, Suggest
 from service.cards.evidence import cite, fmt_date
 from service.chart.facts import ConditionFact, Facts
 from service.pathways import drafting as mc
@@ -99,12 +100,7 @@ def evaluate(t: Triage) -> None:
     fired = rows(facts, t.dvt_suspected)
     if not fired:
         return
-    tier = None
-    for rule in fired:
-        tier = more_urgent(tier, ROW_TIER[rule])
-    draft = CardDraft(topic=TOPIC, tier=tier or "urgent")
-    for rule in fired:
-        draft.add_rule(rule)
+    draft = mc.card_for_rows(TOPIC, fired, ROW_TIER)
     draft.guidelines += ["ng12", "acr"]
     since = mc.onset_window_start(facts)
     xr_after = mc.radiograph_since(facts, since)
@@ -221,17 +217,17 @@ def _recommend(facts: Facts, draft: CardDraft, fired: list[str]) -> None:
 def _summary(facts: Facts, fired: list[str]) -> tuple[str, str]:
     first = fired[0]
     if first == "XR-SUSPICIOUS-LESION":
-        return (mc.clip("Suspicious bone or soft-tissue lesion: very urgent sarcoma service referral (NG12)"),
+        return (clip_summary("Suspicious bone or soft-tissue lesion: very urgent sarcoma service referral (NG12)"),
                 "**Suspicious lesion: very urgent sarcoma referral (NICE NG12).** Refer to the bone / soft-tissue "
                 "sarcoma service, within 48 h for a child or young person.")
     if first == "MASS-YOUNG-NG12":
-        return (mc.clip("Very urgent imaging within 48 h: tumour red flag in a young person (NG12)"),
+        return (clip_summary("Very urgent imaging within 48 h: tumour red flag in a young person (NG12)"),
                 "**Tumour red flag in a child or young person (NICE NG12).** Very urgent imaging within 48 h.")
     if first == "MASS-ADULT":
-        return (mc.clip("Ultrasound the lump behind the knee: see a doctor within days (NG12)"),
+        return (clip_summary("Ultrasound the lump behind the knee: see a doctor within days (NG12)"),
                 "**Lump behind the knee (NICE NG12).** Ultrasound of the popliteal fossa; see a doctor within days.")
     if first == "MASS-KNOWN-CYST":
-        return (mc.clip("Known Baker's cyst, unchanged: routine review; ultrasound if it changes"),
+        return (clip_summary("Known Baker's cyst, unchanged: routine review; ultrasound if it changes"),
                 "**Known Baker's cyst, not enlarging, no night pain.** Routine review; ultrasound if it changes.")
-    return (mc.clip("Knee radiograph for night or rest pain: tumour red flag (NG12)"),
+    return (clip_summary("Knee radiograph for night or rest pain: tumour red flag (NG12)"),
             "**Night or rest pain: tumour red flag (NICE NG12).** Knee radiograph.")

@@ -6,7 +6,8 @@ because of unknowns, ASSESS-TRIAGE-INCOMPLETE (urgent) takes its place (added by
 """
 from __future__ import annotations
 
-from service.cards.draft import TIER_RANK, CardDraft, NotSuggested
+from service.cards.draft import CardDraft, NotSuggested, tier_rank
+from service.vocabulary import Tier
 from service.cards.evidence import cite
 from service.pathways.minimum_dataset import minimum_dataset
 from service.pathways.state import Triage
@@ -91,7 +92,7 @@ def home_care(facts) -> tuple[list[str], bool]:
 
 
 def _only_self_care_cards(t: Triage) -> bool:
-    return all(TIER_RANK[d.tier] >= TIER_RANK["self-care"] for d in t.cards.values())
+    return all(tier_rank(d.tier) >= Tier.SELF_CARE.rank for d in t.cards.values())
 
 
 def eligible(t: Triage) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from service.cards.text import clip_summary
 from service.cards.draft import CardDraft, Suggest
 from service.cards.evidence import cite
 from service.chart.facts import ConditionFact, Facts, Source
@@ -221,7 +222,7 @@ def _adult(t: Triage) -> None:
                                why="no DVT suspicion recorded: not indicated for a hot swollen joint")
 
     draft.scores.update(sep.score_keys())
-    draft.summary = mc.clip(text["summary"].format(n=sep.value))
+    draft.summary = clip_summary(text["summary"].format(n=sep.value))
     draft.headline = text["headline"]
     mc.finish(draft, t)
 
@@ -300,7 +301,7 @@ def _child(t: Triage) -> None:
     mc.dvt_tests_not_suggested(t, draft, why="no DVT suspicion recorded: not indicated for a hot joint in a child")
 
     max_part = f"–{score.max}" if score.max != score.value else ""
-    draft.summary = mc.clip(f"Possible septic arthritis in a child: same-day paediatric orthopaedics, aspirate "
+    draft.summary = clip_summary(f"Possible septic arthritis in a child: same-day paediatric orthopaedics, aspirate "
                             f"before antibiotics (Kocher {score.value}{max_part} of 4)")
     draft.headline = ("**Possible septic arthritis in a child (Kocher/Caird).** Same-day paediatric orthopaedic "
                       "assessment, immediate if unwell or shocked.")

@@ -1,12 +1,11 @@
-"""Code sets as data: mappings/codesets.json plus site maps (terminology.md §1.3, contract §10).
+"""Code sets as data: mappings/codesets.json and the matching rule (terminology.md §1.3).
 
-:func:`load_terminology` reads the published sets once into an immutable :class:`Terminology`; the
-service builds it at start (``KNEE_CDS_SITE_MAPS`` names the site maps). Matching follows terminology
-§1.3 exactly: a coding matches a set when its (system, code), trimmed and case-sensitive, is listed for
-an element the set reads (``readFrom``), or — ICD-10-CM only — the code starts with one of the set's
-prefixes. Site maps (contract §10) only add: system aliases (incl. dotless ICD-10-CM), local codes as
-knee-assessment items or set members, and value mappings. Any error in a site map stops the load with a
-:class:`SiteMapError` naming the file and the entry.
+:func:`default_terminology` reads the published sets once into an immutable :class:`Terminology`
+(:func:`service.terminology.site_maps.load_terminology` adds the site maps ``KNEE_CDS_SITE_MAPS`` names).
+Matching follows terminology §1.3 exactly: a coding matches a set when its (system, code), trimmed and
+case-sensitive, is listed for an element the set reads (``readFrom``), or — ICD-10-CM only — the code
+starts with one of the set's prefixes. Site maps (contract §10) only add: system aliases (incl. dotless
+ICD-10-CM), local codes as knee-assessment items or set members, and value mappings.
 
 No code value is written here: codes come from mappings/ only. The knee-assessment vocabulary below is
 the contract §3 table (names of a public API, like set names), kept here because the site-map loader
@@ -15,21 +14,17 @@ validates against it.
 from __future__ import annotations
 
 import functools
-import json
-from dataclasses import dataclass, field
-from importlib import resources
+from dataclasses import dataclass
 from importlib.resources.abc import Traversable
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from service.chart import units
+from service.terminology.mapping_files import MAPPINGS_DIR, read_json_file
 
-# Found through the package, never through a path into the source tree: the wheel installs the
-# repository's mappings/ folder as the package service.mappings (pyproject.toml).
-MAPPINGS_DIR: Traversable = resources.files("service.mappings")
+if TYPE_CHECKING:
+    from service.terminology.site_maps import LocalCode, SiteMapInfo, SystemAlias
+
 CODESETS_PATH: Traversable = MAPPINGS_DIR / "codesets.json"
-SITES_DIR: Traversable = MAPPINGS_DIR / "sites"
 
 CS_BASE = "http://knee-cds.example/fhir/CodeSystem/"
 KA_SYSTEM = CS_BASE + "knee-assessment"
@@ -83,72 +78,6 @@ ANTICOAGULANT_SETS = ("anticoagulants-therapeutic", "anticoagulants-prophylactic
                       "anticoagulants-dose-dependent")
 
 
-class SiteMapError(ValueError):
-    """A site map cannot be loaded (contract §10 "Errors stop the load"); the service must not start."""
-
-    def __init__(self, file: str, entry: str, problem: str):
-        self.file, self.entry, self.problem = file, entry, problem
-        super().__init__(f"site map {file}, {entry}: {problem}")
-
-
-@dataclass(frozen=True)
-class SiteMapInfo:
-    site: str
-    version: str
-    file: str
-    entries: int
-
-    @property
-    def label(self) -> str:
-        return f"{self.site} {self.version}"
-
-
-@dataclass(frozen=True)
-class LocalCode:
-    """One site-map ``codes`` entry (contract §10)."""
-
-    system: str
-    code: str
-    display: str
-    site: str
-    version: str
-    knee_assessment: str | None
-    set: str | None
-    read_from: frozenset[str]
-    unit: str | None = None
-    units: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    answers: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    @property
-    def note(self) -> str:
-        """The evidence note contract §10 asks for."""
-        return f"local code {self.code}, site map {self.site} {self.version}"
-
-    @property
-    def map_label(self) -> str:
-        return f"{self.site} {self.version}"
-
-    def answer_for(self, key: Any) -> tuple[bool, Any]:
-        """(found, mapped value) for a local coded answer's code or a string answer (trimmed, any case)."""
-        if not isinstance(key, str):
-            return False, None
-        k = key.strip()
-        if k in self.answers:
-            return True, self.answers[k]
-        lowered = {a.strip().lower(): v for a, v in self.answers.items()}
-        if k.lower() in lowered:
-            return True, lowered[k.lower()]
-        return False, None
-
-
-@dataclass(frozen=True)
-class _Alias:
-    same_as: str
-    dotless: bool
-    site: str
-    version: str
-
-
 @dataclass(frozen=True)
 class Match:
     """The sets one element's codings matched, and whether a site map was needed for it."""
@@ -161,7 +90,7 @@ class Match:
 EMPTY_MATCH = Match(frozenset())
 
 
-def _key(system: Any, code: Any) -> tuple[str, str] | None:
+def coding_key(system: Any, code: Any) -> tuple[str, str] | None:
     if type(system) is not str or type(code) is not str:
         return None
     s, c = system.strip(), code.strip()
@@ -188,7 +117,8 @@ def _codings(codings: Any) -> list[dict[str, Any]]:
 
 
 class Terminology:
-    """Immutable view of codesets.json plus loaded site maps. Build with :func:`load_terminology`."""
+    """Immutable view of codesets.json plus loaded site maps. Build with :func:`default_terminology` or
+    :func:`service.terminology.site_maps.load_terminology`."""
 
     __slots__ = ("_sets", "_members", "_prefixes", "_aliases", "_local", "_local_members",
                  "_orderable_by_code", "_orderables", "_anticoag", "site_maps", "_answer_to")
@@ -206,7 +136,7 @@ class Terminology:
             if isinstance(spec.get("answerTo"), str):
                 answer_to[name] = spec["answerTo"]
             for entry in spec.get("codes", []):
-                key = _key(entry.get("system"), entry.get("code"))
+                key = coding_key(entry.get("system"), entry.get("code"))
                 if key is None:
                     continue
                 for element in read_from:
@@ -231,17 +161,17 @@ class Terminology:
         by_code: dict[tuple[str, str], set[str]] = {}
         for oid, spec in orderables.items():
             for entry in spec.get("codes", []):
-                key = _key(entry.get("system"), entry.get("code"))
+                key = coding_key(entry.get("system"), entry.get("code"))
                 if key:
                     by_code.setdefault(key, set()).add(oid)
         self._orderables = MappingProxyType(dict(orderables))
         self._orderable_by_code = MappingProxyType({k: frozenset(v) for k, v in by_code.items()})
-        self._aliases: Mapping[str, _Alias] = MappingProxyType({})
+        self._aliases: Mapping[str, SystemAlias] = MappingProxyType({})
         self._local: Mapping[tuple[str, str], LocalCode] = MappingProxyType({})
         self._local_members: Mapping[tuple[str, str, str], LocalCode] = MappingProxyType({})
         self.site_maps: tuple[SiteMapInfo, ...] = ()
 
-    def _with_site_maps(self, aliases: dict[str, _Alias], local: dict[tuple[str, str], LocalCode],
+    def with_site_maps(self, aliases: dict[str, SystemAlias], local: dict[tuple[str, str], LocalCode],
                         infos: list[SiteMapInfo]) -> "Terminology":
         """A copy with site maps merged (merge only adds, contract §10)."""
         clone = object.__new__(Terminology)
@@ -273,9 +203,9 @@ class Terminology:
         """The published codes of a set, as in codesets.json (system, code, display, ...)."""
         return [dict(c) for c in self._sets.get(name, {}).get("codes", [])]
 
-    def canonical(self, coding: Mapping[str, Any]) -> tuple[tuple[str, str] | None, _Alias | None]:
+    def canonical(self, coding: Mapping[str, Any]) -> tuple[tuple[str, str] | None, SystemAlias | None]:
         """(system, code) after site-map system aliasing (dotless ICD-10-CM gets its dot)."""
-        key = _key(coding.get("system"), coding.get("code"))
+        key = coding_key(coding.get("system"), coding.get("code"))
         if key is None:
             return None, None
         alias = self._aliases.get(key[0])
@@ -388,207 +318,14 @@ class Terminology:
         return self._anticoag.get(key) if key else None
 
 
-# ---- loading ---------------------------------------------------------------------------------
 
-def _read_json(path: Traversable, label: str) -> Any:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise SiteMapError(label, "file", "not found") from None
-    except (OSError, ValueError) as exc:
-        raise SiteMapError(label, "file", f"not readable JSON ({exc})") from None
-
+# ---- the published sets ----------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=1)
 def _published() -> Terminology:
-    with CODESETS_PATH.open(encoding="utf-8") as fh:
-        return Terminology(json.load(fh))
+    return Terminology(read_json_file(CODESETS_PATH))
 
 
 def default_terminology() -> Terminology:
     """codesets.json alone (no site maps), loaded once per process and immutable."""
     return _published()
-
-
-def resolve_site_map_path(name: str, sites_dir: Traversable = SITES_DIR) -> Traversable:
-    """A site map named in KNEE_CDS_SITE_MAPS: a file name in mappings/sites/ (of the installed
-    package) or a path."""
-    candidate = Path(name)
-    if candidate.is_absolute() or "/" in name or "\\" in name:
-        return candidate
-    if not name.endswith(".json"):
-        name += ".json"
-    return sites_dir / name
-
-
-def load_terminology(site_maps: Iterable[str] = (), sites_dir: Traversable = SITES_DIR) -> Terminology:
-    """codesets.json plus the named site maps (contract §10). Raises :class:`SiteMapError`."""
-    base = default_terminology()
-    names = [s for s in site_maps if isinstance(s, str) and s.strip()]
-    if not names:
-        return base
-    aliases: dict[str, _Alias] = {}
-    local: dict[tuple[str, str], LocalCode] = {}
-    origin: dict[tuple[str, str], str] = {}
-    infos: list[SiteMapInfo] = []
-    for name in names:
-        path = resolve_site_map_path(name.strip(), sites_dir)
-        label = path.name
-        doc = _read_json(path, label)
-        info = _load_one(base, doc, label, aliases, local, origin)
-        infos.append(info)
-    return base._with_site_maps(aliases, local, infos)
-
-
-def _load_one(base: Terminology, doc: Any, label: str, aliases: dict[str, _Alias],
-              local: dict[tuple[str, str], LocalCode], origin: dict[tuple[str, str], str]) -> SiteMapInfo:
-    if not isinstance(doc, Mapping):
-        raise SiteMapError(label, "file", "not a JSON object")
-    site, version = doc.get("site"), doc.get("version")
-    if not isinstance(site, str) or not site.strip():
-        raise SiteMapError(label, "site", "required string missing")
-    if not isinstance(version, str) or not version.strip():
-        raise SiteMapError(label, "version", "required string missing")
-    if "description" in doc and not isinstance(doc["description"], str):
-        raise SiteMapError(label, "description", "must be a string")
-    for i, entry in enumerate(doc.get("systemAliases") or []):
-        where = f"systemAliases[{i}]"
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("system"), str) \
-                or not isinstance(entry.get("sameAs"), str):
-            raise SiteMapError(label, where, "needs string 'system' and 'sameAs'")
-        dotless = entry.get("dotless", False)
-        if not isinstance(dotless, bool):
-            raise SiteMapError(label, where, "'dotless' must be true or false")
-        if dotless and entry["sameAs"].strip() != ICD10CM:
-            raise SiteMapError(label, where, "'dotless' applies to ICD-10-CM only")
-        system = entry["system"].strip()
-        if system in aliases:
-            raise SiteMapError(label, where, f"system {system} is aliased twice")
-        aliases[system] = _Alias(entry["sameAs"].strip(), dotless, site.strip(), version.strip())
-    codes = doc.get("codes")
-    if not isinstance(codes, list):
-        raise SiteMapError(label, "codes", "required list missing")
-    for i, entry in enumerate(codes):
-        where = f"codes[{i}]"
-        if isinstance(entry, Mapping) and isinstance(entry.get("code"), str):
-            where = f"codes[{i}] ({entry.get('code')})"
-        parsed = _parse_entry(base, entry, label, where, site.strip(), version.strip())
-        key = (parsed.system, parsed.code)
-        if key in local:
-            raise SiteMapError(label, where, f"second entry for the coding {key[0]}|{key[1]} "
-                                             f"(first in {origin[key]})")
-        local[key] = parsed
-        origin[key] = f"{label} {where}"
-    return SiteMapInfo(site.strip(), version.strip(), label, len(codes))
-
-
-def _parse_entry(base: Terminology, entry: Any, label: str, where: str, site: str,
-                 version: str) -> LocalCode:
-    if not isinstance(entry, Mapping):
-        raise SiteMapError(label, where, "not an object")
-    key = _key(entry.get("system"), entry.get("code"))
-    if key is None:
-        raise SiteMapError(label, where, "needs string 'system' and 'code'")
-    ka, set_name = entry.get("knee-assessment"), entry.get("set")
-    targets = [t for t in (ka, set_name) if t is not None]
-    if len(targets) != 1:
-        raise SiteMapError(label, where, "needs exactly one target ('knee-assessment' or 'set')"
-                           if not targets else "has two targets ('knee-assessment' and 'set')")
-    read_from: frozenset[str] = frozenset()
-    if ka is not None:
-        if not isinstance(ka, str) or ka not in KNEE_ASSESSMENT:
-            raise SiteMapError(label, where, f"unknown knee-assessment code {ka!r}")
-        if "readFrom" in entry:
-            raise SiteMapError(label, where, "'readFrom' applies to set entries only")
-        concept = ka
-    else:
-        if not isinstance(set_name, str) or set_name not in base.set_names:
-            raise SiteMapError(label, where, f"unknown set {set_name!r}")
-        listed = base.set_read_from(set_name)
-        if "readFrom" in entry:
-            rf = entry["readFrom"]
-            if not isinstance(rf, list) or not rf or not all(isinstance(e, str) for e in rf):
-                raise SiteMapError(label, where, "'readFrom' must be a non-empty list of elements")
-            extra = [e for e in rf if e not in listed]
-            if extra:
-                raise SiteMapError(label, where, f"readFrom {extra} not listed by set {set_name}")
-            read_from = frozenset(rf)
-        else:
-            read_from = listed
-        concept = set_name
-    unit, unit_map = _parse_units(entry, concept, label, where)
-    answers = _parse_answers(base, entry, ka, set_name, label, where)
-    display = entry.get("display") if isinstance(entry.get("display"), str) else ""
-    return LocalCode(key[0], key[1], display, site, version, ka, set_name, read_from, unit,
-                     MappingProxyType(unit_map), MappingProxyType(answers))
-
-
-def _parse_units(entry: Mapping[str, Any], concept: str, label: str,
-                 where: str) -> tuple[str | None, dict[str, str]]:
-    """contract §10 "unit"/"units": every unit must be an accepted unit of terminology §13."""
-    accepted = units.accepted_units(concept)
-    unit = entry.get("unit")
-    if unit is not None:
-        if not isinstance(unit, str) or units.match_accepted(concept, unit) is None:
-            raise SiteMapError(label, where, f"unit {unit!r} is not accepted for {concept} "
-                                             f"(terminology §13: {sorted(accepted) or 'no units'})")
-        unit = units.match_accepted(concept, unit)
-    unit_map: dict[str, str] = {}
-    raw = entry.get("units")
-    if raw is not None:
-        if not isinstance(raw, Mapping):
-            raise SiteMapError(label, where, "'units' must map local unit strings to accepted units")
-        for local_unit, target in raw.items():
-            if not isinstance(target, str) or units.match_accepted(concept, target) is None:
-                raise SiteMapError(label, where, f"unit {target!r} (for {local_unit!r}) is not accepted "
-                                                 f"for {concept} (terminology §13)")
-            unit_map[str(local_unit)] = units.match_accepted(concept, target) or target
-    return unit, unit_map
-
-
-def _parse_answers(base: Terminology, entry: Mapping[str, Any], ka: str | None, set_name: str | None,
-                   label: str, where: str) -> dict[str, Any]:
-    """contract §10 "answers": true/false/null for a boolean item, a Coding for a coded item."""
-    raw = entry.get("answers")
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise SiteMapError(label, where, "'answers' must be an object")
-    out: dict[str, Any] = {}
-    for answer, target in raw.items():
-        problem = _answer_problem(base, ka, set_name, target)
-        if problem:
-            raise SiteMapError(label, where, f"answer {answer!r}: {problem}")
-        out[str(answer).strip()] = dict(target) if isinstance(target, Mapping) else target
-    return out
-
-
-def _answer_problem(base: Terminology, ka: str | None, set_name: str | None, target: Any) -> str:
-    is_bool = target is None or isinstance(target, bool)
-    coding = _key(target.get("system"), target.get("code")) if isinstance(target, Mapping) else None
-    if ka is not None:
-        kind = KNEE_ASSESSMENT[ka]
-        if kind == BOOLEAN:
-            return "" if is_bool else f"{ka} is a boolean item: answer must be true, false or null"
-        if kind == CODED:
-            if coding is None:
-                return f"{ka} is a coded item: answer must be a Coding {{system, code}}"
-            if ka == "symptom-side":
-                ok = bool(base.answer_sets([dict(system=coding[0], code=coding[1])], SIDE_QUESTION))
-            else:
-                system, allowed = KA_CODED_ANSWERS[ka]
-                ok = coding[0] == system and coding[1] in allowed
-            return "" if ok else f"{coding[0]}|{coding[1]} is not an answer of {ka}"
-        return f"{ka} takes a {kind} value: coded or string answers cannot be mapped"
-    if is_bool:
-        # a yes/no item: symptom and complaint Observations (clinical-rules §1.8) read by Observation.code
-        if "Observation.code" in base.set_read_from(set_name or ""):
-            return ""
-        return f"set {set_name} is not read from an Observation code: no yes/no answer"
-    if coding is not None:
-        sets = base.match("Observation.valueCodeableConcept", [dict(system=coding[0], code=coding[1])]).sets
-        if any(base.answer_to(s) in (set_name, YES_NO_QUESTION) for s in sets):
-            return ""
-        return f"{coding[0]}|{coding[1]} is not a standard answer to set {set_name}"
-    return "answer must be true, false, null or a Coding {system, code}"

@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from cds_hooks.auth import ClientsFileError, load_clients
 from service.config import ConfigError, Settings, check_server_env, load_settings, warn_unknown_variables
-from service.terminology.code_sets import SiteMapError, load_terminology
+from service.terminology.site_maps import SiteMapError, load_terminology
 
 DB_CONNECT_TIMEOUT_S = 5
 

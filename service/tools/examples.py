@@ -12,12 +12,10 @@ runner builds it.
 from __future__ import annotations
 
 import copy
-import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
@@ -25,13 +23,16 @@ from cds_hooks.domain import ServiceDefinition
 
 from service.tools.local_request import ChartInput, build_request
 from service.catalog import knee_services
+from service.terminology.mapping_files import MAPPINGS_DIR, read_json_file
 
-EXAMPLES_DIR: Traversable = resources.files("service.mappings") / "examples"
+EXAMPLES_DIR: Traversable = MAPPINGS_DIR / "examples"
 
 _TIME = re.compile(r"^@now(?:([+-])(\d+)([ywdhm]))?(:date)?$")
 
 
 class UnknownExample(LookupError):
+    """No bundled example has this id."""
+
     def __init__(self, example_id: str):
         self.example_id = example_id
         super().__init__(f"no bundled example {example_id!r}; available: {', '.join(example_ids())}")
@@ -70,7 +71,7 @@ def load_example(example_id: str) -> dict[str, Any]:
     item = EXAMPLES_DIR / f"{example_id}.json"
     if "/" in example_id or "\\" in example_id or not item.is_file():
         raise UnknownExample(example_id)
-    return json.loads(item.read_text(encoding="utf-8"))
+    return read_json_file(item)
 
 
 @lru_cache(maxsize=1)
