@@ -81,10 +81,10 @@ def test_tri_state():
 # ---- each rule with a range straddling its boundary ------------------------------------------------------
 
 def test_perc_age_50_straddled_counts_as_present():
-    item = perc._age(ranged(49, 50))
+    item = perc.age_criterion(ranged(49, 50))
     assert item.state is True and "49–50" in item.detail and "safer side" in item.detail
-    assert perc._age(ranged(48, 49)).state is False
-    assert perc._age(ranged(50, 51)).state is True
+    assert perc.age_criterion(ranged(48, 49)).state is False
+    assert perc.age_criterion(ranged(50, 51)).state is True
 
 
 def test_perc_gate_needs_every_age_18_or_over():
@@ -111,9 +111,9 @@ def test_age_adjusted_d_dimer_only_when_every_age_is_over_50_from_the_youngest(l
 
 
 def test_ottawa_age_55_straddled_counts_as_met():
-    item = ottawa_knee._age_item(ranged(54, 55))
+    item = ottawa_knee.age_item(ranged(54, 55))
     assert item.state is True and "54–55" in item.detail and "safer side" in item.detail
-    assert ottawa_knee._age_item(ranged(53, 54)).state is False
+    assert ottawa_knee.age_item(ranged(53, 54)).state is False
 
 
 def test_ottawa_not_used_for_a_range_reaching_below_its_minimum_age():
@@ -174,8 +174,8 @@ def test_not_pregnant_by_age_only_when_every_age_is_outside_10_to_55(birth, stat
 
 
 def test_ng12_young_when_the_range_reaches_below_25():
-    assert popliteal_mass._young(ranged(24, 25)) is True
-    assert popliteal_mass._young(ranged(25, 26)) is False
+    assert popliteal_mass.young(ranged(24, 25)) is True
+    assert popliteal_mass.young(ranged(25, 26)) is False
     t = make_triage(ranged(24, 25, ka={"popliteal-mass": True}))
     popliteal_mass.evaluate(t)
     card = t.card("popliteal-mass")
@@ -210,11 +210,11 @@ def _decisions(facts):
     gated = make_facts(facts.age, ka=ka)
     gated.age_range = facts.age_range
     return {
-        "PERC age criterion present": perc._age(facts).state is True,
+        "PERC age criterion present": perc.age_criterion(facts).state is True,
         "PERC not applied": not perc.perc_applies(gated),
-        "Ottawa age criterion met": ottawa_knee._age_item(facts).state is True,
+        "Ottawa age criterion met": ottawa_knee.age_item(facts).state is True,
         "Pittsburgh age criterion met": pittsburgh_knee.items(facts)[0].state is True,
-        "NG12 young (wider work-up)": popliteal_mass._young(facts),
+        "NG12 young (wider work-up)": popliteal_mass.young(facts),
         "pregnancy status asked": pregnancy_status_needed(facts),
         "paediatric DVT variant": dvt_suspicion.population(make_triage(facts)) == "paediatric",
         "D-dimer blocked": "d-dimer" in assembly.hard_blocks(make_triage(facts)),

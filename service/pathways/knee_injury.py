@@ -21,18 +21,19 @@ from service.scores.injury import InjuryEpisode, injury_episode
 from service.scores.ottawa_knee import OttawaResult
 from service.scores.pittsburgh_knee import PittsburghResult
 from service.pathways.state import Triage
+from service.vocabulary import Tier, Topic
 
-TOPIC = "knee-injury-imaging"
+TOPIC = Topic.KNEE_INJURY_IMAGING
 R1_XR_WINDOW = timedelta(hours=24)           # §7.7: R1 radiograph counts within 24 h
 NO_FRACTURE = ("normal-or-effusion-only", "osteoarthritis")
 
 MRI_FIRST = "not an initial test after a knee injury: radiographs first (ACR AC Acute Trauma to the Knee)"
 ROW_TIER = {
-    "KNEE-DISLOCATION": "emergency-immediate",
-    "OTTAWA-POS": "urgent", "OTTAWA-INDETERMINATE": "urgent", "PITTSBURGH-POS": "urgent",
-    "KNEE-INJURY-PRIOR-SURGERY": "urgent", "ACR-EFFUSION-XR": "urgent",
-    "KNEE-DERANGEMENT-XR-FIRST": "urgent", "KNEE-DERANGEMENT-MRI": "urgent", "KNEE-FRACTURE": "urgent",
-    "KNEE-INJURY-XR-NO-FRACTURE": "routine",
+    "KNEE-DISLOCATION": Tier.EMERGENCY_IMMEDIATE,
+    "OTTAWA-POS": Tier.URGENT, "OTTAWA-INDETERMINATE": Tier.URGENT, "PITTSBURGH-POS": Tier.URGENT,
+    "KNEE-INJURY-PRIOR-SURGERY": Tier.URGENT, "ACR-EFFUSION-XR": Tier.URGENT,
+    "KNEE-DERANGEMENT-XR-FIRST": Tier.URGENT, "KNEE-DERANGEMENT-MRI": Tier.URGENT, "KNEE-FRACTURE": Tier.URGENT,
+    "KNEE-INJURY-XR-NO-FRACTURE": Tier.ROUTINE,
 }
 XR_REASON = {
     "KNEE-DISLOCATION": "suspected knee dislocation: radiographs now",

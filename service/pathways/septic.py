@@ -17,8 +17,9 @@ from service.scores import kocher, sepsis
 from service.scores.injury import knee_surgery_sources
 from service.scores.score_items import check_reading, fmt_quantity, quantity
 from service.pathways.state import Triage
+from service.vocabulary import Tier, Topic
 
-TOPIC = "septic-arthritis"
+TOPIC = Topic.SEPTIC_ARTHRITIS
 CONDITION_WINDOW = timedelta(days=30)   # §6.6: septic-arthritis Condition with onset within 30 days
 BASELINE_XR = timedelta(hours=72)       # §7.7: baseline radiograph counts within 72 h
 URATE_GOUT = 360.0                      # µmol/L (6 mg/dL), NG219
@@ -179,7 +180,7 @@ def _adult(t: Triage) -> None:
     conditions = _septic_conditions(facts)
     if not (facts.ka_true("hot-swollen-joint") or conditions):
         return
-    draft = CardDraft(topic=TOPIC, tier="emergency-same-day")
+    draft = CardDraft(topic=TOPIC, tier=Tier.EMERGENCY_SAME_DAY)
     draft.add_rule("SEPTIC-ADULT")
     draft.guidelines.append("bsr")
     _trigger_evidence(t, draft, conditions)
@@ -262,7 +263,7 @@ def _child(t: Triage) -> None:
     # also opens the child card [safer reading: the adult rule's Condition applies to children too].
     if not (hot or (fever and (no_weight or effusion)) or conditions):
         return
-    draft = CardDraft(topic=TOPIC, tier="emergency-same-day")
+    draft = CardDraft(topic=TOPIC, tier=Tier.EMERGENCY_SAME_DAY)
     draft.add_rule("SEPTIC-CHILD")
     draft.guidelines += ["kocher", "bsr"]
     _trigger_evidence(t, draft, conditions)

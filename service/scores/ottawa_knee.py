@@ -45,7 +45,8 @@ class OttawaResult(ItemizedResult):
         return {"ottawa": self.value} if self.applies and self.value is not None else {}
 
 
-def _age_item(facts: Facts) -> ScoreItem:
+def age_item(facts: Facts) -> ScoreItem:
+    """Ottawa "age 55 or over"; an age range that straddles 55 counts as met (a radiograph)."""
     label = f"age {AGE_LIMIT} or over"
     if facts.age_range is None:
         return ScoreItem("age", label, None, detail="age unknown (no date of birth)")
@@ -62,7 +63,7 @@ def patient_source(facts: Facts) -> Source:
 
 
 def items(facts: Facts) -> tuple[ScoreItem, ...]:
-    out = [_age_item(facts)]
+    out = [age_item(facts)]
     for code, label, positive_value, yes_text, no_text in KA_ITEMS:
         reading = facts.ka.get(code)
         value = reading.value if reading else None

@@ -62,7 +62,8 @@ def perc_applies(facts: Facts) -> bool:
             and facts.pregnancy.state not in ("pregnant", "postpartum"))
 
 
-def _age(facts: Facts) -> PercItem:
+def age_criterion(facts: Facts) -> PercItem:
+    """PERC "age 50 or over"; an age range reaching 50 counts as present (PERC cannot be negative)."""
     if facts.age_range is None:
         return PercItem("age", "age 50 or over", None, detail="age unknown")
     state = facts.age_at_least(50)
@@ -140,7 +141,7 @@ def _oestrogen(facts: Facts) -> PercItem:
 
 def perc(facts: Facts) -> Perc:
     items = (
-        _age(facts),
+        age_criterion(facts),
         _vital(facts, "heart_rate", "hr", "heart rate 100/min or more", ">=", 100, "no heart rate within 24 h"),
         _vital(facts, "spo2", "spo2", "SpO2 below 95% on room air", "<", 95, "no SpO2 within 24 h"),
         _swelling(facts),
