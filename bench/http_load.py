@@ -18,7 +18,7 @@ mode. Every server it starts is stopped at the end (also on Ctrl-C).
     .venv/bin/python bench/http_load.py                          # everything, 8 s per turn
     .venv/bin/python bench/http_load.py --duration 5 --clients 16 --stores sqlite --modes prefetch
     .venv/bin/python bench/http_load.py --workers 1,2,3 --clients 16,64 --modes prefetch  # scale-out
-    .venv/bin/python bench/http_load.py --vignette V01 --rounds 3  # the single-case run of the issue
+    .venv/bin/python bench/http_load.py --vignette V01 --rounds 3  # one case, three rounds
 
 Exit status: 0 when every target checked is met, 1 otherwise, 2 when the benchmark could not run.
 """
@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -44,8 +45,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support import vignettes as vg  # noqa: E402
-from tests.support.service_server import free_port  # noqa: E402
+from service.tools import vignettes as vg  # noqa: E402
 
 GUNICORN_CONF = REPO / "deploy" / "gunicorn.conf.py"
 LUA_SCRIPT = REPO / "bench" / "wrk_post.lua"
@@ -54,12 +54,19 @@ KNEE_APP = "service.app:create_app()"
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 30
 
-# issue targets (prefetch mode, 16 connections)
+# the service's throughput and latency targets (prefetch mode, 16 connections)
 TARGET_CLIENTS = 16
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 40.0
 TARGET_RSS_MB = 150.0
 TARGET_FETCH_FACTOR = 1.5   # checked by bench/fetch_latency.py
+
+
+def free_port() -> int:
+    """A port nothing listens on now (127.0.0.1, chosen by the kernel)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------- servers
@@ -186,7 +193,7 @@ class Workload:
 
 def _vignettes(only: list[str] | None) -> list[dict[str, Any]]:
     chosen = []
-    for path in vg.vignette_paths():
+    for path in vg.vignette_paths(vg.public_vignette_dir(REPO)):
         vignette = vg.load_vignette(path)
         if vignette.get("config"):
             continue  # a vignette with its own configuration needs its own server

@@ -14,7 +14,8 @@ from service.cards.render import EXTENSION_KEY, CardRenderer
 from service.chart.reader import build_facts
 from service.cards.date_notes import add_date_notes
 from service.cards.draft import CardDraft
-from service.order_advice.advice import build_order_advice, match_drafts
+from service.chart.draft_orders import match_drafts
+from service.order_advice.assemble import build_order_advice
 from service.pathways import (
     applicability,
     assessment,
@@ -32,13 +33,13 @@ from service.pathways import (
     self_care,
     septic,
 )
-from service.catalog import knee_services
+from service.catalog import ORDER_HOOKS, knee_services
 from service.config import ConfigError
 from service.terminology.code_sets import Terminology
 from service.terminology.site_maps import SiteMapError, load_terminology
 from service.pathways.state import KNOWLEDGE_VERSION, RuleSettings, Triage
+from service.vocabulary import Tier, Topic
 
-ORDER_HOOKS = ("order-select", "order-sign")
 log = logging.getLogger("knee_cds")
 
 # §7.1 step 3, in order: dvt_suspicion decides population and suspicion before PE and DVT run; PE runs
@@ -51,12 +52,14 @@ PATHWAYS = (
 
 
 def run_triage(triage: Triage, pathways: Sequence[Any] = PATHWAYS) -> list[CardDraft]:
-    """Pure: the whole clinical pathway for one chart (§2–§7)."""
+    """Pure: the whole clinical pathway for one chart (§2–§7). No cards for a deceased patient (§1.6);
+    when no trigger is visible but the unread part of the chart could hold one, only the fetch card (§2
+    "Unreadable chart"); never an empty answer once the pathway applies (§7.1 step 6)."""
     facts = triage.facts
     if facts.deceased:
-        return []                                           # §1.6 item 1
+        return []
     if not applicability.evaluate(triage):
-        if applicability.trigger_may_be_hidden(triage):     # §2 "Unreadable chart"
+        if applicability.trigger_may_be_hidden(triage):
             assessment.evaluate_fetch_only(triage)
             card = assessment.build_card(triage)
             return [card] if card else []
@@ -68,7 +71,7 @@ def run_triage(triage: Triage, pathways: Sequence[Any] = PATHWAYS) -> list[CardD
     card = assessment.build_card(triage)
     if card is not None:
         triage.add_card(card)
-    if not triage.cards:                                     # §7.1 step 6: never empty
+    if not triage.cards:
         assessment.triage_incomplete(triage)
         triage.add_card(assessment.build_card(triage))
     return assemble(triage)
@@ -77,14 +80,14 @@ def run_triage(triage: Triage, pathways: Sequence[Any] = PATHWAYS) -> list[CardD
 def run_order_hook(triage: Triage, pathways: Sequence[Any] = PATHWAYS) -> list[CardDraft]:
     """§6.16 item 1: the whole pathway, then only the order-advice card (or the fetch card)."""
     cards = run_triage(triage, pathways)
-    pathway_cards = [c for c in cards if c.topic != "assessment-needed"]
+    pathway_cards = [c for c in cards if c.topic != Topic.ASSESSMENT_NEEDED]
     advice = build_order_advice(triage, pathway_cards, triage.hook)
     fetch = assessment.data_fetch_incomplete(triage)
     if advice is not None:
         if fetch:
             lines, flags = assessment.data_fetch_lines(triage)
             advice.add_rule("DATA-FETCH-INCOMPLETE")
-            advice.raise_to("urgent")
+            advice.raise_to(Tier.URGENT)
             advice.extra.append(("Part of the chart could not be read", lines))
             for flag in flags:
                 advice.add_flag(flag)
@@ -92,7 +95,7 @@ def run_order_hook(triage: Triage, pathways: Sequence[Any] = PATHWAYS) -> list[C
     if fetch:
         triage.assessment = {"DATA-FETCH-INCOMPLETE": triage.assessment.get("DATA-FETCH-INCOMPLETE")
                              or assessment.data_fetch_lines(triage)[0]}
-        triage.assessment_tiers = {"DATA-FETCH-INCOMPLETE": "urgent"}
+        triage.assessment_tiers = {"DATA-FETCH-INCOMPLETE": Tier.URGENT}
         card = assessment.build_card(triage)
         return [card] if card else []
     return []

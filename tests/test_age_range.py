@@ -11,7 +11,7 @@ from service.chart.facts import AgeRange
 from service.pathways import dvt_paediatric, dvt_suspicion, knee_injury, paes, popliteal_mass
 from service.pathways.dvt import pregnancy_status_needed
 from service.scores import d_dimer, kocher, ottawa_knee, perc, pittsburgh_knee
-from tests.chart_fixtures import facts_of
+from tests.support.chart_fixtures import facts_of
 from tests.support.msk_facts import make_facts, make_triage
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=timezone.utc)
@@ -81,10 +81,10 @@ def test_tri_state():
 # ---- each rule with a range straddling its boundary ------------------------------------------------------
 
 def test_perc_age_50_straddled_counts_as_present():
-    item = perc._age(ranged(49, 50))
+    item = perc.age_criterion(ranged(49, 50))
     assert item.state is True and "49–50" in item.detail and "safer side" in item.detail
-    assert perc._age(ranged(48, 49)).state is False
-    assert perc._age(ranged(50, 51)).state is True
+    assert perc.age_criterion(ranged(48, 49)).state is False
+    assert perc.age_criterion(ranged(50, 51)).state is True
 
 
 def test_perc_gate_needs_every_age_18_or_over():
@@ -99,7 +99,7 @@ def test_perc_gate_needs_every_age_18_or_over():
     (52, 53, "positive"),       # ... 520 would make 515 negative; the youngest's 520 does
 ])
 def test_age_adjusted_d_dimer_only_when_every_age_is_over_50_from_the_youngest(low, high, expected):
-    from tests.test_score_d_dimer import dd
+    from tests.support.msk_facts import dd
     value = {50: 510, 51: 505, 52: 525}[low]
     state = d_dimer.interpret(ranged(low, high), dd(value), age_adjusted_on=True, wells_unlikely=True,
                               population="adult", imaging_first=False, anticoag_state="none", anticoag_start=None)
@@ -111,13 +111,13 @@ def test_age_adjusted_d_dimer_only_when_every_age_is_over_50_from_the_youngest(l
 
 
 def test_ottawa_age_55_straddled_counts_as_met():
-    item = ottawa_knee._age_item(ranged(54, 55))
+    item = ottawa_knee.age_item(ranged(54, 55))
     assert item.state is True and "54–55" in item.detail and "safer side" in item.detail
-    assert ottawa_knee._age_item(ranged(53, 54)).state is False
+    assert ottawa_knee.age_item(ranged(53, 54)).state is False
 
 
 def test_ottawa_not_used_for_a_range_reaching_below_its_minimum_age():
-    from tests.test_pathway_injury import OTTAWA_NEG
+    from tests.support.msk_facts import OTTAWA_NEG
     from tests.support.msk_facts import days_ago
     facts = ranged(4, 5, ka={"injury-mechanism": "fall", "injury-date": days_ago(1), **OTTAWA_NEG})
     t = make_triage(facts)
@@ -174,8 +174,8 @@ def test_not_pregnant_by_age_only_when_every_age_is_outside_10_to_55(birth, stat
 
 
 def test_ng12_young_when_the_range_reaches_below_25():
-    assert popliteal_mass._young(ranged(24, 25)) is True
-    assert popliteal_mass._young(ranged(25, 26)) is False
+    assert popliteal_mass.young(ranged(24, 25)) is True
+    assert popliteal_mass.young(ranged(25, 26)) is False
     t = make_triage(ranged(24, 25, ka={"popliteal-mass": True}))
     popliteal_mass.evaluate(t)
     card = t.card("popliteal-mass")
@@ -210,11 +210,11 @@ def _decisions(facts):
     gated = make_facts(facts.age, ka=ka)
     gated.age_range = facts.age_range
     return {
-        "PERC age criterion present": perc._age(facts).state is True,
+        "PERC age criterion present": perc.age_criterion(facts).state is True,
         "PERC not applied": not perc.perc_applies(gated),
-        "Ottawa age criterion met": ottawa_knee._age_item(facts).state is True,
+        "Ottawa age criterion met": ottawa_knee.age_item(facts).state is True,
         "Pittsburgh age criterion met": pittsburgh_knee.items(facts)[0].state is True,
-        "NG12 young (wider work-up)": popliteal_mass._young(facts),
+        "NG12 young (wider work-up)": popliteal_mass.young(facts),
         "pregnancy status asked": pregnancy_status_needed(facts),
         "paediatric DVT variant": dvt_suspicion.population(make_triage(facts)) == "paediatric",
         "D-dimer blocked": "d-dimer" in assembly.hard_blocks(make_triage(facts)),

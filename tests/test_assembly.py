@@ -58,3 +58,43 @@ def test_cards_sorted_by_tier_then_topic_order():
                         ("popliteal-mass", "urgent")):
         t.add_card(CardDraft(topic, tier))
     assert [c.topic for c in assemble(t)] == ["septic-arthritis", "popliteal-mass", "paes"]
+
+
+# -- §6.1 / §7.2: an emergency-immediate PE card supersedes the DVT card -------------------------------
+def _pe_and_dvt(pe_tier, carried=None, supersede_text="Leg vein ultrasound can support the diagnosis."):
+    t = make_triage(make_facts(50), dvt_suspected=True, dvt_status="open")
+    pe = t.add_card(CardDraft("pe-emergency", pe_tier, rules=["PE-RED-FLAG"], evidence=["PE symptom, chest pain"],
+                              recommendation=["Call an ambulance."]))
+    dvt = t.add_card(CardDraft("dvt-pathway", "emergency-same-day", rules=["DVT-LIKELY-US4H"]))
+    t.pe_tier = pe_tier
+    t.pe_supersede_text = supersede_text
+    t.dvt_carried_by_pe = carried
+    return t, pe, dvt
+
+
+def test_a_same_day_pe_card_leaves_the_dvt_card_alone():
+    t, pe, dvt = _pe_and_dvt("emergency-same-day", CardDraft("dvt-pathway", "urgent", scores={"wellsDvt": 1}))
+    cards = assemble(t)
+    assert dvt in cards and "DVT-SUPERSEDED-BY-PE" not in pe.rules and "wellsDvt" not in pe.scores
+
+
+def test_an_immediate_pe_card_takes_over_what_the_dvt_pathway_recorded_once():
+    carried = CardDraft("dvt-pathway", "emergency-same-day", scores={"wellsDvt": {"min": 3}, "dDimer": {"state": "none"}},
+                        evidence=["Wells +1, calf swelling", "PE symptom, chest pain"], unknown=["Not recorded: x."],
+                        flags=["not-documented"], guidelines=["rcog"], recommendation=["LMWH until VTE is excluded."])
+    t, pe, dvt = _pe_and_dvt("emergency-immediate", carried)
+    cards = assemble(t)
+    assert dvt not in cards and cards[0] is pe
+    assert pe.rules[:2] == ["PE-RED-FLAG", "DVT-SUPERSEDED-BY-PE"]
+    assert pe.scores == {"wellsDvt": {"min": 3}, "dDimer": {"state": "none"}} and t.scores["wellsDvt"] == {"min": 3}
+    assert pe.evidence[:2] == ["PE symptom, chest pain", "Wells +1, calf swelling"]     # no line twice
+    assert pe.recommendation[:3] == ["Call an ambulance.", "Leg vein ultrasound can support the diagnosis.",
+                                     "LMWH until VTE is excluded."]
+    assert "not-documented" in pe.flags and "rcog" in pe.guidelines and "Not recorded: x." in pe.unknown
+
+
+def test_a_superseding_pe_card_without_a_leg_scan_text_adds_none():
+    t, pe, _dvt = _pe_and_dvt("emergency-immediate", None, supersede_text=None)
+    assemble(t)
+    assert "DVT-SUPERSEDED-BY-PE" in pe.rules and pe.recommendation[0] == "Call an ambulance."
+    assert len([r for r in pe.recommendation if "ultrasound" in r]) == 0

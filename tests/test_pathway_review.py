@@ -25,13 +25,13 @@ def test_v20_like_routine_known_cause_xray_first():
     assert suggested(card) == ["knee-xray"]
     assert card.suggestions[0].done_since == months_before(NOW, 12)
     assert {"mri-knee", "d-dimer", "venous-duplex-us", "rheumatoid-factor", "anti-ccp"} <= set(not_suggested(card))
-    assert "acr" in card.guidelines and "merge_into_dvt" not in card.meta
+    assert "acr" in card.guidelines
 
 
-def test_v24b_like_dvt_closed_review_marked_for_merge():
+def test_v24b_like_dvt_closed_review_drafted_for_the_merge():
     t, card = run({"symptom-onset": days_ago(21), "leg-swelling": False}, age=72, dvt_status="closed",
                   conditions=[OA])
-    assert card.topic == "chronic-knee-pain-imaging" and card.meta["merge_into_dvt"] is True
+    assert card.topic == "chronic-knee-pain-imaging"
     assert card.tier == "urgent" and card.rules == ["KNEE-PAIN-REVIEW", "CKP-XR-FIRST"]
     assert suggested(card) == ["knee-xray"]
     assert {"venous-duplex-us", "d-dimer", "mri-knee"} <= set(not_suggested(card))

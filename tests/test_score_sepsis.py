@@ -16,7 +16,7 @@ def run(**changes):
 
 def test_none_present():
     r = run()
-    assert r.value == 0 and r.score_keys() == {"sepsisHighRisk": 0} and not r.missing
+    assert r.value == 0 and r.score_keys() == {"sepsisHighRisk": 0} and not r.unknown
 
 
 @pytest.mark.parametrize("key,value,unit,present", [
@@ -32,12 +32,12 @@ def test_boundaries(key, value, unit, present):
 
 def test_several_features_count():
     r = run(sbp=q(85, "mm[Hg]"), heart_rate=q(140, "/min"))
-    assert r.value == 2 and {i.code for i in r.present} == {"sbp", "heart_rate"}
+    assert r.value == 2 and {i.code for i in r.positive} == {"sbp", "heart_rate"}
 
 
 def test_missing_vitals_do_not_count_but_are_listed():
     r = sepsis.score(make_facts(50))
-    assert r.value == 0 and len(r.missing) == 4
+    assert r.value == 0 and len(r.unknown) == 4
 
 
 def test_fever_and_moderate_tachycardia_do_not_upgrade():

@@ -10,8 +10,7 @@ from service.chart.dates import months_before
 from service.cards.evidence import ago, cite, fmt_time
 from service.chart.facts import Facts
 from service.pathways.state import Triage
-
-KNEE_IMAGING = ("knee-xray", "mri-knee", "popliteal-us")
+from service.vocabulary import KNEE_IMAGING, DvtStatus, Tier, Topic
 
 
 def sort_key(d: CardDraft) -> tuple[int, int]:
@@ -47,11 +46,11 @@ def hard_blocks(t: Triage) -> dict[str, str]:
         blocked["d-dimer"] = "D-dimer is not validated under 18 (NG158 scope)."
     elif t.already_anticoagulated or t.imaging_first:
         blocked["d-dimer"] = "D-dimer is unreliable on anticoagulation or in the imaging-first group: image first."
-    if t.dvt_status == "open":
+    if t.dvt_status == DvtStatus.OPEN:
         blocked["mri-knee"] = "knee assessment and imaging once DVT is excluded."
         blocked["popliteal-us"] = "the venous duplex also shows a cyst; popliteal imaging once DVT is excluded."
     urgent_vascular = any(
-        d.topic in ("pe-emergency", "limb-ischaemia") and d.tier == "emergency-immediate" for d in t.cards.values()
+        d.topic in ("pe-emergency", "limb-ischaemia") and d.tier == Tier.EMERGENCY_IMMEDIATE for d in t.cards.values()
     )
     if urgent_vascular:
         for orderable in KNEE_IMAGING:
@@ -61,7 +60,7 @@ def hard_blocks(t: Triage) -> dict[str, str]:
 
 def resolve_conflicts(t: Triage) -> None:
     blocked = hard_blocks(t)
-    dislocation = t.cards.get("knee-injury-imaging")
+    dislocation = t.cards.get(Topic.KNEE_INJURY_IMAGING)
     for draft in t.cards.values():
         keep = []
         for s in draft.suggestions:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from service.chart.units import humanise_units
 
@@ -155,8 +156,10 @@ _SUSPICION = re.compile(r"^(?:DVT suspected, )?S\d: ")           # §5 S1–S6 t
 _NONE_RECORDED = re.compile(r"^Risk factors that do not score in Wells: none recorded\.?$")
 
 
-def references(text: str) -> set[str]:
-    return set(REFERENCE.findall(text))
+@lru_cache(maxsize=4096)
+def references(text: str) -> frozenset[str]:
+    """The resources a line cites. Cached: layout and assembly ask again for the same lines."""
+    return frozenset(REFERENCE.findall(text))
 
 
 @dataclass
@@ -186,16 +189,16 @@ def layout_evidence(lines: list[str]) -> EvidenceLayout:
     lines = unique(lines)
     pe_card = any(line.startswith("Wells PE") for line in lines)
     has_score = any(_WELLS_ITEM.match(line) or line.startswith(("Wells DVT", "Wells PE", "LEFt")) for line in lines)
-    cited_elsewhere: dict[int, set[str]] = {}
-    for i, line in enumerate(lines):
-        cited_elsewhere[i] = set().union(*(references(o) for j, o in enumerate(lines)
-                                           if j != i and not _SUSPICION.match(o))) if lines else set()
-    score_refs = [references(line) for line in lines if _SCORE_ITEM.match(line)]
+    line_refs = [references(line) for line in lines]
+    suspicion = [bool(_SUSPICION.match(line)) for line in lines]
+    # what the lines other than the suspicion lines cite (a suspicion line is checked against these)
+    cited_by_findings = frozenset().union(*(r for r, s in zip(line_refs, suspicion) if not s))
+    score_refs = [r for r, line in zip(line_refs, lines) if _SCORE_ITEM.match(line)]
     layout = EvidenceLayout()
     for i, line in enumerate(lines):
-        refs = references(line)
-        if _SUSPICION.match(line):
-            if (refs and refs <= cited_elsewhere[i]) or (not refs and has_score):
+        refs = line_refs[i]
+        if suspicion[i]:
+            if (refs and refs <= cited_by_findings) or (not refs and has_score):
                 continue
         elif refs and not _SCORE_ITEM.match(line) and any(refs <= s for s in score_refs):
             continue            # "Heart rate 112/min. Observation/hr" beside "Wells PE +1.5, heart rate …: Observation/hr"

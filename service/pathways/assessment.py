@@ -6,7 +6,7 @@ treated as normal: that sentence is on the card.
 from __future__ import annotations
 
 from service.cards.draft import CardDraft, tier_rank
-from service.vocabulary import Tier, more_urgent
+from service.vocabulary import Tier, Topic, more_urgent
 from service.pathways.minimum_dataset import minimum_dataset
 from service.pathways.state import Triage
 
@@ -107,7 +107,7 @@ def build_card(t: Triage) -> CardDraft | None:
     tier = None
     for rule in t.assessment:
         tier = more_urgent(tier, t.assessment_tiers.get(rule, "urgent"))
-    draft = CardDraft(topic="assessment-needed", tier=tier or "urgent")
+    draft = CardDraft(topic=Topic.ASSESSMENT_NEEDED, tier=tier or "urgent")
     names = {
         "ASSESS-WELLS-INCOMPLETE": "Complete the Wells DVT assessment",
         "ASSESS-PREGNANCY-STATUS": "Record pregnancy status",

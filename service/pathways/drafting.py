@@ -1,7 +1,8 @@
-"""Helpers shared by the musculoskeletal pathways (clinical-rules §6.6–§6.13). Pure, no I/O.
+"""The card-drafting toolkit the pathways share: evidence lines, data-quality flags, suggestions and "not
+suggested" entries, and the chart readings several cards cite (symptom onset, knee radiographs). Pure.
 
 Evidence lines follow the contract §4 examples: "<finding>: <value>. Observation/id (time, status)".
-Flags come only from the readings a card actually used (§7.5 list).
+Flags come only from the readings a card actually used (the §7.5 list, :data:`CARD_FLAGS`).
 """
 from __future__ import annotations
 
@@ -10,22 +11,15 @@ from typing import Iterable
 
 from service.cards.draft import CardDraft, NotSuggested, Suggest
 from service.cards.evidence import cite, fmt_date
+from service.cards.text import CARD_FLAGS
 from service.chart.dates import months_before
 from service.chart.facts import ConditionFact, Facts, Reading, Source, Value
 from service.scores.score_items import ScoreItem
 from service.pathways.state import Triage
 from service.vocabulary import Tier, more_urgent
 
-# §7.5: the data-quality flags a card may carry
-CARD_FLAGS = frozenset({
-    "conflict", "superseded", "stale-condition", "not-documented", "preliminary", "undated",
-    "partial-date", "future-date", "unit", "unit-assumed", "cancer-activity-unconfirmed",
-    "anticoagulation-uncertain", "medication-unresolved", "fetch-truncated", "ddimer-qualitative",
-    "ddimer-after-anticoagulation", "ddimer-in-pregnancy", "ddimer-child", "ddimer-uninterpretable",
-    "injury-date-unknown",
-})
 
-TWO_WEEKS = timedelta(days=14)       # §6.13 r6, §6.15
+TWO_WEEKS = timedelta(days=14)       # §6.13 review at 2 weeks, §6.15
 TWELVE_WEEKS = timedelta(days=84)    # §1.1 item 2: 12 weeks = 84 days (§6.12, §6.13)
 
 KA_LABELS = {

@@ -7,6 +7,7 @@ from service.cards.evidence import cite, cite_all
 from service.chart.facts import Facts, Quantity
 from service.scores.wells_dvt import cancer_risk_factor
 from service.pathways.state import Triage
+from service.vocabulary import DvtStatus, Population
 from service.chart.units import compare
 
 PE_SYMPTOMS = ("dyspnoea", "chest-pain", "haemoptysis", "syncope")
@@ -130,13 +131,14 @@ def suspicion(t: Triage) -> list[str]:
     return reasons
 
 
-def population(t: Triage) -> str:
+def population(t: Triage) -> Population:
+    """Which DVT pathway applies (§3); an unknown age is adult (§1.6)."""
     if t.facts.pregnancy.state in ("pregnant", "postpartum"):
-        return "pregnancy"
+        return Population.PREGNANCY
     if t.facts.age_range is not None and t.facts.age_under(18) is not False:
         # an age range reaching below 18 takes the paediatric variant: no Wells or D-dimer rule-out
-        return "paediatric"
-    return "adult"
+        return Population.PAEDIATRIC
+    return Population.ADULT
 
 
 def evaluate(t: Triage) -> None:
@@ -146,4 +148,4 @@ def evaluate(t: Triage) -> None:
     t.dvt_signs = dvt_sign_lines(t.facts)
     t.pe_symptom = any(t.facts.symptoms.get(s) for s in PE_SYMPTOMS)
     if t.dvt_suspected:
-        t.dvt_status = "open"
+        t.dvt_status = DvtStatus.OPEN

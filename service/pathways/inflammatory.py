@@ -15,8 +15,9 @@ from service.pathways import drafting as mc
 from service.scores.injury import injury_episode
 from service.scores.score_items import check_reading, fmt_quantity, quantity
 from service.pathways.state import Triage
+from service.vocabulary import Topic
 
-TOPIC = "inflammatory-arthritis"
+TOPIC = Topic.INFLAMMATORY_ARTHRITIS
 STIFFNESS_MIN = 30.0       # minutes; 30 counts (>= 30)
 
 TESTS = (

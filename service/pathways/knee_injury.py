@@ -21,18 +21,19 @@ from service.scores.injury import InjuryEpisode, injury_episode
 from service.scores.ottawa_knee import OttawaResult
 from service.scores.pittsburgh_knee import PittsburghResult
 from service.pathways.state import Triage
+from service.vocabulary import Tier, Topic
 
-TOPIC = "knee-injury-imaging"
+TOPIC = Topic.KNEE_INJURY_IMAGING
 R1_XR_WINDOW = timedelta(hours=24)           # §7.7: R1 radiograph counts within 24 h
 NO_FRACTURE = ("normal-or-effusion-only", "osteoarthritis")
 
 MRI_FIRST = "not an initial test after a knee injury: radiographs first (ACR AC Acute Trauma to the Knee)"
 ROW_TIER = {
-    "KNEE-DISLOCATION": "emergency-immediate",
-    "OTTAWA-POS": "urgent", "OTTAWA-INDETERMINATE": "urgent", "PITTSBURGH-POS": "urgent",
-    "KNEE-INJURY-PRIOR-SURGERY": "urgent", "ACR-EFFUSION-XR": "urgent",
-    "KNEE-DERANGEMENT-XR-FIRST": "urgent", "KNEE-DERANGEMENT-MRI": "urgent", "KNEE-FRACTURE": "urgent",
-    "KNEE-INJURY-XR-NO-FRACTURE": "routine",
+    "KNEE-DISLOCATION": Tier.EMERGENCY_IMMEDIATE,
+    "OTTAWA-POS": Tier.URGENT, "OTTAWA-INDETERMINATE": Tier.URGENT, "PITTSBURGH-POS": Tier.URGENT,
+    "KNEE-INJURY-PRIOR-SURGERY": Tier.URGENT, "ACR-EFFUSION-XR": Tier.URGENT,
+    "KNEE-DERANGEMENT-XR-FIRST": Tier.URGENT, "KNEE-DERANGEMENT-MRI": Tier.URGENT, "KNEE-FRACTURE": Tier.URGENT,
+    "KNEE-INJURY-XR-NO-FRACTURE": Tier.ROUTINE,
 }
 XR_REASON = {
     "KNEE-DISLOCATION": "suspected knee dislocation: radiographs now",
@@ -44,6 +45,25 @@ XR_REASON = {
     "KNEE-DERANGEMENT-XR-FIRST": "locking or giving way: radiographs first, then MRI without IV contrast if no fracture",
 }
 
+# the first row that fired -> (summary, headline); the other radiograph rows share RADIOGRAPH_SUMMARY
+SUMMARY_TEXT = {
+    "KNEE-DISLOCATION": ("Suspected knee dislocation: emergency now, check pulses; knee radiographs and ABI",
+                         "**Suspected knee dislocation (ACR AC Acute Trauma to the Knee).** Emergency assessment now: "
+                         "pulses, neurovascular status, radiographs and ABI."),
+    "KNEE-DERANGEMENT-MRI": ("MRI knee without IV contrast: locking or giving way after injury, radiograph without "
+                             "fracture",
+                             "**Internal derangement suspected after a radiograph without fracture (ACR variant 3).** "
+                             "MRI knee without IV contrast."),
+    "KNEE-FRACTURE": ("Knee fracture on radiograph: same-day orthopaedic or fracture clinic review",
+                      "**Knee fracture on the radiograph.** Same-day orthopaedic or fracture clinic review."),
+    "KNEE-INJURY-XR-NO-FRACTURE": ("Soft-tissue knee injury, radiograph without fracture: review if not improving in "
+                                   "1–2 weeks",
+                                   "**Soft-tissue knee injury: radiograph without fracture.** Review if not improving "
+                                   "in 1–2 weeks or if locking or giving way develops."),
+}
+RADIOGRAPH_SUMMARY = ("Knee radiograph, same day preferred ({scores})",
+                      "**Knee injury: radiographs indicated ({scores}).** Knee radiographs, same day preferred; MRI is "
+                      "not a first test (Stiell, Seaberg, ACR AC).")
 LOCKED_KNEE = "A knee locked in flexion that cannot extend -> same-day orthopaedics."
 BLUNT_PCL = "Blunt (dashboard) injury: suspected PCL injury -> MRI without IV contrast after radiographs."
 # Recommendation lines in card order, each with the rows that call for it
@@ -88,8 +108,8 @@ def evaluate(t: Triage) -> None:
 
     rows = _rows(facts, episode, deformity, ottawa, pittsburgh)
     if not rows:
-        if _r9(facts, episode, ottawa, pittsburgh):
-            _carry_r9(t, episode, ottawa, pittsburgh)
+        if _rules_negative(facts, episode, ottawa, pittsburgh):
+            _carry_rules_negative(t, episode, ottawa, pittsburgh)
         return
     draft = _card(t, episode, deformity, ottawa, pittsburgh, rows)
     mc.finish(draft, t)
@@ -138,8 +158,8 @@ def _rows(facts: Facts, episode: InjuryEpisode | None, deformity: bool, ottawa: 
     return rows
 
 
-def _r9(facts: Facts, episode: InjuryEpisode | None, ottawa: OttawaResult,
-        pittsburgh: PittsburghResult) -> bool:
+def _rules_negative(facts: Facts, episode: InjuryEpisode | None, ottawa: OttawaResult,
+                    pittsburgh: PittsburghResult) -> bool:
     """R9: acute; Ottawa false; Pittsburgh false or not applicable; effusion not true; no derangement
     features; no radiograph after the injury (then R8 applies instead)."""
     return (episode is not None and episode.acute and ottawa.applies and ottawa.value is False
@@ -148,7 +168,9 @@ def _r9(facts: Facts, episode: InjuryEpisode | None, ottawa: OttawaResult,
             and _after_injury(facts, episode) is None)
 
 
-def _carry_r9(t: Triage, episode: InjuryEpisode, ottawa: OttawaResult, pittsburgh: PittsburghResult) -> None:
+def _carry_rules_negative(t: Triage, episode: InjuryEpisode, ottawa: OttawaResult,
+                          pittsburgh: PittsburghResult) -> None:
+    """R9 makes no card: its rules, evidence and "not suggested" entries go to the most urgent card (§7.2)."""
     for rule in ("OTTAWA-NEG", "KNEE-INJURY-NO-XR"):
         if rule not in t.carry_rules:
             t.carry_rules.append(rule)
@@ -334,22 +356,5 @@ def _summary(rows: list[str], ottawa: OttawaResult, pittsburgh: PittsburghResult
     if "KNEE-DERANGEMENT-XR-FIRST" in rows:
         scores.append("locking/giving way")
     score_text = ", ".join(scores)
-    first = rows[0]
-    if first == "KNEE-DISLOCATION":
-        return (clip_summary("Suspected knee dislocation: emergency now, check pulses; knee radiographs and ABI"),
-                "**Suspected knee dislocation (ACR AC Acute Trauma to the Knee).** Emergency assessment now: pulses, "
-                "neurovascular status, radiographs and ABI.")
-    if first in XR_REASON:
-        return (clip_summary(f"Knee radiograph, same day preferred ({score_text})"),
-                f"**Knee injury: radiographs indicated ({score_text}).** Knee radiographs, same day preferred; "
-                "MRI is not a first test (Stiell, Seaberg, ACR AC).")
-    if first == "KNEE-DERANGEMENT-MRI":
-        return (clip_summary("MRI knee without IV contrast: locking or giving way after injury, radiograph without fracture"),
-                "**Internal derangement suspected after a radiograph without fracture (ACR variant 3).** MRI knee "
-                "without IV contrast.")
-    if first == "KNEE-FRACTURE":
-        return (clip_summary("Knee fracture on radiograph: same-day orthopaedic or fracture clinic review"),
-                "**Knee fracture on the radiograph.** Same-day orthopaedic or fracture clinic review.")
-    return (clip_summary("Soft-tissue knee injury, radiograph without fracture: review if not improving in 1–2 weeks"),
-            "**Soft-tissue knee injury: radiograph without fracture.** Review if not improving in 1–2 weeks or if "
-            "locking or giving way develops.")
+    summary, headline = SUMMARY_TEXT.get(rows[0], RADIOGRAPH_SUMMARY)
+    return clip_summary(summary.format(scores=score_text)), headline.format(scores=score_text)

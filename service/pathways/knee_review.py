@@ -2,9 +2,9 @@
 clinical-rules §6.13: ACR AC Chronic Knee Pain; the source document's "see a doctor within days".
 
 Evaluated only when none of these exist: pe-emergency, limb-ischaemia, an open DVT pathway, septic,
-injury, mass, PAES or inflammatory cards. When DVT was excluded in this response (dvt_status
-"closed") the draft is still produced under this topic and marked ``meta["merge_into_dvt"]``: the
-assembly carries it onto the dvt-pathway card (§7.2, "DVT excluded; the knee pain still needs review").
+injury, mass, PAES or inflammatory cards. When DVT was excluded in this response the card is still
+drafted under this topic; assembly carries it onto the dvt-pathway card (§7.2, "DVT excluded; the knee
+pain still needs review").
 
 A review reason (§6.13 r1–r7, :class:`ReviewReason`) -> KNEE-PAIN-REVIEW (urgent); else
 CKP-ROUTINE-KNOWN-CAUSE (routine) for >= 12 weeks with a known non-urgent cause; else no card. Imaging
@@ -24,10 +24,12 @@ from service.pathways import drafting as mc
 from service.scores.injury import injury_episode
 from service.scores.score_items import check_reading, fmt_quantity, quantity
 from service.pathways.state import Triage
+from service.vocabulary import DvtStatus, Tier, Topic
 
-TOPIC = "chronic-knee-pain-imaging"
-BLOCKING_TOPICS = ("pe-emergency", "limb-ischaemia", "septic-arthritis", "knee-injury-imaging",
-                   "popliteal-mass", "paes", "inflammatory-arthritis")
+TOPIC = Topic.CHRONIC_KNEE_PAIN_IMAGING
+# a more urgent pathway owns the complaint when one of these cards exists (§7.2)
+BLOCKING_TOPICS = (Topic.PE_EMERGENCY, Topic.LIMB_ISCHAEMIA, Topic.SEPTIC_ARTHRITIS, Topic.KNEE_INJURY_IMAGING,
+                   Topic.POPLITEAL_MASS, Topic.PAES, Topic.INFLAMMATORY_ARTHRITIS)
 XR_WINDOW_MONTHS = 12               # §6.13 / §7.7: a radiograph within 12 months counts
 URATE_GOUT = 360.0
 
@@ -47,7 +49,7 @@ class ReviewReason(StrEnum):
 
 def applies(t: Triage) -> bool:
     """§6.13 / §7.2: no more urgent pathway owns this complaint, and DVT is not open."""
-    if t.dvt_status == "open":
+    if t.dvt_status == DvtStatus.OPEN:
         return False
     return not any(topic in t.cards for topic in BLOCKING_TOPICS)
 
@@ -94,17 +96,15 @@ def evaluate(t: Triage) -> None:
     reasons = review_reasons(facts, bool(cause_lines))
     span = mc.duration(facts)
     if reasons:
-        draft = CardDraft(topic=TOPIC, tier="urgent")
+        draft = CardDraft(topic=TOPIC, tier=Tier.URGENT)
         draft.add_rule("KNEE-PAIN-REVIEW")
     elif span is not None and span >= mc.TWELVE_WEEKS and cause_lines:
-        draft = CardDraft(topic=TOPIC, tier="routine")
+        draft = CardDraft(topic=TOPIC, tier=Tier.ROUTINE)
         draft.add_rule("CKP-ROUTINE-KNOWN-CAUSE")
     else:
         return            # under 14 days with no reason: a self-care candidate (§6.15)
     draft.guidelines.append("acr")
-    closed = t.dvt_status == "closed"
-    if closed:
-        draft.meta["merge_into_dvt"] = True
+    closed = t.dvt_status == DvtStatus.CLOSED
 
     _evidence(facts, draft, reasons, cause_lines)
     imaging = (span is not None and span >= mc.TWO_WEEKS) or bool({ReviewReason.DERANGEMENT, ReviewReason.EFFUSION} & set(reasons))
@@ -227,7 +227,7 @@ def _recommend(facts: Facts, draft: CardDraft, reasons: list[ReviewReason], clos
 
 
 def _not_suggested(t: Triage, draft: CardDraft) -> None:
-    why = "DVT excluded in this response" if t.dvt_status == "closed" else "DVT not suspected"
+    why = "DVT excluded in this response" if t.dvt_status == DvtStatus.CLOSED else "DVT not suspected"
     mc.not_suggest(draft, "d-dimer", f"{why}: not indicated")
     mc.not_suggest(draft, "venous-duplex-us", f"{why}: not indicated")
     mc.not_suggest(draft, "rheumatoid-factor", "no inflammatory features recorded")

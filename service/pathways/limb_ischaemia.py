@@ -9,8 +9,9 @@ from __future__ import annotations
 from service.cards.draft import CardDraft
 from service.pathways import drafting as mc
 from service.pathways.state import Triage
+from service.vocabulary import Tier, Topic
 
-TOPIC = "limb-ischaemia"
+TOPIC = Topic.LIMB_ISCHAEMIA
 DELAY = "outpatient tests delay revascularisation: immediate vascular surgical assessment instead."
 
 
@@ -18,7 +19,7 @@ def evaluate(t: Triage) -> None:
     facts = t.facts
     if not facts.ka_true("acute-limb-ischaemia"):
         return
-    draft = CardDraft(topic=TOPIC, tier="emergency-immediate", guidelines=["acr"])
+    draft = CardDraft(topic=TOPIC, tier=Tier.EMERGENCY_IMMEDIATE, guidelines=["acr"])
     draft.add_rule("ALI-RED-FLAG")
     line = mc.ka_line(facts, "acute-limb-ischaemia", "Acute limb ischaemia (cold, pale, pulseless or numb limb)",
                       draft=draft)

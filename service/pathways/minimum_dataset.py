@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from service.cards.evidence import cite
 from service.pathways.state import Triage
+from service.vocabulary import DvtStatus
 
 SHORT_DURATION = timedelta(days=14)
 
@@ -58,7 +59,7 @@ def minimum_dataset(t: Triage) -> MinimumDataset:
         mtd.onset_line = f"Onset {_days(mtd.duration_days)}: {cite(onset_reading.winner.source)}"
     else:
         mtd.missing.append("When the symptoms began (ka:symptom-onset, a dateTime), or the injury date (ka:injury-date).")
-    dvt_excluded = t.dvt_status == "closed"
+    dvt_excluded = t.dvt_status == DvtStatus.CLOSED
     if facts.ka_false("leg-swelling") or dvt_excluded:
         mtd.swelling_ok = True
     elif facts.ka_value("leg-swelling") is None:

@@ -10,8 +10,9 @@ from service.cards.text import clip_summary
 from service.cards.draft import CardDraft, Suggest
 from service.pathways import drafting as mc
 from service.pathways.state import Triage
+from service.vocabulary import Tier, Topic
 
-TOPIC = "paes"
+TOPIC = Topic.PAES
 ATHEROSCLEROTIC_AGE = 40
 
 
@@ -22,7 +23,7 @@ def evaluate(t: Triage) -> None:
     pulse_loss = facts.ka_true("pulse-loss-on-provocation")
     if not (exertional or pulse_loss or conditions) or facts.ka_true("acute-limb-ischaemia"):
         return
-    draft = CardDraft(topic=TOPIC, tier="urgent")
+    draft = CardDraft(topic=TOPIC, tier=Tier.URGENT)
     draft.add_rule("PAES-SUSPECTED")
     if pulse_loss:
         draft.add_rule("PAES-PULSE-LOSS")

@@ -16,18 +16,34 @@ from service.chart.facts import ConditionFact, Facts
 from service.pathways import drafting as mc
 from service.pathways.dvt_suspicion import swelling_lines
 from service.pathways.state import Triage
+from service.vocabulary import DvtStatus, Tier, Topic
 
-TOPIC = "popliteal-mass"
+TOPIC = Topic.POPLITEAL_MASS
 YOUNG_BELOW = 25
 VERY_URGENT = timedelta(hours=48)       # NG12 "very urgent": within 48 h
 ROW_TIER = {
-    "XR-SUSPICIOUS-LESION": "urgent", "MASS-YOUNG-NG12": "urgent", "MASS-ADULT": "urgent",
-    "MASS-KNOWN-CYST": "routine", "BONE-PAIN-NIGHT": "urgent",
+    "XR-SUSPICIOUS-LESION": Tier.URGENT, "MASS-YOUNG-NG12": Tier.URGENT, "MASS-ADULT": Tier.URGENT,
+    "MASS-KNOWN-CYST": Tier.ROUTINE, "BONE-PAIN-NIGHT": Tier.URGENT,
 }
 TUMOUR_SETS = ("bone-tumour", "soft-tissue-malignancy-lower-limb")
+# the first row that fired -> (summary, headline)
+SUMMARY_TEXT = {
+    "XR-SUSPICIOUS-LESION": ("Suspicious bone or soft-tissue lesion: very urgent sarcoma service referral (NG12)",
+                             "**Suspicious lesion: very urgent sarcoma referral (NICE NG12).** Refer to the bone / "
+                             "soft-tissue sarcoma service, within 48 h for a child or young person."),
+    "MASS-YOUNG-NG12": ("Very urgent imaging within 48 h: tumour red flag in a young person (NG12)",
+                        "**Tumour red flag in a child or young person (NICE NG12).** Very urgent imaging within 48 h."),
+    "MASS-ADULT": ("Ultrasound the lump behind the knee: see a doctor within days (NG12)",
+                   "**Lump behind the knee (NICE NG12).** Ultrasound of the popliteal fossa; see a doctor within days."),
+    "MASS-KNOWN-CYST": ("Known Baker's cyst, unchanged: routine review; ultrasound if it changes",
+                        "**Known Baker's cyst, not enlarging, no night pain.** Routine review; ultrasound if it "
+                        "changes."),
+    "BONE-PAIN-NIGHT": ("Knee radiograph for night or rest pain: tumour red flag (NG12)",
+                        "**Night or rest pain: tumour red flag (NICE NG12).** Knee radiograph."),
+}
 
 
-def _young(facts: Facts) -> bool:
+def young(facts: Facts) -> bool:
     """Unknown age, or an age range reaching below 25, is handled as young (the wider NG12 work-up)."""
     return facts.age_under(YOUNG_BELOW) is not False
 
@@ -74,15 +90,15 @@ ROWS = (
     ("XR-SUSPICIOUS-LESION",                                                         # M1
      lambda f, dvt: (_xr_suspicious(f) or bool(_tumour_conditions(f)))),
     ("MASS-YOUNG-NG12",                                                              # M2
-     lambda f, dvt: _young(f) and (f.ka_true("night-pain") or f.ka_true("popliteal-mass"))),
+     lambda f, dvt: young(f) and (f.ka_true("night-pain") or f.ka_true("popliteal-mass"))),
     ("MASS-ADULT",                                                                   # M3
-     lambda f, dvt: (not _young(f) and f.ka_true("popliteal-mass")
+     lambda f, dvt: (not young(f) and f.ka_true("popliteal-mass")
                      and not (known_cyst_unchanged(f) and not rupture_signs(f))
                      and not (rupture_suspected(f) and dvt))),
     ("MASS-KNOWN-CYST",                                                              # M4
-     lambda f, dvt: not _young(f) and known_cyst_unchanged(f) and not rupture_signs(f)),
+     lambda f, dvt: not young(f) and known_cyst_unchanged(f) and not rupture_signs(f)),
     ("BONE-PAIN-NIGHT",                                                              # M5
-     lambda f, dvt: not _young(f) and f.ka_true("night-pain") and not f.ka_true("popliteal-mass")),
+     lambda f, dvt: not young(f) and f.ka_true("night-pain") and not f.ka_true("popliteal-mass")),
 )
 
 
@@ -109,13 +125,13 @@ def evaluate(t: Triage) -> None:
     _unknowns(facts, draft, fired)
     _suggest(t, draft, fired, since, xr_after)
     _recommend(facts, draft, fired)
-    draft.summary, draft.headline = _summary(facts, fired)
+    draft.summary, draft.headline = _summary(fired)
     mc.finish(draft, t)
 
 
 def _evidence(facts: Facts, draft: CardDraft, xr_after) -> None:
     if facts.age_range is not None:
-        band = "young (< 25, NG12 children and young people)" if _young(facts) else "adult"
+        band = "young (< 25, NG12 children and young people)" if young(facts) else "adult"
         draft.evidence.append(f"Age {facts.age_range.label}: {band}. {facts.patient_ref}")
         if facts.age_under(YOUNG_BELOW) is None:
             draft.evidence.append(facts.age_range.straddle_note("under 25", "handled as young"))
@@ -177,7 +193,7 @@ def _suggest(t: Triage, draft: CardDraft, fired: list[str], since, xr_after) -> 
     wants_us = mass and any(r in fired for r in ("MASS-YOUNG-NG12", "MASS-ADULT"))
     if wants_us:
         rule = "MASS-YOUNG-NG12" if "MASS-YOUNG-NG12" in fired else "MASS-ADULT"
-        if t.dvt_status == "open":
+        if t.dvt_status == DvtStatus.OPEN:
             # §6.10 / §7.2: while DVT is open the venous duplex is the scan, and it also shows a cyst
             mc.not_suggest(draft, "popliteal-us", "DVT work-up open: the venous duplex also shows a cyst")
             draft.recommendation.append("Popliteal ultrasound not suggested while DVT is open: the venous duplex "
@@ -214,20 +230,6 @@ def _recommend(facts: Facts, draft: CardDraft, fired: list[str]) -> None:
                "while they stand; a lump behind the knee -> see a doctor within days.")
 
 
-def _summary(facts: Facts, fired: list[str]) -> tuple[str, str]:
-    first = fired[0]
-    if first == "XR-SUSPICIOUS-LESION":
-        return (clip_summary("Suspicious bone or soft-tissue lesion: very urgent sarcoma service referral (NG12)"),
-                "**Suspicious lesion: very urgent sarcoma referral (NICE NG12).** Refer to the bone / soft-tissue "
-                "sarcoma service, within 48 h for a child or young person.")
-    if first == "MASS-YOUNG-NG12":
-        return (clip_summary("Very urgent imaging within 48 h: tumour red flag in a young person (NG12)"),
-                "**Tumour red flag in a child or young person (NICE NG12).** Very urgent imaging within 48 h.")
-    if first == "MASS-ADULT":
-        return (clip_summary("Ultrasound the lump behind the knee: see a doctor within days (NG12)"),
-                "**Lump behind the knee (NICE NG12).** Ultrasound of the popliteal fossa; see a doctor within days.")
-    if first == "MASS-KNOWN-CYST":
-        return (clip_summary("Known Baker's cyst, unchanged: routine review; ultrasound if it changes"),
-                "**Known Baker's cyst, not enlarging, no night pain.** Routine review; ultrasound if it changes.")
-    return (clip_summary("Knee radiograph for night or rest pain: tumour red flag (NG12)"),
-            "**Night or rest pain: tumour red flag (NICE NG12).** Knee radiograph.")
+def _summary(fired: list[str]) -> tuple[str, str]:
+    summary, headline = SUMMARY_TEXT[fired[0]]
+    return clip_summary(summary), headline

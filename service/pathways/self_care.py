@@ -7,7 +7,7 @@ because of unknowns, ASSESS-TRIAGE-INCOMPLETE (urgent) takes its place (added by
 from __future__ import annotations
 
 from service.cards.draft import CardDraft, NotSuggested, tier_rank
-from service.vocabulary import Tier
+from service.vocabulary import Tier, Topic
 from service.cards.evidence import cite
 from service.pathways.minimum_dataset import minimum_dataset
 from service.pathways.state import Triage
@@ -111,9 +111,9 @@ def evaluate(t: Triage) -> None:
         return
     facts = t.facts
     mtd = minimum_dataset(t)
-    draft = CardDraft(topic="self-care", tier="self-care", safety_net=True)
+    draft = CardDraft(topic=Topic.SELF_CARE, tier=Tier.SELF_CARE, safety_net=True)
     draft.add_rule("SELF-CARE")
-    dvt = t.cards.pop("dvt-pathway", None)
+    dvt = t.cards.pop(Topic.DVT_PATHWAY, None)
     side = facts.ka_value("symptom-side")
     where = {"left": "behind the left knee", "right": "behind the right knee",
              "bilateral": "behind both knees"}.get(side, "behind the knee")

@@ -17,8 +17,9 @@ from service.scores import kocher, sepsis
 from service.scores.injury import knee_surgery_sources
 from service.scores.score_items import check_reading, fmt_quantity, quantity
 from service.pathways.state import Triage
+from service.vocabulary import Tier, Topic
 
-TOPIC = "septic-arthritis"
+TOPIC = Topic.SEPTIC_ARTHRITIS
 CONDITION_WINDOW = timedelta(days=30)   # §6.6: septic-arthritis Condition with onset within 30 days
 BASELINE_XR = timedelta(hours=72)       # §7.7: baseline radiograph counts within 72 h
 URATE_GOUT = 360.0                      # µmol/L (6 mg/dL), NG219
@@ -179,7 +180,7 @@ def _adult(t: Triage) -> None:
     conditions = _septic_conditions(facts)
     if not (facts.ka_true("hot-swollen-joint") or conditions):
         return
-    draft = CardDraft(topic=TOPIC, tier="emergency-same-day")
+    draft = CardDraft(topic=TOPIC, tier=Tier.EMERGENCY_SAME_DAY)
     draft.add_rule("SEPTIC-ADULT")
     draft.guidelines.append("bsr")
     _trigger_evidence(t, draft, conditions)
@@ -231,16 +232,16 @@ def _sepsis_lines(facts: Facts, draft: CardDraft, sep: sepsis.SepsisResult) -> N
     for item in sep.items:
         mc.use_reading(draft, facts.vitals.get(item.code))   # item.code is the Facts.vitals key
     known = [i for i in sep.items if i.known]
-    if sep.present:
-        for item in sep.present:
+    if sep.positive:
+        for item in sep.positive:
             draft.evidence.append(mc.item_line(item, "NG51 high-risk feature"))
-    if known and not sep.present:
+    if known and not sep.positive:
         parts = [f"{i.detail} ({', '.join(s.ref for s in i.sources)})" for i in known]
         times = {cite(i.sources[0]).split(" (", 1)[-1].rstrip(")") for i in known if i.sources}
         tail = f", all {times.pop()}" if len(times) == 1 else ""
         draft.evidence.append("No NG51 high-risk sepsis feature: " + ", ".join(parts) + tail)
-    if sep.missing:
-        names = ", ".join(i.detail.replace(" not recorded within 24 h", "") for i in sep.missing)
+    if sep.unknown:
+        names = ", ".join(i.detail.replace(" not recorded within 24 h", "") for i in sep.unknown)
         draft.unknown.append(
             f"Vital signs missing ({names}, within 24 h): screen for sepsis now. Systolic BP ≤ 90 mmHg, heart rate "
             "> 130/min, respiratory rate ≥ 25/min or SpO2 < 92% would make this an emergency now; record them as "
@@ -262,7 +263,7 @@ def _child(t: Triage) -> None:
     # also opens the child card [safer reading: the adult rule's Condition applies to children too].
     if not (hot or (fever and (no_weight or effusion)) or conditions):
         return
-    draft = CardDraft(topic=TOPIC, tier="emergency-same-day")
+    draft = CardDraft(topic=TOPIC, tier=Tier.EMERGENCY_SAME_DAY)
     draft.add_rule("SEPTIC-CHILD")
     draft.guidelines += ["kocher", "bsr"]
     _trigger_evidence(t, draft, conditions)

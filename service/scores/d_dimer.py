@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from service.cards.evidence import cite
 from service.chart.facts import DDimer, Facts, Quantity
@@ -13,9 +14,18 @@ NEGATIVE_CODES = {"N", "NEG", "ND", "L", "LL"}
 WINDOW = timedelta(hours=72)
 
 
+class DDimerResult(StrEnum):
+    """What the D-dimer on record says for the pathway (§4.9)."""
+
+    NONE = "none"                   # none on record in the window
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+    UNUSABLE = "unusable"           # on record but not interpretable here (DDIMER-UNRELIABLE)
+
+
 @dataclass(frozen=True)
 class DDimerState:
-    state: str                      # none | positive | negative | unusable
+    state: DDimerResult
     result: DDimer | None = None
     verdict: str | None = None      # lab verdict before usability
     cutoff: float | None = None
@@ -26,7 +36,7 @@ class DDimerState:
 
     def score_key(self) -> dict:
         if self.result is None:
-            return {"state": "none"}
+            return {"state": DDimerResult.NONE}
         out: dict = {"state": self.state}
         q = self.result.quantity
         if q is not None:
@@ -94,7 +104,7 @@ def interpret(facts: Facts, d: DDimer | None, *, age_adjusted_on: bool, wells_un
               population: str, imaging_first: bool, anticoag_state: str,
               anticoag_start: datetime | None) -> DDimerState:
     if d is None:
-        return DDimerState("none")
+        return DDimerState(DDimerResult.NONE)
     rules: list[str] = []
     flags: list[str] = list(f for f in d.flags if f.startswith("ddimer") or f in ("unit", "conflict", "preliminary"))
     verdict = lab_verdict(d, None)
@@ -115,10 +125,10 @@ def interpret(facts: Facts, d: DDimer | None, *, age_adjusted_on: bool, wells_un
     if verdict is None:
         flags.append("ddimer-uninterpretable")
         reasons.append("no lab verdict could be read")
-        return DDimerState("unusable", d, None, cutoff, adjusted, tuple(rules + ["DDIMER-UNRELIABLE"]),
+        return DDimerState(DDimerResult.UNUSABLE, d, None, cutoff, adjusted, tuple(rules + ["DDIMER-UNRELIABLE"]),
                            tuple(dict.fromkeys(flags)), tuple(reasons))
     if verdict == "positive":
-        return DDimerState("positive", d, verdict, cutoff, adjusted, tuple(rules), tuple(dict.fromkeys(flags)))
+        return DDimerState(DDimerResult.POSITIVE, d, verdict, cutoff, adjusted, tuple(rules), tuple(dict.fromkeys(flags)))
     # a negative result rules out only when every usability condition holds (§4.9 step 5)
     if d.assay not in ("feu", "ddu"):
         flags.append("ddimer-qualitative"); reasons.append("qualitative assay")
@@ -134,9 +144,9 @@ def interpret(facts: Facts, d: DDimer | None, *, age_adjusted_on: bool, wells_un
     if anticoag_state in ("current", "prophylactic") and (anticoag_start is None or d.time is None or d.time >= anticoag_start):
         flags.append("ddimer-after-anticoagulation"); reasons.append("drawn after the anticoagulant was started")
     if reasons:
-        return DDimerState("unusable", d, verdict, cutoff, adjusted, tuple(rules + ["DDIMER-UNRELIABLE"]),
+        return DDimerState(DDimerResult.UNUSABLE, d, verdict, cutoff, adjusted, tuple(rules + ["DDIMER-UNRELIABLE"]),
                            tuple(dict.fromkeys(flags)), tuple(reasons))
-    return DDimerState("negative", d, verdict, cutoff, adjusted, tuple(rules), tuple(dict.fromkeys(flags)))
+    return DDimerState(DDimerResult.NEGATIVE, d, verdict, cutoff, adjusted, tuple(rules), tuple(dict.fromkeys(flags)))
 
 
 def interpret_ddimer(facts: Facts, settings, wells_unlikely: bool, population: str,

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable, TypeVar
 
 from service.chart.facts import ConditionFact, Facts, Source
+from service.scores.score_items import ScoreItem, rule_value
+
+T = TypeVar("T")
 
 MECHANISMS = ("twist", "fall", "blunt")
 RECENT = timedelta(days=42)    # §6.9 recent injury; §1.4 window of injury-mechanism/injury-date
@@ -123,3 +127,22 @@ def injury_episode(facts: Facts) -> InjuryEpisode | None:
         flags=frozenset(flags),
     )
     return episode if episode.recent else None
+
+
+def injury_rule(result: Callable[..., T], facts: Facts, episode: InjuryEpisode | None,
+                outside_rule: Callable[[Facts, InjuryEpisode], str],
+                items: Callable[[Facts], tuple[ScoreItem, ...]]) -> T:
+    """A knee-injury decision rule (Ottawa §4.5, Pittsburgh §4.6) for ``episode`` (default: the chart's
+    recent injury): not applicable with its reason (no injury, the rule's own exclusions, then knee
+    surgery on record), or its items and :func:`rule_value`."""
+    if episode is None:
+        episode = injury_episode(facts)
+    if episode is None:
+        reason = "no recent knee injury recorded"
+    else:
+        reason = outside_rule(facts, episode) or (
+            "knee surgery or prosthesis on record: the rule does not apply" if episode.surgery_on_record else "")
+    if reason:
+        return result(False, None, (), reason)
+    its = items(facts)
+    return result(True, rule_value(its), its)   # indeterminate: handled as positive

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.cards.evidence import cite_all
 from service.chart.facts import Facts, Source
-from service.scores.score_items import fmt_quantity, quantity
+from service.scores.score_items import cited_line, fmt_quantity, quantity
 from service.scores.wells_pe import calf_at_least
 
 FIRST_TRIMESTER_DAYS = 14 * 7       # < 14 weeks + 0 days
@@ -37,12 +36,8 @@ class LeftRule:
         for i in self.items:
             if i.state is None:
                 continue
-            text = f"LEFt {'+1' if i.state else '0'}, {i.label}"
-            if i.detail:
-                text += f": {i.detail}"
-            if i.sources:
-                text += ". " + cite_all(list(i.sources))
-            lines.append(text)
+            text = f"LEFt {'+1' if i.state else '0'}, {i.label}" + (f": {i.detail}" if i.detail else "")
+            lines.append(cited_line(text, i.sources))
         shown = str(self.score) if self.max == self.score else f"{self.score} to {self.max}"
         lines.append(f"LEFt {shown} (information only). LEFt is not a stand-alone rule-out; a LEFt of 0 never "
                      "withholds ultrasound.")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.chart.facts import Facts, Source
-from service.scores.injury import ACUTE, InjuryEpisode, injury_episode
+from service.scores.injury import ACUTE, InjuryEpisode, injury_rule
 from service.scores.score_items import ItemizedResult, ScoreItem, reading_flags, reading_sources
 
 AGE_LIMIT = 55          # "age 55 years or older" scores (55 scores, 54 does not)
@@ -45,7 +45,8 @@ class OttawaResult(ItemizedResult):
         return {"ottawa": self.value} if self.applies and self.value is not None else {}
 
 
-def _age_item(facts: Facts) -> ScoreItem:
+def age_item(facts: Facts) -> ScoreItem:
+    """Ottawa "age 55 or over"; an age range that straddles 55 counts as met (a radiograph)."""
     label = f"age {AGE_LIMIT} or over"
     if facts.age_range is None:
         return ScoreItem("age", label, None, detail="age unknown (no date of birth)")
@@ -62,7 +63,7 @@ def patient_source(facts: Facts) -> Source:
 
 
 def items(facts: Facts) -> tuple[ScoreItem, ...]:
-    out = [_age_item(facts)]
+    out = [age_item(facts)]
     for code, label, positive_value, yes_text, no_text in KA_ITEMS:
         reading = facts.ka.get(code)
         value = reading.value if reading else None
@@ -76,9 +77,8 @@ def items(facts: Facts) -> tuple[ScoreItem, ...]:
     return tuple(out)
 
 
-def not_applicable_reason(facts: Facts, episode: InjuryEpisode | None) -> str:
-    if episode is None:
-        return "no recent knee injury recorded"
+def outside_rule(facts: Facts, episode: InjuryEpisode) -> str:
+    """Why the rule does not apply to this injury ("" when it does)."""
     if not episode.within(ACUTE):
         return "injury more than 7 days ago"
     if facts.age_range is not None and facts.age_under(MIN_AGE) is not False:
@@ -86,23 +86,9 @@ def not_applicable_reason(facts: Facts, episode: InjuryEpisode | None) -> str:
         return f"age {facts.age_range.label}: the rule is for age {MIN_AGE} and over"
     if facts.ka_true("knee-deformity"):
         return "gross deformity (suspected dislocation): image regardless"
-    if episode.surgery_on_record:
-        return "knee surgery or prosthesis on record: the rule does not apply"
     return ""
 
 
 def score(facts: Facts, episode: InjuryEpisode | None = None) -> OttawaResult:
     """§4.5. ``episode`` defaults to the chart's recent injury (service.scores.injury)."""
-    if episode is None:
-        episode = injury_episode(facts)
-    reason = not_applicable_reason(facts, episode)
-    if reason:
-        return OttawaResult(False, None, (), reason)
-    its = items(facts)
-    if any(i.state is True for i in its):
-        value: bool | None = True
-    elif all(i.state is False for i in its):
-        value = False
-    else:
-        value = None        # indeterminate: handled as positive (sensitivity first)
-    return OttawaResult(True, value, its)
+    return injury_rule(OttawaResult, facts, episode, outside_rule, items)

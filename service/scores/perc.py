@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from enum import StrEnum
 
-from service.cards.evidence import cite_all
 from service.chart.facts import Facts, Source
-from service.scores.score_items import compare, fmt_quantity, quantity
+from service.scores.score_items import cited_line, compare, fmt_quantity, quantity
 from service.scores.wells_pe import calf_at_least
 
 
@@ -23,9 +23,15 @@ class PercItem:
     detail: str = ""
 
 
+class PercResult(StrEnum):
+    NEGATIVE = "negative"           # all 8 criteria known and absent
+    POSITIVE = "positive"           # any criterion present
+    INCOMPLETE = "incomplete"       # none present, some unknown: handled as positive
+
+
 @dataclass(frozen=True)
 class Perc:
-    result: str                     # negative | positive | incomplete
+    result: PercResult
     items: tuple[PercItem, ...] = field(default_factory=tuple)
 
     @property
@@ -39,12 +45,8 @@ class Perc:
     def evidence_lines(self) -> list[str]:
         lines = []
         for i in self.positive_items:
-            text = f"PERC criterion present: {i.label}"
-            if i.detail:
-                text += f" ({i.detail})"
-            if i.sources:
-                text += ". " + cite_all(list(i.sources), with_time=any(s.time for s in i.sources))
-            lines.append(text)
+            text = f"PERC criterion present: {i.label}" + (f" ({i.detail})" if i.detail else "")
+            lines.append(cited_line(text, i.sources, with_time=any(s.time for s in i.sources)))
         lines.append(f"PERC (Kline): **{self.result}**.")
         return lines
 
@@ -60,7 +62,8 @@ def perc_applies(facts: Facts) -> bool:
             and facts.pregnancy.state not in ("pregnant", "postpartum"))
 
 
-def _age(facts: Facts) -> PercItem:
+def age_criterion(facts: Facts) -> PercItem:
+    """PERC "age 50 or over"; an age range reaching 50 counts as present (PERC cannot be negative)."""
     if facts.age_range is None:
         return PercItem("age", "age 50 or over", None, detail="age unknown")
     state = facts.age_at_least(50)
@@ -138,7 +141,7 @@ def _oestrogen(facts: Facts) -> PercItem:
 
 def perc(facts: Facts) -> Perc:
     items = (
-        _age(facts),
+        age_criterion(facts),
         _vital(facts, "heart_rate", "hr", "heart rate 100/min or more", ">=", 100, "no heart rate within 24 h"),
         _vital(facts, "spo2", "spo2", "SpO2 below 95% on room air", "<", 95, "no SpO2 within 24 h"),
         _swelling(facts),
@@ -148,9 +151,9 @@ def perc(facts: Facts) -> Perc:
         _oestrogen(facts),
     )
     if any(i.state is True for i in items):
-        result = "positive"
+        result = PercResult.POSITIVE
     elif any(i.state is None for i in items):
-        result = "incomplete"
+        result = PercResult.INCOMPLETE
     else:
-        result = "negative"
+        result = PercResult.NEGATIVE
     return Perc(result, items)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.chart.facts import Facts
-from service.scores.injury import PITTSBURGH, InjuryEpisode, injury_episode
+from service.scores.injury import PITTSBURGH, InjuryEpisode, injury_rule
 from service.scores.ottawa_knee import patient_source
 from service.scores.score_items import ItemizedResult, ScoreItem, reading_flags, reading_sources
 
@@ -64,29 +64,15 @@ def items(facts: Facts) -> tuple[ScoreItem, ...]:
     return (age, walk)
 
 
-def not_applicable_reason(episode: InjuryEpisode | None) -> str:
-    if episode is None:
-        return "no recent knee injury recorded"
+def outside_rule(facts: Facts, episode: InjuryEpisode) -> str:
+    """Why the rule does not apply to this injury ("" when it does)."""
     if not episode.fall_or_blunt:
         return "not a fall or blunt injury (twisting injuries are outside the rule)"
     if not episode.within(PITTSBURGH):
         return "injury more than 6 days ago"
-    if episode.surgery_on_record:
-        return "knee surgery or prosthesis on record: the rule does not apply"
     return ""
 
 
 def score(facts: Facts, episode: InjuryEpisode | None = None) -> PittsburghResult:
-    if episode is None:
-        episode = injury_episode(facts)
-    reason = not_applicable_reason(episode)
-    if reason:
-        return PittsburghResult(False, None, (), reason)
-    its = items(facts)
-    if any(i.state is True for i in its):
-        value: bool | None = True
-    elif all(i.state is False for i in its):
-        value = False
-    else:
-        value = None
-    return PittsburghResult(True, value, its)
+    """§4.6. ``episode`` defaults to the chart's recent injury (service.scores.injury)."""
+    return injury_rule(PittsburghResult, facts, episode, outside_rule, items)

@@ -1,24 +1,18 @@
 """Small pieces shared by the musculoskeletal scores (clinical-rules §4.5–§4.7, §4.10).
 
 - :class:`ScoreItem`: one criterion of a score, with the resources behind it.
-- :func:`compare`: a threshold test on a :class:`Quantity` honouring comparators
-  (terminology.md §13 "Comparators"): settled -> True/False, unsettled -> None (unknown).
-  ``service.units.compare`` is used when the chart layer provides it; the local copy below has the
-  same contract so the scores can be tested before it lands.
+- :func:`compare` (from :mod:`service.chart.units`): a threshold test on a :class:`Quantity` honouring
+  comparators (terminology.md §13 "Comparators"): settled -> True/False, unsettled -> None (unknown).
 """
 from __future__ import annotations
 
-import operator
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
+from service.cards.evidence import cite_all
 from service.chart.facts import Quantity, Reading, Source
-
-_OPS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
-}
-
+from service.chart.units import compare
 
 @dataclass(frozen=True)
 class ScoreItem:
@@ -34,41 +28,6 @@ class ScoreItem:
     @property
     def known(self) -> bool:
         return self.state is not None
-
-
-def _local_compare(q: Quantity, op: str, threshold: float) -> bool | None:
-    """terminology §13: the test is applied to the whole range the comparator allows."""
-    test = _OPS[op]
-    comparator = q.comparator
-    if comparator in (None, ""):
-        return test(q.value, threshold)
-    if op in ("<", "<="):
-        # "x < t" is "not (x >= t)": settle the complement, then invert.
-        inverse = _local_compare(q, ">=" if op == "<" else ">", threshold)
-        return None if inverse is None else not inverse
-    v = q.value
-    strict = op == ">"                  # x > t  vs  x >= t
-    if comparator == "<":               # every x < v
-        return False if v <= threshold else None
-    if comparator == "<=":              # every x <= v
-        return False if (v <= threshold if strict else v < threshold) else None
-    if comparator == ">":               # every x > v
-        return True if v >= threshold else None
-    if comparator == ">=":              # every x >= v
-        return True if (v > threshold if strict else v >= threshold) else None
-    return None                         # "ad" and anything else settles nothing
-
-
-try:  # the chart layer's implementation, when present (same contract)
-    from service.chart.units import compare as _units_compare  # type: ignore[attr-defined]
-except Exception:  # pragma: no cover - depends on the parallel work
-    _units_compare = None
-
-
-def compare(q: Quantity, op: str, threshold: float) -> bool | None:
-    if _units_compare is not None:
-        return _units_compare(q, op, threshold)
-    return _local_compare(q, op, threshold)
 
 
 def quantity(reading: Reading | None) -> Quantity | None:
@@ -137,6 +96,21 @@ def reading_flags(reading: Reading | None) -> frozenset[str]:
     if reading.winner is not None:
         flags |= set(reading.winner.flags)
     return frozenset(flags)
+
+
+def cited_line(text: str, sources, **cite_options) -> str:
+    """An item's evidence line: its text, then the records behind it (none: the text alone)."""
+    return f"{text}. {cite_all(list(sources), **cite_options)}" if sources else text
+
+
+def rule_value(items) -> bool | None:
+    """A decision rule over items: positive when any item is, negative only when every item is known and
+    negative, otherwise indeterminate (None), which the pathways handle as positive."""
+    if any(i.state is True for i in items):
+        return True
+    if all(i.state is False for i in items):
+        return False
+    return None
 
 
 class ItemizedResult:

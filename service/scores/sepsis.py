@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.chart.facts import Facts
-from service.scores.score_items import (ScoreItem, check_reading, fmt_quantity, quantity, reading_flags,
+from service.scores.score_items import (ItemizedResult, ScoreItem, check_reading, fmt_quantity, quantity, reading_flags,
                                         reading_sources)
 
 # (vital key in Facts.vitals, name on the card, operator, threshold, criterion label)
@@ -25,18 +25,12 @@ UNCODED_NG51 = ("new need for oxygen to keep SpO2 at 92% or more, altered mental
 
 
 @dataclass(frozen=True)
-class SepsisResult:
+class SepsisResult(ItemizedResult):
+    """The high-risk features present (``positive``) and not recorded (``unknown``)."""
+
     applies: bool                       # adult (age >= 18 or unknown), §4.10 "adult hot joint only"
     value: int                          # number of high-risk features present
     items: tuple[ScoreItem, ...] = ()
-
-    @property
-    def present(self) -> tuple[ScoreItem, ...]:
-        return tuple(i for i in self.items if i.state is True)
-
-    @property
-    def missing(self) -> tuple[ScoreItem, ...]:
-        return tuple(i for i in self.items if i.state is None)
 
     @property
     def high_risk(self) -> bool:

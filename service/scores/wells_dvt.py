@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from service.cards.evidence import cite, cite_all, fmt_time
+from service.cards.evidence import cite_all, fmt_time
 from service.chart.facts import Facts, Quantity, Source
 from service.chart.units import compare
+from service.vocabulary import WellsClass
 
 SIX_MONTHS = timedelta(days=183)
 # §4.1 "W10 on the card"
@@ -39,7 +40,7 @@ class WellsItem:
 class WellsDvt:
     min: int
     max: int
-    klass: str                      # likely | unlikely | indeterminate
+    klass: WellsClass
     three_tier: str
     items: tuple[WellsItem, ...] = field(default_factory=tuple)
 
@@ -93,12 +94,13 @@ def three_tier(lo: int, hi: int) -> str:
     return a if a == b else f"{a}-{b}"
 
 
-def classify(lo: int, hi: int) -> str:
+def classify(lo: int, hi: int) -> WellsClass:
+    """Two-level Wells (§4.2): likely at 2 or more; indeterminate when the unknown items span the cut-off."""
     if lo >= 2:
-        return "likely"
+        return WellsClass.LIKELY
     if hi <= 1:
-        return "unlikely"
-    return "indeterminate"
+        return WellsClass.UNLIKELY
+    return WellsClass.INDETERMINATE
 
 
 def _ka_item(facts: Facts, wid: str, code: str, label: str) -> WellsItem:

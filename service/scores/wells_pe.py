@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.cards.evidence import cite_all
-from service.chart.facts import Facts, Quantity, Source
-from service.scores.score_items import compare, fmt_quantity, num, quantity
+from service.chart.facts import Facts, Source
+from service.scores.score_items import cited_line, compare, fmt_quantity, num, quantity
+from service.vocabulary import WellsClass
 
 HR_THRESHOLD = 100          # > 100 scores: 101 scores, 100 does not
 SWELLING_KA = ("leg-swelling", "entire-leg-swollen", "pitting-edema")
@@ -38,12 +38,12 @@ class WellsPe:
         return self.max > 4
 
     @property
-    def klass(self) -> str:
+    def klass(self) -> WellsClass:
         if self.score > 4:
-            return "likely"
+            return WellsClass.LIKELY
         if self.max <= 4:
-            return "unlikely"
-        return "indeterminate"
+            return WellsClass.UNLIKELY
+        return WellsClass.INDETERMINATE
 
     def score_keys(self) -> dict:
         out: dict = {"wellsPe": self.score}
@@ -59,12 +59,8 @@ class WellsPe:
         lines = []
         for item in self.items:
             if item.state == "scores":
-                text = f"Wells PE +{num(item.points)}, {item.label}"
-                if item.detail:
-                    text += f": {item.detail}"
-                if item.sources:
-                    text += ". " + cite_all(list(item.sources))
-                lines.append(text)
+                text = f"Wells PE +{num(item.points)}, {item.label}" + (f": {item.detail}" if item.detail else "")
+                lines.append(cited_line(text, item.sources))
         lines.append(f"{self.text()} (PE likely above 4; NICE NG158 two-level score).")
         return lines
 

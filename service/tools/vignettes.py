@@ -8,13 +8,14 @@ Used by ``knee-cds vignettes`` and by the test suite::
     body = build_server_request(loaded, base)                # loaded into a FHIR server, no prefetch
     problems = check_expect(vignette["expect"], response_json) + validate_cards(response_json)
 
-Requests are built by :mod:`service.local_request` (the same builder as the examples, the preview
-page and ``knee-cds triage``); times are rendered by :mod:`service.examples`.
+Requests are built by :mod:`service.tools.local_request` (the same builder as the examples, the
+preview page and ``knee-cds triage``); times are rendered by :mod:`service.tools.examples`.
 """
 from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -28,20 +29,27 @@ from cds_hooks.domain import HookRequest, ServiceDefinition
 
 from service.tools.examples import render_times
 from service.tools.examples import service_for_hook as service_for
+from service.cards.render import EXTENSION_KEY
+from service.terminology.code_sets import ORDERABLE_SYSTEM
 from service.tools.local_request import (
     ORDER_HOOKS,
-    ORDERABLE_SYSTEM,
     build_context,
     evaluate_template,
     visit_encounter,
 )
+from service.vocabulary import Tier
 
-EXTENSION_KEY = "example.knee-cds"
 FHIR_JSON = "application/fhir+json"
 
 
 class LoadError(RuntimeError):
     """The FHIR server refused a vignette's resources."""
+
+
+def public_vignette_dir(checkout: Path | str) -> Path:
+    """The public cases for a script of a checkout: ``$KNEE_CDS_VIGNETTES``, else the ``shared/vignettes``
+    folder beside the checkout (contract §9: the folder grows, so it is read at run time)."""
+    return Path(os.environ.get("KNEE_CDS_VIGNETTES") or Path(checkout).parent / "shared" / "vignettes")
 
 
 def vignette_paths(folder: Path | str) -> list[Path]:
@@ -186,9 +194,9 @@ def build_server_request(loaded: LoadedVignette, base: str, load: bool = True) -
 
 # ---- checking a response -------------------------------------------------------------------------------
 
-TIER_ORDER = ["emergency-immediate", "emergency-same-day", "urgent", "routine", "self-care"]
-INDICATOR = {"emergency-immediate": "critical", "emergency-same-day": "critical", "urgent": "warning",
-             "routine": "info", "self-care": "info"}
+# contract §4: the tiers, most urgent first, and the card indicator each tier carries
+TIER_ORDER = [str(tier) for tier in Tier]
+INDICATOR = {str(tier): tier.indicator for tier in Tier}
 
 
 def _extension(card: dict[str, Any]) -> dict[str, Any]:
