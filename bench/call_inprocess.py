@@ -24,12 +24,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
 from ceiling_app import create_app as create_ceiling_app  # noqa: E402
 from service.app import create_app  # noqa: E402
-from tests.support import vignettes as vg  # noqa: E402
+from service.tools import vignettes as vg  # noqa: E402
 
 TARGET_P50_MS = 1.0
 
@@ -41,7 +42,7 @@ def request_bodies(only: str | None) -> list[tuple[str, str, bytes]]:
     service_ids = {s.hook: s.id for s in knee_services()}
     now = datetime.now(timezone.utc).replace(microsecond=0)
     bodies = []
-    for path in vg.vignette_paths():
+    for path in vg.vignette_paths(vg.public_vignette_dir(REPO)):
         vignette = vg.load_vignette(path)
         if vignette.get("config") or (only and vignette["id"] != only):
             continue  # a vignette with its own configuration needs its own app

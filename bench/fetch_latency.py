@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cds_hooks.domain import HookRequest  # noqa: E402
 from cds_hooks.fhir_client import FhirClient  # noqa: E402
 from cds_hooks.prefetch import FetchSettings, gather_chart  # noqa: E402
+from service.tools.vignettes import service_for  # noqa: E402
 from tests.support.fhir_stub import FhirStub  # noqa: E402
-from tests.support.vignettes import service_for  # noqa: E402
 
 SEARCH_TYPES = ["Encounter", "Condition", "Observation", "MedicationRequest", "MedicationStatement",
                 "Procedure", "ServiceRequest"]

@@ -29,6 +29,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -44,8 +45,7 @@ import requests
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.support import vignettes as vg  # noqa: E402
-from tests.support.service_server import free_port  # noqa: E402
+from service.tools import vignettes as vg  # noqa: E402
 
 GUNICORN_CONF = REPO / "deploy" / "gunicorn.conf.py"
 LUA_SCRIPT = REPO / "bench" / "wrk_post.lua"
@@ -60,6 +60,13 @@ TARGET_RATIO = 0.5
 TARGET_P99_MS = 40.0
 TARGET_RSS_MB = 150.0
 TARGET_FETCH_FACTOR = 1.5   # checked by bench/fetch_latency.py
+
+
+def free_port() -> int:
+    """A port nothing listens on now (127.0.0.1, chosen by the kernel)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------------------- servers
@@ -186,7 +193,7 @@ class Workload:
 
 def _vignettes(only: list[str] | None) -> list[dict[str, Any]]:
     chosen = []
-    for path in vg.vignette_paths():
+    for path in vg.vignette_paths(vg.public_vignette_dir(REPO)):
         vignette = vg.load_vignette(path)
         if vignette.get("config"):
             continue  # a vignette with its own configuration needs its own server

@@ -14,13 +14,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 from cds_hooks.prefetch import FetchSettings, gather_chart  # noqa: E402
 from service.chart.reader import build_facts  # noqa: E402
 from service.config import load_settings  # noqa: E402
 from service.engine import KneeDomain  # noqa: E402
-from tests.support import vignettes as vg  # noqa: E402
+from service.tools import vignettes as vg  # noqa: E402
 
 
 CHART_BUDGET_MS = 5.0
@@ -35,7 +36,7 @@ def main() -> int:
     failures = 0
     timings: list[float] = []
     chart_timings: list[float] = []
-    for path in vg.vignette_paths():
+    for path in vg.vignette_paths(vg.public_vignette_dir(REPO)):
         v = vg.load_vignette(path)
         env = {"KNEE_CDS_AUTH": "off", **(v.get("config") or {})}
         key = tuple(sorted(env.items()))

@@ -37,10 +37,22 @@ def event(logger: logging.Logger, level: int, name: str, **fields: Any) -> None:
     if not logger.isEnabledFor(level):
         return
     clean = {k: v for k, v in fields.items() if v is not None}
-    # the message is what any other formatter prints: escaped here, so that a client string with a
-    # line break cannot forge a line whatever handler the process has
-    text = _escape(" ".join([name] + [f"{k}={_bounded(v)}" for k, v in clean.items()]))
-    logger.log(level, "%s", text, extra={"event": name, EVENT_FIELDS: clean})
+    logger.log(level, "%s", EventText(name, clean), extra={"event": name, EVENT_FIELDS: clean})
+
+
+class EventText:
+    """The message of an event: ``name key=value ...``, made only when a formatter asks for it (the
+    JSON formatter writes the fields instead). Escaped, so that a client string with a line break
+    cannot forge a line whatever handler the process has."""
+
+    __slots__ = ("name", "fields")
+
+    def __init__(self, name: str, fields: dict[str, Any]):
+        self.name = name
+        self.fields = fields
+
+    def __str__(self) -> str:
+        return _escape(" ".join([self.name] + [f"{k}={_bounded(v)}" for k, v in self.fields.items()]))
 
 
 def _escape(text: str) -> str:

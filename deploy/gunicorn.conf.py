@@ -116,3 +116,5 @@ loglevel = os.environ.get("KNEE_CDS_LOG_LEVEL", "info").strip().lower() or "info
 # Paths and status only: no query strings (there are none in CDS Hooks), no bodies, no tokens.
 # (The JSON log format writes method, path, status, duration and bytes as fields instead.)
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+# builds only the atoms of that format (and of the JSON access fields), not every header
+logger_class = "cds_hooks.access_log.AccessLogger"

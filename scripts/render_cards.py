@@ -21,16 +21,14 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 # The installed service wins (scripts/test.sh runs against the wheel); the checkout is only a fallback,
-# appended, for a plain checkout and for the test helpers (tests/support).
-for _module in ("service", "tests.support.vignettes"):
-    if importlib.util.find_spec(_module.split(".")[0]) is None:
-        sys.path.append(str(REPO))
-        break
+# appended, for a plain checkout.
+if importlib.util.find_spec("service") is None:
+    sys.path.append(str(REPO))
 
 from cds_hooks.prefetch import FetchSettings, gather_chart  # noqa: E402
 from service.config import load_settings  # noqa: E402
 from service.engine import KneeDomain  # noqa: E402
-from tests.support import vignettes as vg  # noqa: E402
+from service.tools import vignettes as vg  # noqa: E402
 
 RENDER_NOW = datetime(2026, 3, 2, 10, 0, 0, tzinfo=timezone.utc)
 DEFAULT_OUT = REPO / "docs" / "cards" / "vignette-cards.md"
@@ -48,7 +46,7 @@ class VignetteCards:
 
 def run_vignettes(vignette_dir: Path | None = None, now: datetime = RENDER_NOW) -> list[VignetteCards]:
     """Every vignette through KneeDomain.evaluate, in process, each with its own configuration."""
-    paths = sorted(Path(vignette_dir).glob("*.json")) if vignette_dir else vg.vignette_paths()
+    paths = sorted(Path(vignette_dir).glob("*.json")) if vignette_dir else vg.vignette_paths(vg.public_vignette_dir(REPO))
     domains: dict[tuple, KneeDomain] = {}
     out: list[VignetteCards] = []
     for path in paths:

@@ -11,7 +11,7 @@ from service.chart.facts import AgeRange
 from service.pathways import dvt_paediatric, dvt_suspicion, knee_injury, paes, popliteal_mass
 from service.pathways.dvt import pregnancy_status_needed
 from service.scores import d_dimer, kocher, ottawa_knee, perc, pittsburgh_knee
-from tests.chart_fixtures import facts_of
+from tests.support.chart_fixtures import facts_of
 from tests.support.msk_facts import make_facts, make_triage
 
 NOW = datetime(2026, 12, 3, 10, 0, tzinfo=timezone.utc)
@@ -99,7 +99,7 @@ def test_perc_gate_needs_every_age_18_or_over():
     (52, 53, "positive"),       # ... 520 would make 515 negative; the youngest's 520 does
 ])
 def test_age_adjusted_d_dimer_only_when_every_age_is_over_50_from_the_youngest(low, high, expected):
-    from tests.test_score_d_dimer import dd
+    from tests.support.msk_facts import dd
     value = {50: 510, 51: 505, 52: 525}[low]
     state = d_dimer.interpret(ranged(low, high), dd(value), age_adjusted_on=True, wells_unlikely=True,
                               population="adult", imaging_first=False, anticoag_state="none", anticoag_start=None)
@@ -117,7 +117,7 @@ def test_ottawa_age_55_straddled_counts_as_met():
 
 
 def test_ottawa_not_used_for_a_range_reaching_below_its_minimum_age():
-    from tests.test_pathway_injury import OTTAWA_NEG
+    from tests.support.msk_facts import OTTAWA_NEG
     from tests.support.msk_facts import days_ago
     facts = ranged(4, 5, ka={"injury-mechanism": "fall", "injury-date": days_ago(1), **OTTAWA_NEG})
     t = make_triage(facts)

@@ -11,7 +11,7 @@ from service.app import create_app
 from service.config import ConfigError, load_settings
 from tests.support.fake_domain import FakeDomain
 from tests.support.jwt_tools import KeyPair
-from tests.support.service_server import RUN_DIR, _clean_env, free_port
+from tests.support.service_server import RUN_DIR, free_port, server_env
 
 
 def app_for(tmp_path, env=None, bind_host=None):
@@ -83,7 +83,7 @@ def test_bad_clients_entry_stops_the_service_naming_it(tmp_path, entry, fragment
 
 
 def test_knee_cds_serve_refuses_to_start_with_invalid_auth(tmp_path):
-    env = _clean_env({"KNEE_CDS_AUTH": "sometimes", "KNEE_CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+    env = server_env({"KNEE_CDS_AUTH": "sometimes", "KNEE_CDS_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
     proc = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--port", str(free_port())],
                           cwd=RUN_DIR, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2

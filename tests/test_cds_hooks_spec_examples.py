@@ -1,6 +1,6 @@
 """The CDS Hooks specification's own example requests (tests/data/cds-hooks-examples/, source in its
 README) answer without a 5xx: 200 with well-formed cards, or 412 with an OperationOutcome saying why the
-patient could not be read."""
+patient could not be read. The service runs in process; the FHIR stub it reads from is a real server."""
 from __future__ import annotations
 
 import copy
@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.support.fhir_stub import FhirStub
 from tests.support.vignettes import validate_cards
@@ -44,10 +43,15 @@ def example_request(name: str) -> dict:
     return body
 
 
-def verdict(resp: requests.Response) -> list[str]:
+@pytest.fixture(scope="module")
+def client(make_app):
+    return make_app().test_client()
+
+
+def verdict(resp) -> list[str]:
     if resp.status_code >= 500:
         return [f"HTTP {resp.status_code}: {resp.text[:300]}"]
-    body = resp.json()
+    body = resp.json
     if resp.status_code == 200:
         return validate_cards(body)
     if resp.status_code == 412:
@@ -65,7 +69,7 @@ def test_every_example_file_is_listed_with_its_source():
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", sorted(FILES))
-def test_spec_example_answers_without_5xx(service_server, name, mode):
+def test_spec_example_answers_without_5xx(client, name, mode):
     body = example_request(name)
     with FhirStub() as stub:
         if mode == "without-fhir-server":
@@ -84,33 +88,32 @@ def test_spec_example_answers_without_5xx(service_server, name, mode):
                     stub.add_resource({"resourceType": "Encounter", "id": eid, "status": "in-progress",
                                        "subject": {"reference": "Patient/1288992"}})
                 expected = {200}
-        resp = requests.post(f"{service_server.base_url}/cds-services/{SERVICE[body['hook']]}", json=body,
-                             timeout=60)
+        resp = client.post(f"/cds-services/{SERVICE[body['hook']]}", json=body)
     if "userId" not in body["context"]:
         # the stored patient-view page is hook version 1.0, before CDS Hooks 2.0 made userId required:
         # the answer is the contract §7 400 naming the missing field
-        assert resp.status_code == 400 and resp.json()["issue"][0]["expression"] == ["context.userId"]
+        assert resp.status_code == 400 and resp.json["issue"][0]["expression"] == ["context.userId"]
         return
     assert not verdict(resp), verdict(resp)
     assert resp.status_code in expected, resp.text[:500]
 
 
-def test_prefetch_data_example_uses_the_patient_without_id_and_names_what_is_missing(service_server):
+def test_prefetch_data_example_uses_the_patient_without_id_and_names_what_is_missing(client):
     """The spec's prefetch example: a Patient without id (the context's patient), a key the service
     does not know, no fhirServer: 200, and the unread keys are named, never read as 'nothing recorded'."""
     body = example_request("example-prefetch-data.json")
-    resp = requests.post(f"{service_server.base_url}/cds-services/knee-pain-triage", json=body, timeout=60)
+    resp = client.post("/cds-services/knee-pain-triage", json=body)
     assert resp.status_code == 200, resp.text[:500]
-    cards = resp.json()["cards"]
+    cards = resp.json["cards"]
     text = " ".join(c["detail"] for c in cards)
     assert cards and "could not be read" in text and "Observation" in text
 
 
-def test_full_example_without_a_patient_key_is_412_naming_the_patient(service_server):
+def test_full_example_without_a_patient_key_is_412_naming_the_patient(client):
     """The spec's full example prefetches its patient under its own key ("patientToGreet"), not this
     service's "patient": without a reachable fhirServer the patient cannot be read (contract §7: 412)."""
     body = example_request("calling-a-cds-service.json")
     del body["fhirServer"], body["fhirAuthorization"]
-    resp = requests.post(f"{service_server.base_url}/cds-services/knee-pain-triage", json=body, timeout=60)
+    resp = client.post("/cds-services/knee-pain-triage", json=body)
     assert resp.status_code == 412
-    assert "patient" in resp.json()["issue"][0]["diagnostics"].lower()
+    assert "patient" in resp.json["issue"][0]["diagnostics"].lower()

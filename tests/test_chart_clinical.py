@@ -3,7 +3,7 @@ import pytest
 
 from cds_hooks.domain import Unreadable
 from service.terminology.site_maps import load_terminology
-from tests.chart_fixtures import (ICD, LOINC, RXNORM, SNOMED, condition, facts_of, ka_obs, med_request, obs,
+from tests.support.chart_fixtures import (ICD, LOINC, RXNORM, SNOMED, condition, facts_of, ka_obs, med_request, obs,
                                   procedure, qty)
 
 RX = lambda code: {"coding": [{"system": RXNORM, "code": code}]}

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-import requests
 
-from tests.chart_fixtures import ICD, KA, facts_of
+from tests.support.chart_fixtures import ICD, KA, facts_of
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 PRECISIONS = {   # value -> the time the rules read (§1.1 item 3)
@@ -164,7 +163,7 @@ BIRTH_DATES = [1974, 0, -1, 1.5, True, False, [], ["1974"], {}, {"value": "1974"
 
 
 @pytest.mark.parametrize("hook", sorted(HOOK_SERVICES))
-def test_http_birth_date_of_any_type_never_500(service_server, hook):
+def test_http_birth_date_of_any_type_never_500(client, hook):
     from tests.support.protocol_requests import hook_body
     failures = []
     for birth in BIRTH_DATES:
@@ -174,13 +173,13 @@ def test_http_birth_date_of_any_type_never_500(service_server, hook):
             {"resource": {"resourceType": "Condition", "id": "c1", "subject": {"reference": "Patient/p1"},
                           "code": {"coding": [{"system": "http://snomed.info/sct", "code": "128053003"}]},
                           "onsetDateTime": birth}, "search": "match"}]}
-        resp = requests.post(service_server.url(f"/cds-services/{HOOK_SERVICES[hook]}"), json=body, timeout=30)
-        if resp.status_code != 200 or not isinstance(resp.json().get("cards"), list):
+        resp = client.post(f"/cds-services/{HOOK_SERVICES[hook]}", json=body)
+        if resp.status_code != 200 or not isinstance(resp.json.get("cards"), list):
             failures.append((birth if not isinstance(birth, str) else birth[:20], resp.status_code, resp.text[:200]))
     assert not failures, failures
 
 
-def test_http_card_names_the_patient_whose_birth_date_was_unusable(service_server):
+def test_http_card_names_the_patient_whose_birth_date_was_unusable(client):
     from tests.support.vignettes import build_request, load_vignette, make_now, prepare, VIGNETTE_DIR
     loaded = prepare(load_vignette(VIGNETTE_DIR / "V01.json"), make_now())
     for birth, flag, words in [("2999-01-01", "future-date", "later than now"),
@@ -189,9 +188,9 @@ def test_http_card_names_the_patient_whose_birth_date_was_unusable(service_serve
         body = build_request(loaded)
         body["prefetch"]["patient"]["birthDate"] = birth
         pid = body["prefetch"]["patient"]["id"]
-        resp = requests.post(service_server.url("/cds-services/knee-pain-triage"), json=body, timeout=30)
+        resp = client.post("/cds-services/knee-pain-triage", json=body)
         assert resp.status_code == 200
-        cards = resp.json()["cards"]
+        cards = resp.json["cards"]
         assert cards
         for card in cards:
             assert flag in card["extension"]["example.knee-cds"]["flags"]
@@ -199,7 +198,7 @@ def test_http_card_names_the_patient_whose_birth_date_was_unusable(service_serve
 
 
 @pytest.mark.parametrize("hook", ["order-select", "order-sign"])
-def test_http_draft_order_dates_of_any_precision_or_type(service_server, hook):
+def test_http_draft_order_dates_of_any_precision_or_type(client, hook):
     from tests.support.protocol_requests import hook_body
     from tests.support.vignettes import ORDERABLE_SYSTEM
     failures = []
@@ -212,7 +211,7 @@ def test_http_draft_order_dates_of_any_precision_or_type(service_server, hook):
         draft["authoredOn"] = value
         body["context"]["draftOrders"]["entry"].append({"resource": {
             **draft, "id": "sr2", "occurrenceDateTime": None, "occurrencePeriod": {"start": value, "end": value}}})
-        resp = requests.post(service_server.url(f"/cds-services/{HOOK_SERVICES[hook]}"), json=body, timeout=30)
+        resp = client.post(f"/cds-services/{HOOK_SERVICES[hook]}", json=body)
         if resp.status_code != 200:
             failures.append((value, resp.status_code, resp.text[:200]))
     assert not failures, failures

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 import pytest
 
 from service.chart.dates import months_before, parse_time
-from tests.chart_fixtures import LOINC, facts_of, ka_obs, obs, qty
+from tests.support.chart_fixtures import LOINC, facts_of, ka_obs, obs, qty
 
 TEMP, HR, SPO2, CRP, URATE = "8310-5", "8867-4", "59408-5", "1988-5", "3084-1"
 

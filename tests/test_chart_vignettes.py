@@ -3,7 +3,7 @@ import pytest
 
 from service.chart.facts import Facts
 from service.chart.units import compare
-from tests.chart_fixtures import NOW, VIGNETTES, chart_of, load_vignette, vignette_context, vignette_facts
+from tests.support.chart_fixtures import NOW, VIGNETTES, chart_of, load_vignette, vignette_context, vignette_facts
 
 NAMES = sorted(p.stem for p in VIGNETTES.glob("*.json"))
 

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 from service.tools import examples
 from service.cli import main
@@ -36,6 +35,11 @@ def _knee_cds() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "service.cli"]
 
 
+@pytest.fixture(scope="module")
+def client(make_app):
+    return make_app().test_client()
+
+
 @pytest.fixture
 def clean_env(monkeypatch):
     for name in list(os.environ):
@@ -47,7 +51,7 @@ def clean_env(monkeypatch):
 
 
 @pytest.mark.parametrize("example", [e for e in examples.examples() if not e.config], ids=lambda e: e.id)
-def test_triage_prints_the_tier_the_service_answers(tmp_path, capsys, clean_env, service_server, example):
+def test_triage_prints_the_tier_the_service_answers(tmp_path, capsys, clean_env, client, example):
     """The Bundle of each public case, through `knee-cds triage` and through the running service."""
     path = tmp_path / "chart.json"
     # the three Bundle types a user may hold a chart in, in turn over the cases
@@ -58,8 +62,7 @@ def test_triage_prints_the_tier_the_service_answers(tmp_path, capsys, clean_env,
     rendered = examples.example_chart(example)
     body = build_request(rendered.chart, service_for(example.hook), rendered.draft_orders,
                          context_overrides=rendered.context)
-    served = requests.post(service_server.url(f"/cds-services/{service_for(example.hook).id}"), json=body,
-                           timeout=60).json()
+    served = client.post(f"/cds-services/{service_for(example.hook).id}", json=body).json
     tiers = [[c["extension"]["example.knee-cds"]["tier"] for c in r["cards"]] for r in (printed, served)]
     assert tiers[0] == tiers[1]
     assert main(["triage", str(path), "--hook", example.hook]) == 0

@@ -11,7 +11,7 @@ import pytest
 
 from service.config import (SERVER_VARIABLES, SERVICE_VARIABLES, ConfigError, LogFormat, check_startup,
                             load_settings, warn_unknown_variables)
-from tests.support.service_server import REPO, _clean_env, free_port
+from tests.support.service_server import REPO, free_port, server_env
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 PASSWORD = "s3cret-pw"
@@ -131,7 +131,7 @@ def test_every_variable_the_deploy_files_set_is_known():
 def _gunicorn(env, tmp_path):
     return subprocess.run([str(GUNICORN), "-c", str(REPO / "deploy" / "gunicorn.conf.py"),
                            "--bind", f"127.0.0.1:{free_port()}"],
-                          cwd=tmp_path, env=_clean_env(env), capture_output=True, text=True, timeout=60)
+                          cwd=tmp_path, env=server_env(env), capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize("env,name", [

@@ -6,7 +6,6 @@ import re
 from datetime import datetime, timezone
 
 import pytest
-import requests
 
 from service import cli
 from service.tools import examples
@@ -96,11 +95,11 @@ def test_cli_lists_the_examples(capsys):
     assert [line.split("\t")[0] for line in lines] == examples.example_ids()
 
 
-def test_every_example_request_is_answered_by_the_running_service(service_server):
+def test_every_example_request_is_answered_by_the_service(client):
     by_hook = {s.hook: s.id for s in knee_services()}
     for example_id in examples.example_ids():
         service, body = examples.example_request(examples.load_example(example_id))
         assert by_hook[body["hook"]] == service.id
-        answer = requests.post(service_server.url(f"/cds-services/{service.id}"), json=body, timeout=60)
+        answer = client.post(f"/cds-services/{service.id}", json=body)
         assert answer.status_code == 200, (example_id, answer.text[:500])
-        assert validate_cards(answer.json()) == [], example_id
+        assert validate_cards(answer.json) == [], example_id

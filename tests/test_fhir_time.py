@@ -1,4 +1,4 @@
-"""service/fhir_time.py: every FHIR date precision, the §1.1 points, spans, and what is not a date."""
+"""service/chart/dates.py: every FHIR date precision, the §1.1 points, spans, and what is not a date."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

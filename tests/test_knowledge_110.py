@@ -123,7 +123,7 @@ def test_ra_on_methotrexate_with_leg_swelling_is_unlikely_and_gets_a_ddimer_not_
 
 
 def test_chart_methotrexate_started_this_month_is_not_cancer_treatment():
-    from tests.chart_fixtures import ICD, condition as fhir_condition, facts_of, med_request
+    from tests.support.chart_fixtures import ICD, condition as fhir_condition, facts_of, med_request
     facts = facts_of([fhir_condition(ICD, "M06.9", id="ra", onset="@now-5y"),
                       med_request("1544403", id="mtx", authored="@now-10d")])
     assert facts.cancer_treatment == []
@@ -504,7 +504,7 @@ def test_pe_p6_ddimer_with_unknown_pregnancy_gets_the_test_after_the_emergency_l
 
 
 def test_chart_reads_negative_and_positive_pregnancy_tests():
-    from tests.chart_fixtures import LOINC, facts_of, obs
+    from tests.support.chart_fixtures import LOINC, facts_of, obs
     interp = lambda code: {"interpretation": [{"coding": [{  # noqa: E731
         "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": code}]}]}
     facts = facts_of([obs(LOINC, "2106-3", id="hcg-neg", when="@now-2h", **interp("NEG"))],

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.service_server import REPO, _clean_env, free_port
+from tests.support.service_server import REPO, free_port, server_env
 from tests.support.vignettes import VIGNETTE_DIR
 
 SOURCE_PACKAGES = ("cds_hooks", "service")
@@ -123,7 +123,7 @@ def test_data_is_read_through_the_package():
 def _serve_and_call(target: Path, workdir: Path) -> dict:
     """Run `knee-cds` from ``target`` (a pip --target folder; dependencies from this environment) in
     ``workdir``: write V01's request, start the service, send it; returns the response JSON."""
-    env = _clean_env({"KNEE_CDS_DATABASE_URL": f"sqlite:///{workdir / 'store.sqlite3'}"})
+    env = server_env({"KNEE_CDS_DATABASE_URL": f"sqlite:///{workdir / 'store.sqlite3'}"})
     env["PYTHONPATH"] = str(target)   # the installed copy first, never the checkout
     probe = subprocess.run([sys.executable, "-c", "import service, cds_hooks; print(service.__file__); "
                             "print(cds_hooks.__file__)"], cwd=workdir, env=env, capture_output=True,

@@ -2,12 +2,8 @@
 import pytest
 
 from service.pathways import knee_injury
-from tests.support.msk_facts import (NOW, condition, days_ago, make_facts, make_triage, not_suggested, procedure,
-                                     suggested)
-
-OTTAWA_NEG = {"bear-weight-4-steps": True, "knee-flexion-90": True, "isolated-patellar-tenderness": False,
-              "fibular-head-tenderness": False, "knee-deformity": False}
-
+from tests.support.msk_facts import (NOW, OTTAWA_NEG, condition, days_ago, make_facts, make_triage, not_suggested,
+                                     procedure, suggested)
 
 def run(age=30, *, mechanism="twist", days=1, ka=None, **kw):
     items = {"injury-mechanism": mechanism, "injury-date": days_ago(days), **OTTAWA_NEG, **(ka or {})}

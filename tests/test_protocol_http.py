@@ -1,12 +1,13 @@
-"""HTTP contract (contract §1, §2, §7, §8 CORS) against a real server process with the fake domain."""
+"""HTTP contract (contract §1, §2, §7, §8 CORS) with the fake domain: in process through Flask's test
+client, and on a real server process for what only a socket shows (body size limits, chunked bodies)."""
 from __future__ import annotations
 
 import json
 import socket
 
 import pytest
-import requests
 
+from tests.support.fake_domain import FakeDomain
 from tests.support.protocol_requests import hook_body
 
 SERVICES = {
@@ -20,17 +21,22 @@ COMMON_KEYS = {"patient", "encounters", "conditions", "observations", "medicatio
 
 
 @pytest.fixture(scope="module")
+def client(make_app):
+    return make_app(domain=FakeDomain()).test_client()
+
+
+@pytest.fixture(scope="module")
 def server(fake_service_server):
     return fake_service_server
 
 
-def post(server, path, body, **kw):
-    return requests.post(server.url(path), json=body, timeout=10, **kw)
+def post(client, path, body, **kw):
+    return client.post(path, json=body, **kw)
 
 
 def assert_outcome(resp, status, expression=None):
     assert resp.status_code == status, resp.text
-    body = resp.json()
+    body = resp.json
     assert body["resourceType"] == "OperationOutcome"
     assert body["issue"] and all(i["severity"] == "error" and i["code"] for i in body["issue"])
     assert "Traceback" not in resp.text
@@ -50,10 +56,10 @@ def assert_no_empty(value, path="$"):
             assert_no_empty(v, f"{path}[{i}]")
 
 
-def test_discovery_lists_the_four_services_with_contract_prefetch(server):
-    resp = requests.get(server.url("/cds-services"), timeout=10)
+def test_discovery_lists_the_four_services_with_contract_prefetch(client):
+    resp = client.get("/cds-services")
     assert resp.status_code == 200
-    services = {s["id"]: s for s in resp.json()["services"]}
+    services = {s["id"]: s for s in resp.json["services"]}
     assert {k: s["hook"] for k, s in services.items()} == SERVICES
     for sid, service in services.items():
         assert service["title"] and service["description"]
@@ -65,72 +71,71 @@ def test_discovery_lists_the_four_services_with_contract_prefetch(server):
 
 
 @pytest.mark.parametrize("service_id,hook", SERVICES.items())
-def test_each_service_answers_with_uuids_and_no_empty_fields(server, service_id, hook):
-    resp = post(server, f"/cds-services/{service_id}", hook_body(hook))
+def test_each_service_answers_with_uuids_and_no_empty_fields(client, service_id, hook):
+    resp = post(client, f"/cds-services/{service_id}", hook_body(hook))
     assert resp.status_code == 200, resp.text
     assert resp.headers["Content-Type"].startswith("application/json")
-    cards = resp.json()["cards"]
+    cards = resp.json["cards"]
     assert len(cards) == 1
     assert cards[0]["uuid"] and cards[0]["suggestions"][0]["uuid"]
     assert "overrideReasons" not in cards[0] and "links" not in cards[0]
     assert_no_empty(cards)
 
 
-def test_empty_cards_is_the_only_empty_field(server):
-    resp = post(server, "/cds-services/knee-pain-triage", hook_body("patient-view", patient_id="no-cards"))
+def test_empty_cards_is_the_only_empty_field(client):
+    resp = post(client, "/cds-services/knee-pain-triage", hook_body("patient-view", patient_id="no-cards"))
     assert resp.status_code == 200
-    assert resp.json() == {"cards": []}
+    assert resp.json == {"cards": []}
 
 
-def test_hook_mismatch_is_400_naming_hook(server):
-    resp = post(server, "/cds-services/knee-pain-triage", hook_body("order-sign"))
+def test_hook_mismatch_is_400_naming_hook(client):
+    resp = post(client, "/cds-services/knee-pain-triage", hook_body("order-sign"))
     assert_outcome(resp, 400, "hook")
 
 
 @pytest.mark.parametrize("field,hook", [("patientId", "patient-view"), ("userId", "order-sign"),
                                         ("encounterId", "encounter-start"), ("draftOrders", "order-sign"),
                                         ("selections", "order-select")])
-def test_missing_context_field_is_400_naming_it(server, field, hook):
+def test_missing_context_field_is_400_naming_it(client, field, hook):
     body = hook_body(hook)
     del body["context"][field]
     sid = {v: k for k, v in SERVICES.items()}[hook]
-    assert_outcome(post(server, f"/cds-services/{sid}", body), 400, f"context.{field}")
+    assert_outcome(post(client, f"/cds-services/{sid}", body), 400, f"context.{field}")
 
 
-def test_fhir_authorization_without_fhir_server_is_400(server):
+def test_fhir_authorization_without_fhir_server_is_400(client):
     body = hook_body("patient-view")
     body["fhirAuthorization"] = {"access_token": "t", "token_type": "Bearer", "expires_in": 300,
                                  "scope": "patient/*.read", "subject": "cds"}
-    assert_outcome(post(server, "/cds-services/knee-pain-triage", body), 400, "fhirServer")
+    assert_outcome(post(client, "/cds-services/knee-pain-triage", body), 400, "fhirServer")
 
 
-def test_unknown_service_and_path_are_404(server):
-    assert_outcome(post(server, "/cds-services/nope", hook_body("patient-view")), 404)
-    assert_outcome(requests.get(server.url("/nothing-here"), timeout=10), 404)
-    assert_outcome(post(server, "/cds-services/nope/feedback", {"feedback": []}), 404)
+def test_unknown_service_and_path_are_404(client):
+    assert_outcome(post(client, "/cds-services/nope", hook_body("patient-view")), 404)
+    assert_outcome(client.get("/nothing-here"), 404)
+    assert_outcome(post(client, "/cds-services/nope/feedback", {"feedback": []}), 404)
 
 
 @pytest.mark.parametrize("method,path", [("PUT", "/cds-services"), ("POST", "/cds-services"),
                                          ("GET", "/cds-services/knee-pain-triage"),
                                          ("DELETE", "/cds-services/knee-pain-triage"),
                                          ("GET", "/cds-services/knee-pain-triage/feedback")])
-def test_wrong_method_is_405(server, method, path):
-    resp = requests.request(method, server.url(path), timeout=10)
+def test_wrong_method_is_405(client, method, path):
+    resp = client.open(path, method=method)
     assert_outcome(resp, 405)
     assert "Allow" in resp.headers
 
 
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "text/json"])
-def test_non_json_content_type_is_415(server, content_type):
+def test_non_json_content_type_is_415(client, content_type):
     headers = {"Content-Type": content_type} if content_type else {}
-    resp = requests.post(server.url("/cds-services/knee-pain-triage"), data=json.dumps(hook_body("patient-view")),
-                         headers=headers, timeout=10)
+    resp = client.post("/cds-services/knee-pain-triage", data=json.dumps(hook_body("patient-view")), headers=headers)
     assert_outcome(resp, 415)
 
 
-def test_fhir_json_content_type_is_accepted(server):
-    resp = requests.post(server.url("/cds-services/knee-pain-triage"), data=json.dumps(hook_body("patient-view")),
-                         headers={"Content-Type": "application/fhir+json; charset=utf-8"}, timeout=10)
+def test_fhir_json_content_type_is_accepted(client):
+    resp = client.post("/cds-services/knee-pain-triage", data=json.dumps(hook_body("patient-view")),
+                       headers={"Content-Type": "application/fhir+json; charset=utf-8"})
     assert resp.status_code == 200
 
 
@@ -194,30 +199,30 @@ def test_small_chunked_body_is_read(server):
     assert status == 200
 
 
-def test_patient_null_or_absent_without_fhir_server_is_412(server):
+def test_patient_null_or_absent_without_fhir_server_is_412(client):
     body = hook_body("patient-view")
     body["prefetch"]["patient"] = None
-    assert_outcome(post(server, "/cds-services/knee-pain-triage", body), 412)
+    assert_outcome(post(client, "/cds-services/knee-pain-triage", body), 412)
     del body["prefetch"]["patient"]
-    assert_outcome(post(server, "/cds-services/knee-pain-triage", body), 412)
+    assert_outcome(post(client, "/cds-services/knee-pain-triage", body), 412)
 
 
-def test_domain_failure_is_an_outcome_without_trace(server):
-    resp = post(server, "/cds-services/knee-pain-triage", hook_body("patient-view", patient_id="boom"))
+def test_domain_failure_is_an_outcome_without_trace(client):
+    resp = post(client, "/cds-services/knee-pain-triage", hook_body("patient-view", patient_id="boom"))
     body = assert_outcome(resp, 500)
     assert "must not leak" not in resp.text and "RuntimeError" not in resp.text
     assert body["issue"][0]["code"] == "exception"
 
 
-def test_cors_preflight_and_response_headers(server):
-    pre = requests.options(server.url("/cds-services/knee-pain-triage"), timeout=10, headers={
+def test_cors_preflight_and_response_headers(client):
+    pre = client.options("/cds-services/knee-pain-triage", headers={
         "Origin": "https://ehr.example.org", "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "authorization, content-type"})
     assert pre.status_code in (200, 204)
     assert pre.headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in pre.headers["Access-Control-Allow-Methods"]
     assert "Authorization" in pre.headers["Access-Control-Allow-Headers"]
-    resp = requests.get(server.url("/cds-services"), headers={"Origin": "https://ehr.example.org"}, timeout=10)
+    resp = client.get("/cds-services", headers={"Origin": "https://ehr.example.org"})
     assert resp.headers["Access-Control-Allow-Origin"] == "*"
-    err = post(server, "/cds-services/knee-pain-triage", {"x": 1}, headers={"Origin": "https://a.example"})
+    err = post(client, "/cds-services/knee-pain-triage", {"x": 1}, headers={"Origin": "https://a.example"})
     assert err.status_code == 400 and err.headers["Access-Control-Allow-Origin"] == "*"

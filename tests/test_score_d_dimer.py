@@ -3,15 +3,8 @@ from datetime import timedelta
 
 import pytest
 
-from service.chart.facts import DDimer
 from service.scores.d_dimer import interpret, lab_verdict
-from tests.support.msk_facts import NOW, make_facts, q, src
-
-
-def dd(value, high=500.0, assay="feu", comparator=None, interp=(), hours=2):
-    t = NOW - timedelta(hours=hours)
-    return DDimer(src("Observation/dd", t), t, assay, q(value, "ug/L", comparator) if value is not None else None,
-                  list(interp), q(high, "ug/L") if high else None)
+from tests.support.msk_facts import NOW, dd, make_facts
 
 
 def run(d, age=60, adjusted=False, unlikely=True, population="adult", img=False, ac="none", start=None):

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from cds_hooks.store import Store
+from tests.support.fake_domain import FakeDomain
 from tests.support.postgres import PostgresServer, unprivileged_prefix
 from tests.support.protocol_requests import hook_body
 from tests.support.store_faults import module_store_url, wait_until
@@ -99,14 +100,23 @@ def test_a_postgresql_outage_heals_without_a_restart(service_server_factory, pos
 # --------------------------------------------------------------------------- permanent errors
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server_on(request, service_server_factory, tmp_path_factory):
-    """One server per store for the module; tests tell their rows apart by unique values."""
-    url = module_store_url(request, tmp_path_factory, "faults")
-    return service_server_factory({"KNEE_CDS_DATABASE_URL": url}, fake_domain=True)
+def store_on(request, tmp_path_factory) -> str:
+    """One database per store for the module; tests tell their rows apart by unique values."""
+    return module_store_url(request, tmp_path_factory, "faults")
 
 
-def rows_for(server, card_uuid: str) -> list[dict]:
-    return [r for r in Store(server.database_url).feedback_rows() if r["card_uuid"] == card_uuid]
+@pytest.fixture(scope="module")
+def client(make_app, store_on):
+    return make_app({"KNEE_CDS_DATABASE_URL": store_on}, domain=FakeDomain()).test_client()
+
+
+@pytest.fixture(scope="module")
+def server_on(service_server_factory, store_on):
+    return service_server_factory({"KNEE_CDS_DATABASE_URL": store_on}, fake_domain=True)
+
+
+def rows_for(database_url: str, card_uuid: str) -> list[dict]:
+    return [r for r in Store(database_url).feedback_rows() if r["card_uuid"] == card_uuid]
 
 
 @pytest.mark.parametrize("item, expression", [
@@ -115,39 +125,40 @@ def rows_for(server, card_uuid: str) -> list[dict]:
     ({"overrideReason": {"reason": {"code": "c", "display": "\x00"}}}, "feedback[0].overrideReason.reason.display"),
     ({"card": "card\x00uuid"}, "feedback[0].card"),
 ])
-def test_nul_in_feedback_is_a_400_naming_the_field(server_on, item, expression):
+def test_nul_in_feedback_is_a_400_naming_the_field(client, store_on, item, expression):
     item = dict(item)
     card = item.pop("card", f"c-nul-{uuid.uuid4()}")
-    resp = requests.post(server_on.url(f"{TRIAGE}/feedback"), timeout=30, json=feedback_body(card, **item))
+    resp = client.post(f"{TRIAGE}/feedback", json=feedback_body(card, **item))
     assert resp.status_code == 400, resp.text
-    [issue] = resp.json()["issue"]
+    [issue] = resp.json["issue"]
     assert issue["expression"] == [expression] and "U+0000" in issue["diagnostics"]
-    assert rows_for(server_on, card) == []
+    assert rows_for(store_on, card) == []
 
 
 @pytest.mark.parametrize("timestamp", ["9999-12-31T23:30:00-01:00", "0001-01-01T00:30:00+01:00"])
-def test_an_outcome_timestamp_beyond_the_calendar_in_utc_is_a_400(server_on, timestamp):
+def test_an_outcome_timestamp_beyond_the_calendar_in_utc_is_a_400(client, store_on, timestamp):
     card = f"c-{uuid.uuid4()}"
-    resp = requests.post(server_on.url(f"{TRIAGE}/feedback"), timeout=30,
-                         json={"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": timestamp}]})
+    resp = client.post(f"{TRIAGE}/feedback",
+                       json={"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": timestamp}]})
     assert resp.status_code == 400, resp.text
-    assert resp.json()["issue"][0]["expression"] == ["feedback[0].outcomeTimestamp"]
-    assert rows_for(server_on, card) == []
+    assert resp.json["issue"][0]["expression"] == ["feedback[0].outcomeTimestamp"]
+    assert rows_for(store_on, card) == []
 
 
 @pytest.mark.parametrize("timestamp, stored", [
     ("9999-12-31T22:30:00-01:00", datetime(9999, 12, 31, 23, 30)),
     ("0001-01-01T01:30:00+01:00", datetime(1, 1, 1, 0, 30)),
 ])
-def test_an_outcome_timestamp_at_the_calendar_edge_is_stored(server_on, timestamp, stored):
+def test_an_outcome_timestamp_at_the_calendar_edge_is_stored(client, store_on, timestamp, stored):
     card = f"c-{uuid.uuid4()}"
-    resp = requests.post(server_on.url(f"{TRIAGE}/feedback"), timeout=30,
-                         json={"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": timestamp}]})
+    resp = client.post(f"{TRIAGE}/feedback",
+                       json={"feedback": [{"card": card, "outcome": "overridden", "outcomeTimestamp": timestamp}]})
     assert resp.status_code == 200, resp.text
-    assert [r["outcome_timestamp"] for r in rows_for(server_on, card)] == [stored]
+    assert [r["outcome_timestamp"] for r in rows_for(store_on, card)] == [stored]
 
 
 def test_nul_and_control_characters_in_a_hook_call_keep_the_audit_row_and_the_log_clean(server_on):
+    """A real server process: what it writes to its log is the point."""
     body = hook_body("patient-view")
     tag = uuid.uuid4().hex
     forged = f"{tag}\x00\ndef 2026-03-02 ERROR forged line\r\x1b[31m"

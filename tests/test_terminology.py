@@ -90,3 +90,14 @@ def test_anticoagulant_metadata():
 
 def test_set_codes_for_cards():
     assert [c["code"] for c in T.set_codes("override-reason")] == [c["code"] for c in DATA["override-reason"]["codes"]]
+
+
+def test_mapping_files_are_read_one_way_and_say_what_is_wrong(tmp_path):
+    from service.terminology.mapping_files import MappingFileError, read_json_file
+
+    assert read_json_file(CODESETS_PATH) == DATA
+    with pytest.raises(MappingFileError, match="missing.json: not found"):
+        read_json_file(tmp_path / "missing.json")
+    (tmp_path / "broken.json").write_text("{", encoding="utf-8")
+    with pytest.raises(MappingFileError, match="broken.json: not readable JSON"):
+        read_json_file(tmp_path / "broken.json")

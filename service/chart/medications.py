@@ -69,7 +69,15 @@ def _medication_codes(r: ReadState, res: dict, kind: str) -> _Coded:
     return _Coded(m1.sets | m2.sets, codings, display, m1.via or m2.via, True)
 
 
-def read_medication(r: ReadState, res: dict, kind: str) -> None:
+def read_medication_request(r: ReadState, res: dict) -> None:
+    _read_medication(r, res, "MedicationRequest")
+
+
+def read_medication_statement(r: ReadState, res: dict) -> None:
+    _read_medication(r, res, "MedicationStatement")
+
+
+def _read_medication(r: ReadState, res: dict, kind: str) -> None:
     status = as_text(res.get("status"))
     if status not in (MR_COUNTED if kind == "MedicationRequest" else MS_COUNTED):
         return                                                    # §1.2

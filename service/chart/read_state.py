@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterable
 from cds_hooks.domain import Chart
 from service.chart.dates import parse_fhir_time
 from service.chart.facts import Facts, Source, Value
-from service.chart.fhir_json import shown_value
+from service.chart.fhir_json import resource_ref, shown_value
 from service.chart.windows import FUTURE_TOLERANCE
 from service.terminology.code_sets import Terminology
 
@@ -51,12 +51,14 @@ class ReadState:
     def note_via(self, via_maps: Iterable[str]) -> None:
         self.facts.site_maps_used.update(via_maps)
 
-    def guarded(self, ref: str, fn: Callable[[], None]) -> None:
-        """Last line of leniency: a resource that still trips the reader is skipped, with a note."""
+    def guarded(self, read: Callable[["ReadState", dict], None], res: dict) -> None:
+        """``read(self, res)``, as the last line of leniency: a resource that still trips the reader is
+        skipped, with a note."""
         try:
-            fn()
+            read(self, res)
         except Exception as exc:   # noqa: BLE001 - contract §2: never fail on odd input
-            self.note("data-quality", f"{ref} could not be read ({type(exc).__name__}); it was skipped")
+            self.note("data-quality", f"{resource_ref(res)} could not be read ({type(exc).__name__}); "
+                                      "it was skipped")
 
     # ---- times -------------------------------------------------------------------------------
     def read_time(self, ref: str, raw: Any, what: str = "date") -> tuple[datetime | None, set[str]]:

@@ -8,14 +8,14 @@ concept.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import partial
 
 from cds_hooks.domain import Chart
 from service.chart.anticoagulation import read_anticoagulation
 from service.chart.chart_contents import group_resources, note_skipped, read_unreadable
 from service.chart.facts import Facts
-from service.chart.fhir_json import resource_ref
 from service.chart.history import read_condition, read_encounter, read_procedure
-from service.chart.medications import medication_use, read_medication
+from service.chart.medications import medication_use, read_medication_request, read_medication_statement
 from service.chart.observations import read_observation
 from service.chart.orders import draft_ids, read_order
 from service.chart.patient import read_patient
@@ -46,14 +46,15 @@ def build_facts(chart: Chart, now: datetime, terminology: Terminology, context: 
     by_type = group_resources(r)
     for resource_type, read in _RESOURCE_READERS:     # §1.1, §1.2, §1.3-§1.5, §1.7
         for res in by_type.get(resource_type, ()):
-            r.guarded(resource_ref(res), lambda res=res, read=read: read(r, res))
+            r.guarded(read, res)
     resolve_observations(r)                           # §1.3 latest wins, §1.4 windows
-    for kind in ("MedicationRequest", "MedicationStatement"):                       # §1.12
-        for res in by_type.get(kind, ()):
-            r.guarded(resource_ref(res), lambda res=res, kind=kind: read_medication(r, res, kind))
+    for res in by_type.get("MedicationRequest", ()):  # §1.12
+        r.guarded(read_medication_request, res)
+    for res in by_type.get("MedicationStatement", ()):
+        r.guarded(read_medication_statement, res)
     drafts = draft_ids(r.context)                     # §7.7
     for res in by_type.get("ServiceRequest", ()):
-        r.guarded(resource_ref(res), lambda res=res: read_order(r, res, drafts))
+        r.guarded(partial(read_order, drafts=drafts), res)
     read_setting(r)                                   # §1.11
     medication_use(r)                                 # §1.12 item 3
     read_anticoagulation(r)                           # §1.10

@@ -35,6 +35,8 @@ _RISK_RAISING = {
 }
 _BOOLEAN_ITEMS = frozenset(c for c, kind in KNEE_ASSESSMENT.items() if kind == BOOLEAN)
 _LOWER_IS_RISK = frozenset({"spo2", "sbp"})
+# the flags of a Reading that give a quality line (conflicts and superseded values carry theirs)
+_NOTED = frozenset({"preliminary", "undated", "conflict", "superseded"})
 
 
 def _risk_rank(concept: str, value: Any) -> float:
@@ -115,17 +117,20 @@ def resolve_observations(r: ReadState) -> None:
         reading = resolve(code, values, r.now, windows.KA_WINDOWS.get(code, windows.KA_DEFAULT))
         if reading is not None:
             f.ka[code] = reading
-            _note_reading(r, f"ka:{code}", reading)
+            if not _NOTED.isdisjoint(reading.flags):
+                _note_reading(r, f"ka:{code}", reading)
     for key, values in r.vital_values.items():
         reading = resolve(key, values, r.now, windows.VITALS)
         if reading is not None:
             f.vitals[key] = reading
-            _note_reading(r, key.replace("_", " "), reading)
+            if not _NOTED.isdisjoint(reading.flags):
+                _note_reading(r, key.replace("_", " "), reading)
     for key, values in r.lab_values.items():
         reading = resolve(key, values, r.now, windows.LABS[key])
         if reading is not None:
             f.labs[key] = reading
-            _note_reading(r, key.replace("_", " "), reading)
+            if not _NOTED.isdisjoint(reading.flags):
+                _note_reading(r, key.replace("_", " "), reading)
     smoking = resolve("smoking", r.smoking_values, r.now, windows.SMOKING)
     if smoking is not None:
         f.smoking = smoking

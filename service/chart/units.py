@@ -13,6 +13,7 @@ whole range against a threshold and answers True/False only when the range settl
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -79,6 +80,14 @@ _SPELLINGS = {
 }
 # FEU/DDU word on a D-dimer unit (§13 D-dimer item 1): stripped before the unit is read.
 _ASSAY_WORD = re.compile(r"\b(FEU|DDU)\b", re.IGNORECASE)
+_TEN_TO_9 = re.compile(r"(?i)x?10\^9|x10e9")
+_TEN_TO_3 = re.compile(r"(?i)x?10\^3|x10e3")
+_KILO_PREFIX = re.compile(r"^[kK](?=/)")          # "K/uL" -> "10*3/uL"
+# concept -> lower-cased accepted unit -> accepted unit (§13 units are compared case-insensitively)
+_ACCEPTED_BY_LOWER: dict[str, dict[str, str]] = {}
+for _concept, _rule_row in RULES.items():
+    for _unit in _rule_row.factors:
+        _ACCEPTED_BY_LOWER.setdefault(_concept, {}).setdefault(_unit.lower(), _unit)
 
 # Temperature assumption ranges (§13: "a value from 25 to 45 is Cel, from 77 to 113 is [degF]").
 TEMP_ASSUME_CEL = (25.0, 45.0)
@@ -90,14 +99,18 @@ def normalise_unit(text: str | None) -> str | None:
 
     The result is the canonical UCUM spelling when recognised, else the cleaned string (callers then
     compare it case-insensitively with a rule's accepted units)."""
-    if not isinstance(text, str):
-        return None
+    return _normalised(text) if isinstance(text, str) else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalised(text: str) -> str | None:
+    # a pure function of a short string; a chart repeats a handful of unit spellings
     s = text.strip().replace("\u00b5", "u").replace("\u03bc", "u")
     if not s:
         return None
-    s = re.sub(r"(?i)x?10\^9|x10e9", "10*9", s)
-    s = re.sub(r"(?i)x?10\^3|x10e3", "10*3", s)
-    s = re.sub(r"^[kK](?=/)", "10*3", s)          # "K/uL" -> "10*3/uL"
+    s = _TEN_TO_9.sub("10*9", s)
+    s = _TEN_TO_3.sub("10*3", s)
+    s = _KILO_PREFIX.sub("10*3", s)
     return _SPELLINGS.get(s.lower(), s)
 
 
@@ -105,6 +118,11 @@ def strip_assay_word(text: str | None) -> tuple[str | None, str | None]:
     """('mg/L FEU') -> ('mg/L', 'FEU'): §13 D-dimer item 1."""
     if not isinstance(text, str):
         return None, None
+    return _without_assay_word(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _without_assay_word(text: str) -> tuple[str, str | None]:
     m = _ASSAY_WORD.search(text)
     if not m:
         return text, None
@@ -122,13 +140,8 @@ def match_accepted(concept: str, unit: str | None) -> str | None:
     norm = normalise_unit(unit)
     if norm is None:
         return None
-    rule = RULES.get(concept)
-    if rule is None:
-        return None
-    for accepted in rule.factors:
-        if accepted.lower() == norm.lower():
-            return accepted
-    return None
+    accepted = _ACCEPTED_BY_LOWER.get(concept)
+    return accepted.get(norm.lower()) if accepted else None
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ class Match:
 
 
 EMPTY_MATCH = Match(frozenset())
+_NO_SETS: frozenset[str] = frozenset()
 
 
 def coding_key(system: Any, code: Any) -> tuple[str, str] | None:
@@ -218,29 +219,32 @@ class Terminology:
 
     def match(self, element: str, codings: Any) -> Match:
         """Sets that any coding of ``codings`` belongs to, read from ``element`` (terminology §1.3)."""
-        found: set[str] = set()
+        found: frozenset[str] | None = None
         via = ""
         maps: set[str] = set()
+        prefixes = self._prefixes.get(element)
         for coding in _codings(codings):
             key, alias = self.canonical(coding)
             if key is None:
                 continue
-            hit = set(self._members.get((element, *key), ()))
-            if key[0] == ICD10CM:
-                for prefix, name in self._prefixes.get(element, {}).get(key[1][:2], ()):
-                    if key[1].startswith(prefix):
-                        hit.add(name)
-            local = self._local_members.get((element, *key))
+            system, code = key
+            hit = self._members.get((element, system, code), _NO_SETS)
+            if system == ICD10CM and prefixes:
+                by_prefix = [name for prefix, name in prefixes.get(code[:2], ()) if code.startswith(prefix)]
+                if by_prefix:
+                    hit = hit.union(by_prefix)
+            local = self._local_members.get((element, system, code)) if self._local_members else None
             if local is not None and local.set:
-                hit.add(local.set)
+                hit = hit | {local.set}
                 via = via or local.note
                 maps.add(local.map_label)
             elif hit and alias is not None:
                 raw = str(coding.get("code", "")).strip()
                 via = via or f"local code {raw}, site map {alias.site} {alias.version}"
                 maps.add(f"{alias.site} {alias.version}")
-            found |= hit
-        return Match(frozenset(found), via, frozenset(maps)) if found else EMPTY_MATCH
+            if hit:
+                found = hit if found is None else found | hit
+        return Match(found, via, frozenset(maps)) if found else EMPTY_MATCH
 
     def sets_for(self, element: str, codings: Any) -> frozenset[str]:
         return self.match(element, codings).sets
@@ -290,12 +294,13 @@ class Terminology:
 
     # ---- orderables catalog (contract §5) --------------------------------------------------
     def orderables_for(self, codings: Any) -> frozenset[str]:
-        found: set[str] = set()
+        found = _NO_SETS
         for coding in _codings(codings):
             key, _alias = self.canonical(coding)
-            if key is not None:
-                found |= self._orderable_by_code.get(key, frozenset())
-        return frozenset(found)
+            orderables = self._orderable_by_code.get(key) if key is not None else None
+            if orderables:
+                found = found | orderables if found else orderables
+        return found
 
     @property
     def orderable_ids(self) -> tuple[str, ...]:

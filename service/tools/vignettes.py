@@ -8,13 +8,14 @@ Used by ``knee-cds vignettes`` and by the test suite::
     body = build_server_request(loaded, base)                # loaded into a FHIR server, no prefetch
     problems = check_expect(vignette["expect"], response_json) + validate_cards(response_json)
 
-Requests are built by :mod:`service.local_request` (the same builder as the examples, the preview
-page and ``knee-cds triage``); times are rendered by :mod:`service.examples`.
+Requests are built by :mod:`service.tools.local_request` (the same builder as the examples, the
+preview page and ``knee-cds triage``); times are rendered by :mod:`service.tools.examples`.
 """
 from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import uuid
 from dataclasses import dataclass
@@ -42,6 +43,12 @@ FHIR_JSON = "application/fhir+json"
 
 class LoadError(RuntimeError):
     """The FHIR server refused a vignette's resources."""
+
+
+def public_vignette_dir(checkout: Path | str) -> Path:
+    """The public cases for a script of a checkout: ``$KNEE_CDS_VIGNETTES``, else the ``shared/vignettes``
+    folder beside the checkout (contract §9: the folder grows, so it is read at run time)."""
+    return Path(os.environ.get("KNEE_CDS_VIGNETTES") or Path(checkout).parent / "shared" / "vignettes")
 
 
 def vignette_paths(folder: Path | str) -> list[Path]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from service.chart.facts import (
     ConditionFact,
+    DDimer,
     Facts,
     MedicationFact,
     ProcedureFact,
@@ -67,6 +68,18 @@ def medication(ref: str, sets: set[str], display: str = "") -> MedicationFact:
     return MedicationFact(source=src(f"MedicationRequest/{ref}", OBS_TIME, "active", display),
                           kind="MedicationRequest", status="active", sets=frozenset(sets), display=display,
                           resolved=True, start=OBS_TIME, asserted=OBS_TIME, intensity=None)
+
+
+# the five Ottawa knee rule findings, each on the negative side (clinical-rules §6.9)
+OTTAWA_NEG = {"bear-weight-4-steps": True, "knee-flexion-90": True, "isolated-patellar-tenderness": False,
+              "fibular-head-tenderness": False, "knee-deformity": False}
+
+
+def dd(value, high=500.0, assay="feu", comparator=None, interp=(), hours=2) -> DDimer:
+    """A D-dimer result in ug/L ``hours`` before NOW (``value`` None: a result without a number)."""
+    t = NOW - timedelta(hours=hours)
+    return DDimer(src("Observation/dd", t), t, assay, q(value, "ug/L", comparator) if value is not None else None,
+                  list(interp), q(high, "ug/L") if high else None)
 
 
 def make_facts(age: int | None = 40, *, now: datetime = NOW, ka: dict[str, Any] | None = None,

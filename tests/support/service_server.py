@@ -128,7 +128,10 @@ class ServiceServer:
         return self.start()
 
 
-def _clean_env(extra: dict[str, str]) -> dict[str, str]:
+def server_env(extra: dict[str, str]) -> dict[str, str]:
+    """The environment a knee-cds process starts with: this one without its KNEE_CDS_* variables (but
+    KNEE_CDS_TEST_FAKE_DOMAIN), the checkout on PYTHONPATH unless the suite runs the installed wheel,
+    unbuffered output, then ``extra``."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("KNEE_CDS_") or k == "KNEE_CDS_TEST_FAKE_DOMAIN"}
     if not INSTALLED:
@@ -153,7 +156,7 @@ def service_server_factory(tmp_path_factory) -> Callable[..., ServiceServer]:
         if "KNEE_CDS_DATABASE_URL" not in env:
             db_path = Path(db_path) if db_path else workdir / f"store-{index}.sqlite3"
             env["KNEE_CDS_DATABASE_URL"] = f"sqlite:///{db_path}"
-        server = ServiceServer(host=host, port=free_port(host), env=_clean_env(env),
+        server = ServiceServer(host=host, port=free_port(host), env=server_env(env),
                                db_path=Path(db_path) if db_path else None,
                                log_path=workdir / f"server-{index}.log", fake_domain=fake_domain,
                                gunicorn=gunicorn, command_prefix=list(command_prefix or []))

@@ -1,8 +1,8 @@
 """Test-side vignette helpers: where the public cases and the spec live, the spec's knowledge
 version, and a service definition with the contract §2 templates for protocol tests.
 
-The loader, the request builder and the expect checker are the package's (:mod:`service.vignettes`,
-also behind ``knee-cds vignettes``); they are re-exported here so that tests read one module.
+The loader, the request builder and the expect checker are the package's
+(:mod:`service.tools.vignettes`, also behind ``knee-cds vignettes``); they are re-exported here so that tests read one module.
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from service.tools.vignettes import (
     make_now,
     overall_tier,
     prepare,
+    public_vignette_dir,
     score_matches,
     service_for,
     suggested_orderables,
@@ -36,7 +37,7 @@ from service.tools.local_request import evaluate_template  # noqa: F401
 from service.tools.vignettes import vignette_paths as _vignette_paths
 
 REPO = Path(__file__).resolve().parents[2]
-VIGNETTE_DIR = Path(os.environ.get("KNEE_CDS_VIGNETTES", REPO.parent / "shared" / "vignettes"))
+VIGNETTE_DIR = public_vignette_dir(REPO)
 SPEC_DIR = Path(os.environ.get("KNEE_CDS_SPEC", REPO.parent / "shared" / "spec"))
 _KNOWLEDGE_LINE = re.compile(r"^Knowledge version: \*\*`([^`]+)`\*\*", re.MULTILINE)
 

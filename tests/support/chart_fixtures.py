@@ -10,11 +10,10 @@ from typing import Any
 from cds_hooks.domain import Chart
 from service.chart.reader import build_facts
 from service.terminology.code_sets import default_terminology
+from tests.support.vignettes import VIGNETTE_DIR
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
-VIGNETTES = Path(__file__).resolve().parents[2] / "shared" / "vignettes"
-if not VIGNETTES.is_dir():
-    VIGNETTES = Path("/work/shared/vignettes")
+VIGNETTES = VIGNETTE_DIR
 KA = "http://knee-cds.example/fhir/CodeSystem/knee-assessment"
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
