@@ -9,7 +9,16 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class Tier(StrEnum):
+class RankedStrEnum(StrEnum):
+    """A StrEnum whose declaration order is a ranking, most urgent first."""
+
+    @property
+    def rank(self) -> int:
+        """0 for the most urgent member; a lower rank is more urgent."""
+        return type(self)._member_names_.index(self.name)
+
+
+class Tier(RankedStrEnum):
     """Card urgency (contract §4 extension ``tier``), most urgent first: the order is the ranking."""
 
     EMERGENCY_IMMEDIATE = "emergency-immediate"
@@ -19,19 +28,11 @@ class Tier(StrEnum):
     SELF_CARE = "self-care"
 
     @property
-    def rank(self) -> int:
-        """0 for the most urgent tier; a lower rank is more urgent."""
-        return _TIER_ORDER.index(self)
-
-    @property
     def indicator(self) -> str:
         """The CDS Hooks card indicator of this tier (contract §4)."""
         if self in (Tier.EMERGENCY_IMMEDIATE, Tier.EMERGENCY_SAME_DAY):
             return "critical"
         return "warning" if self is Tier.URGENT else "info"
-
-
-_TIER_ORDER = tuple(Tier)
 
 
 def more_urgent(a: str | None, b: str | None) -> Tier | None:
@@ -85,24 +86,24 @@ class Population(StrEnum):
     """Which DVT pathway applies (clinical-rules §3)."""
 
     ADULT = "adult"
-    PREGNANCY = "pregnancy"
-    PAEDIATRIC = "paediatric"
+    PREGNANCY = "pregnancy"            # pregnant or up to 6 weeks postpartum: RCOG GTG 37b
+    PAEDIATRIC = "paediatric"          # under 18, known: an age range crossing 18 stays adult
 
 
 class DvtStatus(StrEnum):
     """Where the DVT question stands after the DVT pathways (clinical-rules §6.3–§6.5)."""
 
     NOT_SUSPECTED = "not-suspected"
-    OPEN = "open"
-    CLOSED = "closed"
+    OPEN = "open"                      # a DVT test is still due: knee imaging waits (§6.3)
+    CLOSED = "closed"                  # confirmed, or excluded by a named rule
 
 
 class WellsClass(StrEnum):
     """Two-level Wells DVT (clinical-rules §4.2); indeterminate when unknown items span the cut-off."""
 
-    LIKELY = "likely"
-    UNLIKELY = "unlikely"
-    INDETERMINATE = "indeterminate"
+    LIKELY = "likely"                  # 2 or more
+    UNLIKELY = "unlikely"              # 1 or less, with every item known
+    INDETERMINATE = "indeterminate"    # handled as likely: absent data never lowers risk
 
 
 class UltrasoundState(StrEnum):
@@ -118,9 +119,9 @@ class PregnancyState(StrEnum):
     """Pregnancy as the chart shows it (clinical-rules §1.9)."""
 
     PREGNANT = "pregnant"
-    POSTPARTUM = "postpartum"
+    POSTPARTUM = "postpartum"          # up to 6 weeks after delivery
     NOT_PREGNANT = "not-pregnant"
-    UNKNOWN = "unknown"
+    UNKNOWN = "unknown"                # asked for where a possible age is 12-50
 
 
 class AnticoagulationState(StrEnum):
@@ -137,10 +138,10 @@ class AnticoagulantIntensity(StrEnum):
 
     THERAPEUTIC = "therapeutic"
     PROPHYLACTIC = "prophylactic"
-    UNKNOWN = "unknown"
+    UNKNOWN = "unknown"                # read as therapeutic by the anticoagulation rule (§1.10)
 
 
-class RequestPriority(StrEnum):
+class RequestPriority(RankedStrEnum):
     """FHIR ``request-priority`` of a ServiceRequest, most urgent first: the order is the ranking
     (clinical-rules §6.16 "keep one": stat > asap > urgent > routine; none counts as routine)."""
 
@@ -148,11 +149,6 @@ class RequestPriority(StrEnum):
     ASAP = "asap"
     URGENT = "urgent"
     ROUTINE = "routine"
-
-    @property
-    def rank(self) -> int:
-        """0 for the most urgent priority; a lower rank is more urgent."""
-        return _PRIORITY_ORDER.index(self)
 
     @classmethod
     def read(cls, value: object) -> "RequestPriority":
@@ -167,7 +163,6 @@ class RequestPriority(StrEnum):
         return cls.URGENT if tier == Tier.URGENT else cls.ROUTINE
 
 
-_PRIORITY_ORDER = tuple(RequestPriority)
 _PRIORITY_CODES = frozenset(p.value for p in RequestPriority)
 
 # The knee imaging tests (contract §5): what waits while DVT is open (clinical-rules §6.3,

@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from cds_hooks.store import flush_all
 from cds_hooks.ops import ReadinessCheck
 from service.config import ConfigError, load_settings
 from service.readiness import domain_checks
@@ -240,6 +241,9 @@ def test_fhir_fetch_latency_and_failures_by_resource_type(ops_app):
 
 def test_the_stores_audit_counters_become_metrics(ops_app):
     app = ops_app()
+    # the audit-row counter is the process's: rows other apps of this session still have queued
+    # (the writer lingers to batch them) must be written before the "before" reading
+    assert flush_all(10)
     before = sample("knee_cds_audit_rows_total", result="written")
     assert app.test_client().post(TRIAGE, json=hook_body("patient-view")).status_code == 200
     assert app.extensions["cds_hooks"].store.flush(10)

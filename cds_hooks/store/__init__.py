@@ -10,7 +10,7 @@
 Shutdown: call ``close_all(timeout)`` (or ``store.close(timeout)``) at process exit, e.g. from
 gunicorn's ``worker_exit`` hook, so queued audit rows are written; ``atexit`` does it too.
 """
-from .database import InvalidValue, Store, StoreUnavailable, close_all, utc_naive
+from .database import InvalidValue, Store, StoreUnavailable, close_all, flush_all, utc_naive
 from .escaping import log_safe
 from .migrate import SchemaTooNew, head_revision
 from .records import AuditCard, AuditRecord, StoreStats
@@ -19,6 +19,6 @@ from .schema import SALT_KEY, audit, audit_card, feedback, jwt_replay, metadata,
 
 __all__ = [
     "AuditCard", "AuditRecord", "InvalidValue", "RetentionTimer", "SALT_KEY", "SchemaTooNew", "Store",
-    "StoreStats", "StoreUnavailable", "audit", "audit_card", "close_all", "feedback", "head_revision",
+    "StoreStats", "StoreUnavailable", "audit", "audit_card", "close_all", "feedback", "flush_all", "head_revision",
     "jwt_replay", "log_safe", "metadata", "store_meta", "utc_naive",
 ]

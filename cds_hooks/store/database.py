@@ -94,6 +94,16 @@ def close_all(timeout: float = 10.0) -> bool:
     return ok
 
 
+def flush_all(timeout: float = 10.0) -> bool:
+    """Write every queued audit row of every open store of this process, keeping the stores open
+    (within ``timeout`` in all). True when every queue was written."""
+    deadline = _monotonic() + timeout
+    ok = True
+    for store in list(_open_stores):
+        ok = store.flush(max(0.1, deadline - _monotonic())) and ok
+    return ok
+
+
 def _monotonic() -> float:
     import time  # noqa: PLC0415
     return time.monotonic()
