@@ -18,7 +18,7 @@ mode. Every server it starts is stopped at the end (also on Ctrl-C).
     .venv/bin/python bench/http_load.py                          # everything, 8 s per turn
     .venv/bin/python bench/http_load.py --duration 5 --clients 16 --stores sqlite --modes prefetch
     .venv/bin/python bench/http_load.py --workers 1,2,3 --clients 16,64 --modes prefetch  # scale-out
-    .venv/bin/python bench/http_load.py --vignette V01 --rounds 3  # the single-case run of the issue
+    .venv/bin/python bench/http_load.py --vignette V01 --rounds 3  # one case, three rounds
 
 Exit status: 0 when every target checked is met, 1 otherwise, 2 when the benchmark could not run.
 """
@@ -54,7 +54,7 @@ KNEE_APP = "service.app:create_app()"
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 30
 
-# issue targets (prefetch mode, 16 connections)
+# the service's throughput and latency targets (prefetch mode, 16 connections)
 TARGET_CLIENTS = 16
 TARGET_RATIO = 0.5
 TARGET_P99_MS = 40.0

@@ -45,7 +45,7 @@ def decode_json_object(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as err:
         raise ProtocolError.single(400, f"Body is not valid UTF-8 (byte {err.start}).", "structure")
     try:
-        value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        value = _DECODER.decode(text)
     except RecursionError:
         raise ProtocolError.single(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels.", "structure")
     except ValueError as err:  # JSONDecodeError, NaN/Infinity, over-long integers
@@ -68,6 +68,9 @@ def _finite_float(text: str) -> float:
         raise ValueError(f"{text[:20]} overflows a double")  # 1e999: valid JSON, not a number we can use
     return value
 
+
+# made once: json.loads with these hooks would build a decoder and its scanner on every call
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 
 # Bodies longer than this always get the full walk of _check_shape: only the full walk looks at each
 # string, so any limit on one string's length must not be below this.

@@ -82,13 +82,18 @@ bind = [b.strip() for b in os.environ.get("KNEE_CDS_BIND", "0.0.0.0:8080").split
 # in full runs in one of `threads` real threads, where the app is not monkey-patched: a blocking
 # store call (SQLite waiting for a lock) holds only its own thread. The worker class adds a deadline
 # for receiving a body (KNEE_CDS_BODY_TIMEOUT_S, 408 then close) and answers gunicorn's own errors
-# (request line too long, bad headers) with an OperationOutcome. Hook calls wait on FHIR fetches,
-# so threads keep a worker busy-but-responsive; workers give CPU parallelism. The jti replay
-# records and the patient-hash salt live in the store, so workers need no shared memory.
-workers = int(os.environ.get("KNEE_CDS_WORKERS", min(2 * multiprocessing.cpu_count() + 1, 8)))
+# (request line too long, bad headers) with an OperationOutcome. The jti replay records and the
+# patient-hash salt live in the store, so workers need no shared memory.
+#
+# A worker runs Python on one core at a time (one GIL), so workers give CPU parallelism and one per
+# core uses them all; threads only cover waits (FHIR fetches, the store). More workers than cores,
+# or more threads than the waits need, only add switching: on 2 cores 5 workers x 8 threads cost
+# about 15 % more CPU per call than 2 x 4 (bench/http_load.py) and spread the latency. At least 2,
+# so that one restarting worker never leaves the pod without one.
+workers = int(os.environ.get("KNEE_CDS_WORKERS", max(2, min(multiprocessing.cpu_count(), 8))))
 worker_class = os.environ.get("KNEE_CDS_WORKER_CLASS", "cds_hooks.gunicorn_worker.KneeCdsWorker")
 worker_connections = int(os.environ.get("KNEE_CDS_WORKER_CONNECTIONS", 500))
-threads = int(os.environ.get("KNEE_CDS_THREADS", 8))
+threads = int(os.environ.get("KNEE_CDS_THREADS", 4))
 # gunicorn's control socket defaults to one path per user; several servers on one host (tests,
 # replicas) would share it. knee-cds uses none of its commands.
 control_socket_disable = True

@@ -46,7 +46,7 @@ class VignetteCards:
 
 def run_vignettes(vignette_dir: Path | None = None, now: datetime = RENDER_NOW) -> list[VignetteCards]:
     """Every vignette through KneeDomain.evaluate, in process, each with its own configuration."""
-    paths = sorted(Path(vignette_dir).glob("*.json")) if vignette_dir else vg.vignette_paths(vg.public_vignette_dir(REPO))
+    paths = vg.vignette_paths(vignette_dir or vg.public_vignette_dir(REPO))
     domains: dict[tuple, KneeDomain] = {}
     out: list[VignetteCards] = []
     for path in paths:

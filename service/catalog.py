@@ -3,6 +3,12 @@ from __future__ import annotations
 
 from cds_hooks.domain import ServiceDefinition
 
+# The hooks that carry draft orders and get order advice (clinical-rules §6.16): at order-select
+# only the selected drafts are judged, at order-sign every draft is.
+ORDER_SELECT = "order-select"
+ORDER_SIGN = "order-sign"
+ORDER_HOOKS: frozenset[str] = frozenset({ORDER_SELECT, ORDER_SIGN})
+
 # contract §2: the same templates serve prefetch and the FHIR fetch fallback. Only the spec's
 # recommended query subset (read, patient search, token equality, _sort); no dates, no _count.
 _COMMON_PREFETCH: dict[str, str] = {

@@ -14,7 +14,8 @@ from service.cards.render import EXTENSION_KEY, CardRenderer
 from service.chart.reader import build_facts
 from service.cards.date_notes import add_date_notes
 from service.cards.draft import CardDraft
-from service.order_advice.advice import build_order_advice, match_drafts
+from service.chart.draft_orders import match_drafts
+from service.order_advice.assemble import build_order_advice
 from service.pathways import (
     applicability,
     assessment,
@@ -32,14 +33,13 @@ from service.pathways import (
     self_care,
     septic,
 )
-from service.catalog import knee_services
+from service.catalog import ORDER_HOOKS, knee_services
 from service.config import ConfigError
 from service.terminology.code_sets import Terminology
 from service.terminology.site_maps import SiteMapError, load_terminology
 from service.pathways.state import KNOWLEDGE_VERSION, RuleSettings, Triage
 from service.vocabulary import Tier, Topic
 
-ORDER_HOOKS = ("order-select", "order-sign")
 log = logging.getLogger("knee_cds")
 
 # §7.1 step 3, in order: dvt_suspicion decides population and suspicion before PE and DVT run; PE runs

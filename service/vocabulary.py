@@ -138,3 +138,38 @@ class AnticoagulantIntensity(StrEnum):
     THERAPEUTIC = "therapeutic"
     PROPHYLACTIC = "prophylactic"
     UNKNOWN = "unknown"
+
+
+class RequestPriority(StrEnum):
+    """FHIR ``request-priority`` of a ServiceRequest, most urgent first: the order is the ranking
+    (clinical-rules §6.16 "keep one": stat > asap > urgent > routine; none counts as routine)."""
+
+    STAT = "stat"
+    ASAP = "asap"
+    URGENT = "urgent"
+    ROUTINE = "routine"
+
+    @property
+    def rank(self) -> int:
+        """0 for the most urgent priority; a lower rank is more urgent."""
+        return _PRIORITY_ORDER.index(self)
+
+    @classmethod
+    def read(cls, value: object) -> "RequestPriority":
+        """A draft's ``priority`` as given; absent or not a FHIR code counts as routine."""
+        return cls(value) if isinstance(value, str) and value in _PRIORITY_CODES else cls.ROUTINE
+
+    @classmethod
+    def for_tier(cls, tier: str) -> "RequestPriority":
+        """The priority of a ServiceRequest a card of ``tier`` creates (contract §4)."""
+        if tier in (Tier.EMERGENCY_IMMEDIATE, Tier.EMERGENCY_SAME_DAY):
+            return cls.STAT
+        return cls.URGENT if tier == Tier.URGENT else cls.ROUTINE
+
+
+_PRIORITY_ORDER = tuple(RequestPriority)
+_PRIORITY_CODES = frozenset(p.value for p in RequestPriority)
+
+# The knee imaging tests (contract §5): what waits while DVT is open (clinical-rules §6.3,
+# §6.16 OA-KNEE-IMAGING-DVT-OPEN) and what an order hook's T5 trigger looks for (§2).
+KNEE_IMAGING: tuple[Orderable, ...] = (Orderable.KNEE_XRAY, Orderable.MRI_KNEE, Orderable.POPLITEAL_US)

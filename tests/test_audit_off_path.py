@@ -14,6 +14,7 @@ from sqlalchemy import event
 from cds_hooks.store import AuditCard, AuditRecord, Store
 from cds_hooks.store.audit_writer import AuditWriter
 from cds_hooks.store.records import StoreStats
+from tests.support.fake_domain import FakeDomain
 from tests.support.protocol_requests import hook_body
 from tests.support.store_faults import locked_store, module_store_url, wait_until
 
@@ -22,22 +23,14 @@ TRIAGE = "/cds-services/knee-pain-triage"
 PROMPT_S = 5.0
 
 
-def in_process_app(url: str):
-    from service.app import create_app  # noqa: PLC0415
-    from tests.support.fake_domain import FakeDomain  # noqa: PLC0415
-
-    return create_app({"ENVIRON": {"KNEE_CDS_AUTH": "off", "KNEE_CDS_DATABASE_URL": url},
-                       "RETENTION_THREAD": False}, domain=FakeDomain())
-
-
 def feedback_for(card: dict, outcome: str = "overridden") -> dict:
     return {"feedback": [{"card": card["uuid"], "outcome": outcome, "outcomeTimestamp": "2026-03-02T10:05:00Z"}]}
 
 
-def test_a_hook_call_does_not_touch_the_store(store_url):
+def test_a_hook_call_does_not_touch_the_store(make_app, store_url):
     """Every connection checkout blocks until released: a hook call that touched the database in
     any way (audit insert, patient hash, salt) would hang."""
-    app = in_process_app(store_url)
+    app = make_app({"KNEE_CDS_DATABASE_URL": store_url}, domain=FakeDomain())
     store: Store = app.extensions["cds_hooks"].store
     release = threading.Event()
     checkouts: list[str] = []

@@ -378,13 +378,14 @@ def test_evidence_layout_never_loses_a_cited_record(lines):
 def test_order_advice_recommendation_leads_with_the_action():
     from types import SimpleNamespace
 
-    from service.order_advice.advice import _Finding, _recommendation
+    from service.order_advice.rows import Finding
+    from service.order_advice.text import recommendation
 
-    f = _Finding("OA-DDIMER-ALONE-LIKELY", "emergency-same-day", "d-dimer",
+    f = Finding("OA-DDIMER-ALONE-LIKELY", "emergency-same-day", "d-dimer",
                  deletes=[SimpleNamespace(id="sr1")], creates=[Suggest("venous-duplex-us", "DVT-LIKELY-US4H", "x")],
                  advice="DVT likely (NICE NG158 1.1.3): proximal leg-vein ultrasound first.")
-    line = _recommendation(f)
+    line = recommendation(f)
     assert line.startswith("Remove ServiceRequest/sr1 and order ") and "(suggested): DVT likely" in line
     assert line.endswith("(OA-DDIMER-ALONE-LIKELY).") and ct.states_main_action([line], ["venous-duplex-us"])
-    only_why = _Finding("OA-FORBIDDEN-TEST", "urgent", "mri-knee", advice="radiographs first")
-    assert _recommendation(only_why) == "Radiographs first (OA-FORBIDDEN-TEST)."
+    only_why = Finding("OA-FORBIDDEN-TEST", "urgent", "mri-knee", advice="radiographs first")
+    assert recommendation(only_why) == "Radiographs first (OA-FORBIDDEN-TEST)."

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.fhir_stub import FhirStub
+from tests.support.protocol_requests import SERVICE_FOR_HOOK
 from tests.support.vignettes import validate_cards
 
 EXAMPLES = Path(__file__).resolve().parent / "data" / "cds-hooks-examples"
-SERVICE = {"patient-view": "knee-pain-triage", "encounter-start": "knee-pain-encounter-triage",
-           "order-select": "knee-order-advisor", "order-sign": "knee-order-check"}
 # file -> hook (the fragments do not name their hook; the full request does)
 FILES = {
     "calling-a-cds-service.json": "patient-view",
@@ -88,7 +87,7 @@ def test_spec_example_answers_without_5xx(client, name, mode):
                     stub.add_resource({"resourceType": "Encounter", "id": eid, "status": "in-progress",
                                        "subject": {"reference": "Patient/1288992"}})
                 expected = {200}
-        resp = client.post(f"/cds-services/{SERVICE[body['hook']]}", json=body)
+        resp = client.post(f"/cds-services/{SERVICE_FOR_HOOK[body['hook']]}", json=body)
     if "userId" not in body["context"]:
         # the stored patient-view page is hook version 1.0, before CDS Hooks 2.0 made userId required:
         # the answer is the contract §7 400 naming the missing field

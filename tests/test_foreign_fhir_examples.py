@@ -17,11 +17,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.protocol_requests import SERVICE_FOR_HOOK
 from tests.support.vignettes import validate_cards
 
 CORPUS_DIR = Path(__file__).resolve().parent / "data" / "fhir-r4-examples"
-HOOK_SERVICES = {"patient-view": "knee-pain-triage", "encounter-start": "knee-pain-encounter-triage",
-                 "order-select": "knee-order-advisor", "order-sign": "knee-order-check"}
 SEARCH_KEYS = {"Encounter": "encounters", "Condition": "conditions", "Observation": "observations",
                "MedicationRequest": "medicationRequests", "MedicationStatement": "medicationStatements",
                "Procedure": "procedures", "ServiceRequest": "serviceRequests"}
@@ -104,7 +103,7 @@ def client(make_app):
 
 
 def post(client, hook: str, body: dict):
-    return client.post(f"/cds-services/{HOOK_SERVICES[hook]}", json=body)
+    return client.post(f"/cds-services/{SERVICE_FOR_HOOK[hook]}", json=body)
 
 
 def test_corpus_is_present_and_covers_every_type_read():
@@ -113,7 +112,7 @@ def test_corpus_is_present_and_covers_every_type_read():
     assert (CORPUS_DIR / "README.md").is_file()
 
 
-@pytest.mark.parametrize("hook", sorted(HOOK_SERVICES))
+@pytest.mark.parametrize("hook", sorted(SERVICE_FOR_HOOK))
 def test_one_request_per_resource(client, hook):
     failures = []
     for name, resource in CORPUS:
@@ -127,7 +126,7 @@ def test_one_request_per_resource(client, hook):
     assert not failures, failures[:10]
 
 
-@pytest.mark.parametrize("hook", sorted(HOOK_SERVICES))
+@pytest.mark.parametrize("hook", sorted(SERVICE_FOR_HOOK))
 def test_mixed_requests(client, hook):
     """Every non-Patient example in one chart, for each example Patient (and the examples' own ids)."""
     others = [r for _n, r in CORPUS if r["resourceType"] != "Patient"]
@@ -147,7 +146,7 @@ def test_mixed_requests(client, hook):
     assert not failures, failures[:10]
 
 
-@pytest.mark.parametrize("hook", sorted(HOOK_SERVICES))
+@pytest.mark.parametrize("hook", sorted(SERVICE_FOR_HOOK))
 def test_examples_as_the_wrong_prefetch_values(client, hook):
     """Each example as the value of a key it does not answer (a read for a search and the reverse):
     the key is unreadable (no fhirServer) and named, never a 5xx."""

@@ -12,7 +12,6 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from cds_hooks.ops import ReadinessCheck
-from service.app import create_app
 from service.config import ConfigError, load_settings
 from service.readiness import domain_checks
 from tests.support.fhir_stub import FhirStub
@@ -24,10 +23,12 @@ TRIAGE = "/cds-services/knee-pain-triage"
 TOKEN = "metrics-token-0123456789"
 
 
-def make_app(tmp_path, env=None, bind="127.0.0.1", db=None):
-    environ = {"KNEE_CDS_DATABASE_URL": db or f"sqlite:///{tmp_path / 'store.sqlite3'}", **(env or {})}
-    return create_app({"BIND_HOST": bind, "ENVIRON": environ, "RETENTION_THREAD": False,
-                       "INSTANCE_PATH": str(tmp_path / "instance")})
+@pytest.fixture
+def ops_app(make_app):
+    """The app as `knee-cds serve` builds it when bound to ``bind``; its store at ``db`` when given."""
+    def build(env=None, bind="127.0.0.1", db=None):
+        return make_app({**({"KNEE_CDS_DATABASE_URL": db} if db else {}), **(env or {})}, BIND_HOST=bind)
+    return build
 
 
 def knee_chart_request():
@@ -45,10 +46,10 @@ def sample(name, **labels):
 
 # ---------------------------------------------------------------------------------------- /healthz
 
-def test_healthz_answers_without_a_jwt_when_auth_is_required(tmp_path):
+def test_healthz_answers_without_a_jwt_when_auth_is_required(tmp_path, ops_app):
     clients = tmp_path / "clients.json"
     clients.write_text(json.dumps([{"iss": "https://ehr", "jwks": {"keys": [KeyPair("ec", "k").jwk]}}]))
-    client = make_app(tmp_path, {"KNEE_CDS_AUTH": "required", "KNEE_CDS_CLIENTS": str(clients)}).test_client()
+    client = ops_app({"KNEE_CDS_AUTH": "required", "KNEE_CDS_CLIENTS": str(clients)}).test_client()
     assert client.get("/cds-services").status_code == 401
     resp = client.get("/healthz")
     assert resp.status_code == 200 and resp.get_json() == {"status": "pass"}
@@ -56,22 +57,22 @@ def test_healthz_answers_without_a_jwt_when_auth_is_required(tmp_path):
     assert client.get("/readyz").status_code == 200
 
 
-def test_healthz_does_not_depend_on_the_store(tmp_path):
-    client = make_app(tmp_path, db=f"sqlite:///{tmp_path / 'missing-dir' / 'store.sqlite3'}").test_client()
+def test_healthz_does_not_depend_on_the_store(tmp_path, ops_app):
+    client = ops_app(db=f"sqlite:///{tmp_path / 'missing-dir' / 'store.sqlite3'}").test_client()
     assert client.get("/healthz").status_code == 200
 
 
 # ---------------------------------------------------------------------------------------- /readyz
 
-def test_readyz_lists_its_checks_when_ready(tmp_path):
-    resp = make_app(tmp_path).test_client().get("/readyz")
+def test_readyz_lists_its_checks_when_ready(ops_app):
+    resp = ops_app().test_client().get("/readyz")
     assert resp.status_code == 200
     assert resp.get_json() == {"status": "ready", "checks": ["store", "code-sets", "site-maps"]}
 
 
-def test_readyz_names_the_unreachable_store_and_recovers_when_it_is_back(tmp_path):
+def test_readyz_names_the_unreachable_store_and_recovers_when_it_is_back(tmp_path, ops_app):
     folder = tmp_path / "not-yet"
-    client = make_app(tmp_path, db=f"sqlite:///{folder / 'store.sqlite3'}").test_client()
+    client = ops_app(db=f"sqlite:///{folder / 'store.sqlite3'}").test_client()
     resp = client.get("/readyz")
     assert resp.status_code == 503
     body = resp.get_json()
@@ -86,14 +87,14 @@ def test_readyz_names_the_unreachable_store_and_recovers_when_it_is_back(tmp_pat
     assert client.get("/readyz").status_code == 200
 
 
-def test_readyz_refuses_an_unknown_exclusion(tmp_path):
-    resp = make_app(tmp_path).test_client().get("/readyz?exclude=everything")
+def test_readyz_refuses_an_unknown_exclusion(ops_app):
+    resp = ops_app().test_client().get("/readyz?exclude=everything")
     assert resp.status_code == 400
     assert resp.get_json()["issue"][0]["expression"] == ["exclude"]
 
 
-def test_readyz_answers_in_bounded_time_when_a_check_hangs(tmp_path):
-    app = make_app(tmp_path)
+def test_readyz_answers_in_bounded_time_when_a_check_hangs(ops_app):
+    app = ops_app()
     ops = app.extensions["cds_hooks_ops"]
     ops.check_timeout_s = 0.2
     ops.checks.append(ReadinessCheck("slow", lambda: time.sleep(3)))
@@ -104,8 +105,8 @@ def test_readyz_answers_in_bounded_time_when_a_check_hangs(tmp_path):
     assert resp.get_json()["issue"][0]["diagnostics"] == "slow: no answer within 0.2 s"
 
 
-def test_a_check_that_raises_is_not_ready_and_not_a_500(tmp_path):
-    app = make_app(tmp_path)
+def test_a_check_that_raises_is_not_ready_and_not_a_500(ops_app):
+    app = ops_app()
     app.extensions["cds_hooks_ops"].checks.append(ReadinessCheck("broken", lambda: 1 / 0))
     resp = app.test_client().get("/readyz")
     assert resp.status_code == 503
@@ -122,8 +123,8 @@ def test_domain_checks_report_code_sets_and_site_maps_not_loaded():
     assert results == {"code-sets": "not loaded", "site-maps": "0 of 2 loaded"}
 
 
-def test_domain_checks_pass_for_the_real_engine_with_a_site_map(tmp_path):
-    app = make_app(tmp_path, {"KNEE_CDS_SITE_MAPS": "st-example-hospital.json"})
+def test_domain_checks_pass_for_the_real_engine_with_a_site_map(ops_app):
+    app = ops_app({"KNEE_CDS_SITE_MAPS": "st-example-hospital.json"})
     resp = app.test_client().get("/readyz")
     assert resp.status_code == 200
     assert "st-example" not in resp.get_data(as_text=True)
@@ -131,8 +132,8 @@ def test_domain_checks_pass_for_the_real_engine_with_a_site_map(tmp_path):
 
 # ---------------------------------------------------------------------------------------- /metrics
 
-def test_metrics_on_by_default_on_loopback_in_prometheus_text_format(tmp_path):
-    resp = make_app(tmp_path).test_client().get("/metrics")
+def test_metrics_on_by_default_on_loopback_in_prometheus_text_format(ops_app):
+    resp = ops_app().test_client().get("/metrics")
     assert resp.status_code == 200
     assert resp.headers["Content-Type"].startswith("text/plain; version=")
     names = {f.name for f in text_string_to_metric_families(resp.get_data(as_text=True))}
@@ -141,39 +142,39 @@ def test_metrics_on_by_default_on_loopback_in_prometheus_text_format(tmp_path):
             "knee_cds_audit_queue_depth"} <= names
 
 
-def test_metrics_can_be_switched_off(tmp_path):
-    resp = make_app(tmp_path, {"KNEE_CDS_METRICS": "off"}).test_client().get("/metrics")
+def test_metrics_can_be_switched_off(ops_app):
+    resp = ops_app({"KNEE_CDS_METRICS": "off"}).test_client().get("/metrics")
     assert resp.status_code == 404 and resp.get_json()["resourceType"] == "OperationOutcome"
 
 
-def test_metrics_off_by_default_on_a_public_bind(tmp_path):
-    resp = make_app(tmp_path, {"KNEE_CDS_AUTH": "off"}, bind="0.0.0.0").test_client().get("/metrics")
+def test_metrics_off_by_default_on_a_public_bind(ops_app):
+    resp = ops_app({"KNEE_CDS_AUTH": "off"}, bind="0.0.0.0").test_client().get("/metrics")
     assert resp.status_code == 404
 
 
-def test_metrics_on_a_public_bind_needs_a_token(tmp_path):
+def test_metrics_on_a_public_bind_needs_a_token(ops_app):
     with pytest.raises(ConfigError, match="KNEE_CDS_METRICS_TOKEN"):
-        make_app(tmp_path, {"KNEE_CDS_AUTH": "off", "KNEE_CDS_METRICS": "on"}, bind="0.0.0.0")
+        ops_app({"KNEE_CDS_AUTH": "off", "KNEE_CDS_METRICS": "on"}, bind="0.0.0.0")
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong-token-0123456789", f"Basic {TOKEN}", f"Bearer {TOKEN}x"])
-def test_metrics_with_a_token_refuse_anything_else(tmp_path, header):
-    client = make_app(tmp_path, {"KNEE_CDS_AUTH": "off", "KNEE_CDS_METRICS": "on",
+def test_metrics_with_a_token_refuse_anything_else(header, ops_app):
+    client = ops_app({"KNEE_CDS_AUTH": "off", "KNEE_CDS_METRICS": "on",
                                  "KNEE_CDS_METRICS_TOKEN": TOKEN}, bind="0.0.0.0").test_client()
     resp = client.get("/metrics", headers={"Authorization": header} if header else {})
     assert resp.status_code == 401 and resp.data == b""
 
 
-def test_metrics_token_from_a_file(tmp_path):
+def test_metrics_token_from_a_file(tmp_path, ops_app):
     secret = tmp_path / "token"
     secret.write_text(TOKEN + "\n")
-    client = make_app(tmp_path, {"KNEE_CDS_AUTH": "off", "KNEE_CDS_METRICS": "on",
+    client = ops_app({"KNEE_CDS_AUTH": "off", "KNEE_CDS_METRICS": "on",
                                  "KNEE_CDS_METRICS_TOKEN_FILE": str(secret)}, bind="0.0.0.0").test_client()
     assert client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
 
 
-def test_hook_calls_cards_and_latency_are_counted_by_service_status_and_tier(tmp_path):
-    client = make_app(tmp_path).test_client()
+def test_hook_calls_cards_and_latency_are_counted_by_service_status_and_tier(ops_app):
+    client = ops_app().test_client()
     before = (sample("knee_cds_hook_calls_total", service="knee-pain-triage", status="200"),
               sample("knee_cds_hook_call_duration_seconds_count", service="knee-pain-triage"),
               sample("knee_cds_hook_calls_total", service="knee-pain-triage", status="400"))
@@ -194,8 +195,8 @@ def test_hook_calls_cards_and_latency_are_counted_by_service_status_and_tier(tmp
             == tiers.count(tier)
 
 
-def test_unknown_service_ids_do_not_become_labels(tmp_path):
-    client = make_app(tmp_path).test_client()
+def test_unknown_service_ids_do_not_become_labels(ops_app):
+    client = ops_app().test_client()
     name = f"made-up-{uuid.uuid4()}"
     before = sample("knee_cds_hook_calls_total", service="other", status="404")
     assert client.post(f"/cds-services/{name}", json=hook_body("patient-view")).status_code == 404
@@ -203,22 +204,22 @@ def test_unknown_service_ids_do_not_become_labels(tmp_path):
     assert name not in client.get("/metrics").get_data(as_text=True)
 
 
-def test_feedback_outcomes_and_store_errors_are_counted(tmp_path):
-    client = make_app(tmp_path).test_client()
+def test_feedback_outcomes_and_store_errors_are_counted(tmp_path, ops_app):
+    client = ops_app().test_client()
     item = {"card": str(uuid.uuid4()), "outcome": "overridden", "outcomeTimestamp": "2026-01-01T00:00:00Z",
             "overrideReason": {"reason": {"code": "x", "system": "urn:x"}}}
     before = sample("knee_cds_feedback_items_total", service="knee-pain-triage", outcome="overridden")
     assert client.post(TRIAGE + "/feedback", json={"feedback": [item, item]}).status_code == 200
     assert sample("knee_cds_feedback_items_total", service="knee-pain-triage", outcome="overridden") - before == 2
 
-    down = make_app(tmp_path, db=f"sqlite:///{tmp_path / 'gone' / 'store.sqlite3'}").test_client()
+    down = ops_app(db=f"sqlite:///{tmp_path / 'gone' / 'store.sqlite3'}").test_client()
     errors = sample("knee_cds_store_errors_total", operation="feedback")
     assert down.post(TRIAGE + "/feedback", json={"feedback": [item]}).status_code == 503
     assert sample("knee_cds_store_errors_total", operation="feedback") - errors >= 1
 
 
-def test_fhir_fetch_latency_and_failures_by_resource_type(tmp_path):
-    client = make_app(tmp_path).test_client()
+def test_fhir_fetch_latency_and_failures_by_resource_type(ops_app):
+    client = ops_app().test_client()
     with FhirStub() as stub:
         stub.add_resource({"resourceType": "Patient", "id": "p1", "gender": "female"})
         for rtype in ("Encounter", "MedicationRequest", "MedicationStatement", "Procedure", "ServiceRequest"):
@@ -237,8 +238,8 @@ def test_fhir_fetch_latency_and_failures_by_resource_type(tmp_path):
         - failed == 1
 
 
-def test_the_stores_audit_counters_become_metrics(tmp_path):
-    app = make_app(tmp_path)
+def test_the_stores_audit_counters_become_metrics(ops_app):
+    app = ops_app()
     before = sample("knee_cds_audit_rows_total", result="written")
     assert app.test_client().post(TRIAGE, json=hook_body("patient-view")).status_code == 200
     assert app.extensions["cds_hooks"].store.flush(10)

@@ -3,9 +3,12 @@ duplicates, order-select judging and OA-MISSING-TEST conditions. Built by hand: 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from service.cards.draft import CardDraft, Suggest
-from service.order_advice.advice import build_order_advice, match_drafts, utc_day
+from service.chart.dates import utc_day
+from service.chart.draft_orders import match_drafts
+from service.order_advice.assemble import build_order_advice
 from tests.support.order_factory import (
     ICD10, NOW, ORDERABLE_SYSTEM, FakeTerminology, bundle, card, draft, drafts, dvt_likely_card, facts,
     sr, triage,
@@ -28,6 +31,18 @@ def one(c: CardDraft, rule: str):
 
 def created(c: CardDraft) -> list[str]:
     return [s.orderable for a in c.advice for s in a.creates]
+
+
+# The Triage state the DVT and PE pathways leave; order advice reads it (not the cards' rule ids).
+def dvt_open(**state):
+    return {"dvt_suspected": True, "dvt_status": "open", **state}
+
+
+DVT_LIKELY = dvt_open(wells_class="likely", us_state="none")       # §6.3 L1, as dvt_likely_card()
+
+
+def dvt_excluded(rule: str):
+    return {"dvt_suspected": True, "dvt_status": "closed", "dvt_excluded_rule": rule}
 
 
 def self_care(*rules: str, not_suggested=None) -> CardDraft:
@@ -102,7 +117,7 @@ def test_fine_drafts_at_order_sign_non_emergency_is_none():
 
 def test_drafts_with_unknown_codes_are_ignored():
     # a draft matching no orderable is neither judged, covering, nor a "selected catalog draft" (b)
-    t = triage(ds=drafts(draft("local", selected=True)), hook="order-select")
+    t = triage(ds=drafts(draft("local", selected=True)), hook="order-select", **DVT_LIKELY)
     assert advise(t, [dvt_likely_card()], hook="order-select") is None
 
 
@@ -115,7 +130,7 @@ def test_only_order_hooks():
 # The acceptance shapes (V26, V27)
 # =================================================================================================
 def test_ddimer_alone_likely_v26_shape():
-    t = triage(ds=drafts(draft("v26-sr-ddimer", "d-dimer", selected=True)), hook="order-select")
+    t = triage(ds=drafts(draft("v26-sr-ddimer", "d-dimer", selected=True)), hook="order-select", **DVT_LIKELY)
     c = advise(t, [dvt_likely_card()], hook="order-select")
     assert c.topic == "order-advice" and c.tier == "emergency-same-day" and INDICATOR[c.tier] == "critical"
     a = one(c, "OA-DDIMER-ALONE-LIKELY")
@@ -153,7 +168,7 @@ def preg_dvt_card(rule="PREG-DVT-US", tier="emergency-same-day", suggest=("venou
 
 
 def test_ddimer_pregnancy_dvt_suspected_uncovered_is_critical():
-    t = triage(facts(pregnancy="pregnant"), drafts(draft("dd", "d-dimer")))
+    t = triage(facts(pregnancy="pregnant"), drafts(draft("dd", "d-dimer")), **dvt_open(us_state="none"))
     c = advise(t, [preg_dvt_card()])
     a = one(c, "OA-DDIMER-PREGNANCY")
     assert c.tier == "emergency-same-day" and created(c) == ["venous-duplex-us"]
@@ -162,7 +177,8 @@ def test_ddimer_pregnancy_dvt_suspected_uncovered_is_critical():
 
 
 def test_ddimer_pregnancy_with_duplex_draft_is_urgent_and_creates_nothing():
-    t = triage(facts(pregnancy="postpartum"), drafts(draft("dd", "d-dimer"), draft("us", "venous-duplex-us")))
+    t = triage(facts(pregnancy="postpartum"), drafts(draft("dd", "d-dimer"), draft("us", "venous-duplex-us")),
+               **dvt_open(us_state="none"))
     c = advise(t, [preg_dvt_card()])
     assert c.tier == "urgent" and created(c) == []
     assert one(c, "OA-DDIMER-PREGNANCY").deletes == ["dd"]
@@ -180,7 +196,8 @@ def test_ddimer_pregnancy_g3_repeats_keep_their_periods():
         Suggest("venous-duplex-us", "PREG-US-NEG-REPEAT", "day 3 repeat", period=day3, repeat=True),
         Suggest("venous-duplex-us", "PREG-US-NEG-REPEAT", "day 7 repeat", period=day3, repeat=True)],
         not_suggested={"d-dimer": "not in pregnancy"})
-    c = advise(triage(facts(pregnancy="pregnant"), drafts(draft("dd", "d-dimer"))), [g3])
+    c = advise(triage(facts(pregnancy="pregnant"), drafts(draft("dd", "d-dimer")), **dvt_open(us_state="negative")),
+               [g3])
     a = one(c, "OA-DDIMER-PREGNANCY")
     assert [s.reason for s in a.creates] == ["day 3 repeat", "day 7 repeat"]
     assert all(s.priority == "urgent" for s in a.creates)      # item 8: the G3 card's priority
@@ -191,7 +208,8 @@ def test_ddimer_anticoag():
     dvt = card("dvt-pathway", "emergency-same-day", ["DVT-LIKELY-US4H", "DVT-ANTICOAGULATED"],
                suggest=["venous-duplex-us"], not_suggested={"d-dimer": "falsely low on anticoagulation"})
     t = triage(facts(anticoag="current", pre_existing=True,
-                     ka={"ultrasound-within-4h": False}), drafts(draft("dd", "d-dimer")))
+                     ka={"ultrasound-within-4h": False}), drafts(draft("dd", "d-dimer")),
+               **dvt_open(wells_class="likely", us_state="none", already_anticoagulated=True))
     c = advise(t, [dvt])
     assert [a.rule for a in c.advice] == ["OA-DDIMER-ANTICOAG"]
     assert c.tier == "emergency-same-day" and created(c) == ["venous-duplex-us"]
@@ -199,7 +217,7 @@ def test_ddimer_anticoag():
 
 
 def test_ddimer_anticoag_without_dvt_suspicion_is_urgent():
-    t = triage(facts(anticoag="current", pre_existing=True), drafts(draft("dd", "d-dimer")), m_anti=True)
+    t = triage(facts(anticoag="current", pre_existing=True), drafts(draft("dd", "d-dimer")), already_anticoagulated=True)
     c = advise(t, [self_care("DVT-NOT-SUSPECTED")])
     assert [a.rule for a in c.advice] == ["OA-DDIMER-ANTICOAG"] and c.tier == "urgent" and created(c) == []
 
@@ -208,7 +226,8 @@ def test_ddimer_imaging_first_from_facts():
     dvt = card("dvt-pathway", "emergency-same-day", ["DVT-UNLIKELY-DDIMER"], suggest=["venous-duplex-us"],
                not_suggested={"d-dimer": "image first"})
     # Wells unlikely (no ALONE-LIKELY); M-IMG comes from the facts (§1.11), DVT from the card
-    c = advise(triage(facts(imaging_first=True), drafts(draft("dd", "d-dimer"))), [dvt])
+    c = advise(triage(facts(imaging_first=True), drafts(draft("dd", "d-dimer")),
+                      **dvt_open(wells_class="unlikely", us_state="none")), [dvt])
     assert [a.rule for a in c.advice] == ["OA-DDIMER-IMAGING-FIRST"]
     assert c.tier == "emergency-same-day" and created(c) == ["venous-duplex-us"]
     assert any("inpatient" in e for e in c.evidence)
@@ -217,7 +236,7 @@ def test_ddimer_imaging_first_from_facts():
 def test_ddimer_child():
     dvt = card("dvt-pathway", "emergency-same-day", ["DVT-PAEDIATRIC"], suggest=["venous-duplex-us"],
                not_suggested={"d-dimer": "not validated under 18"})
-    c = advise(triage(facts(age=12), drafts(draft("dd", "d-dimer"))), [dvt])
+    c = advise(triage(facts(age=12), drafts(draft("dd", "d-dimer")), **dvt_open(us_state="none")), [dvt])
     assert [a.rule for a in c.advice] == ["OA-DDIMER-CHILD"]
     assert c.tier == "emergency-same-day" and created(c) == ["venous-duplex-us"]
     assert "DVT-PAEDIATRIC" in c.rules
@@ -244,7 +263,7 @@ def test_ddimer_wanted_by_pe_pathway_is_fine():
 
 def test_ddimer_dvt_excluded():
     sc = self_care("DVT-UNLIKELY-DDIMER-NEG")
-    c = advise(triage(ds=drafts(draft("dd", "d-dimer"))), [sc])
+    c = advise(triage(ds=drafts(draft("dd", "d-dimer")), **dvt_excluded("DVT-UNLIKELY-DDIMER-NEG")), [sc])
     assert [a.rule for a in c.advice] == ["OA-DDIMER-DVT-EXCLUDED"]
     assert c.tier == "urgent" and "DVT-UNLIKELY-DDIMER-NEG" in c.rules
 
@@ -253,7 +272,7 @@ def test_pe_ddimer_likely():
     pe = card("pe-emergency", "emergency-immediate", ["PE-RED-FLAG", "PE-LIKELY-CTPA"], suggest=["ctpa"],
               not_suggested={"d-dimer": "PE likely: CTPA", "knee-xray": "x", "mri-knee": "x"},
               guidelines=["esc", "ng158"], scores={"wellsPe": 8.5})
-    c = advise(triage(ds=drafts(draft("dd", "d-dimer"))), [pe])
+    c = advise(triage(ds=drafts(draft("dd", "d-dimer")), pe_likely=True), [pe])
     a = one(c, "OA-PE-DDIMER-LIKELY")
     assert c.tier == "emergency-immediate" and INDICATOR[c.tier] == "critical"
     assert [(s.orderable, s.priority) for s in a.creates] == [("ctpa", "stat")]
@@ -264,7 +283,7 @@ def test_pe_ddimer_likely():
 @pytest.mark.parametrize("orderable", ["d-dimer", "ctpa"])
 def test_pe_test_perc_neg(orderable):
     sc = self_care("PE-PERC-NEG", "DVT-NOT-SUSPECTED")
-    c = advise(triage(ds=drafts(draft("x", orderable))), [sc])
+    c = advise(triage(ds=drafts(draft("x", orderable)), pe_excluded_rule="PE-PERC-NEG"), [sc])
     # PERC-NEG (urgent) and, for d-dimer, NOT-INDICATED (urgent) tie: the table order decides
     expected = "OA-DDIMER-NOT-INDICATED" if orderable == "d-dimer" else "OA-PE-TEST-PERC-NEG"
     assert [a.rule for a in c.advice] == [expected] and c.tier == "urgent"
@@ -320,7 +339,8 @@ def test_ctpa_preg_with_signs_but_unstable_keeps_the_ctpa():
 
 
 def test_knee_imaging_while_dvt_open_critical():
-    c = advise(triage(ds=drafts(draft("xr", "knee-xray"), draft("mri", "mri-knee"))), [dvt_likely_card()])
+    c = advise(triage(ds=drafts(draft("xr", "knee-xray"), draft("mri", "mri-knee")), **DVT_LIKELY),
+               [dvt_likely_card()])
     rules = [a.rule for a in c.advice]
     assert rules == ["OA-KNEE-IMAGING-DVT-OPEN", "OA-KNEE-IMAGING-DVT-OPEN"]
     assert c.tier == "emergency-same-day"
@@ -331,7 +351,8 @@ def test_knee_imaging_while_dvt_open_critical():
 def test_knee_imaging_dvt_open_urgent_dvt_card_creates_ddimer():
     l4 = card("dvt-pathway", "urgent", ["DVT-LIKELY-US-NEG-DDIMER-NEEDED"], suggest=["d-dimer"],
               not_suggested={"knee-xray": "x", "mri-knee": "x"})
-    t = triage(facts(radiographs=[("osteoarthritis", 30)]), drafts(draft("mri", "mri-knee")))
+    t = triage(facts(radiographs=[("osteoarthritis", 30)]), drafts(draft("mri", "mri-knee")),
+               **dvt_open(wells_class="likely", us_state="negative"))
     c = advise(t, [l4])
     assert [a.rule for a in c.advice] == ["OA-KNEE-IMAGING-DVT-OPEN"]
     assert c.tier == "urgent" and created(c) == ["d-dimer"]
@@ -340,7 +361,7 @@ def test_knee_imaging_dvt_open_urgent_dvt_card_creates_ddimer():
 def test_injury_radiograph_stays_allowed_while_dvt_open():
     # §7.3 item 2: parallel work-up; knee-xray in the recommended set is fine
     inj = card("knee-injury-imaging", "urgent", ["OTTAWA-POS"], suggest=["knee-xray"])
-    c = advise(triage(ds=drafts(draft("xr", "knee-xray"), draft("us", "venous-duplex-us"))),
+    c = advise(triage(ds=drafts(draft("xr", "knee-xray"), draft("us", "venous-duplex-us")), **DVT_LIKELY),
                [dvt_likely_card(), inj])
     assert c is None
 
@@ -478,7 +499,7 @@ def test_recommended_test_is_never_forbidden():
     l2 = card("dvt-pathway", "emergency-same-day", ["DVT-LIKELY-SCAN-DELAYED"], suggest=["d-dimer", "venous-duplex-us"])
     sep = card("septic-arthritis", "emergency-same-day", ["SEPTIC-ADULT"], not_suggested={"d-dimer": "unless DVT"})
     t = triage(facts(ka={"ultrasound-within-4h": False}),
-               drafts(draft("dd", "d-dimer"), draft("us", "venous-duplex-us")))
+               drafts(draft("dd", "d-dimer"), draft("us", "venous-duplex-us")), **DVT_LIKELY)
     assert advise(t, [l2, sep]) is None
 
 
@@ -501,7 +522,7 @@ def test_duplicates_same_day():
 def test_scheduled_repeats_on_different_days_are_not_duplicates():
     ds = drafts(draft("d3", "venous-duplex-us", day="2026-03-05"), draft("d7", "venous-duplex-us", day="2026-03-09"))
     g3 = card("dvt-pathway", "urgent", ["PREG-US-NEG-REPEAT"], suggest=["venous-duplex-us"])
-    assert advise(triage(facts(pregnancy="pregnant"), ds), [g3]) is None
+    assert advise(triage(facts(pregnancy="pregnant"), ds, **dvt_open(us_state="negative")), [g3]) is None
 
 
 def test_undated_draft_is_due_today():
@@ -537,7 +558,7 @@ def test_order_select_duplicate_group_needs_a_selected_draft():
 
 def test_drafts_deleted_by_another_finding_are_not_duplicates():
     ds = drafts(draft("d1", "d-dimer"), draft("d2", "d-dimer"))
-    c = advise(triage(ds=ds), [dvt_likely_card()])
+    c = advise(triage(ds=ds, **DVT_LIKELY), [dvt_likely_card()])
     # both judged against at order-sign: one suggestion deletes both, the duplex is created once
     assert [a.rule for a in c.advice] == ["OA-DDIMER-ALONE-LIKELY"]
     assert one(c, "OA-DDIMER-ALONE-LIKELY").deletes == ["d1", "d2"]
@@ -549,7 +570,7 @@ def test_drafts_deleted_by_another_finding_are_not_duplicates():
 # =================================================================================================
 def test_order_select_judges_only_selections():
     ds = drafts(draft("dd", "d-dimer"), draft("cbc", "cbc", selected=True))
-    c = advise(triage(ds=ds, hook="order-select"), [dvt_likely_card()], hook="order-select")
+    c = advise(triage(ds=ds, hook="order-select", **DVT_LIKELY), [dvt_likely_card()], hook="order-select")
     assert "OA-DDIMER-ALONE-LIKELY" not in c.rules          # the D-dimer was not selected
     # (b): a selected draft matches the catalog -> the uncovered duplex is suggested
     m = one(c, "OA-MISSING-TEST")
@@ -594,30 +615,33 @@ def test_missing_test_c_order_sign_emergency_card():
 def test_missing_test_never_creates_tests_already_on_record():
     dvt = card("dvt-pathway", "emergency-same-day", ["DVT-LIKELY-US4H"], on_record=["venous-duplex-us"],
                not_suggested={"d-dimer": "scan first"})
-    assert advise(triage(ds=drafts(draft("cbc", "cbc", selected=True)), hook="order-select"), [dvt],
+    assert advise(triage(ds=drafts(draft("cbc", "cbc", selected=True)), hook="order-select", **DVT_LIKELY), [dvt],
                   hook="order-select") is None
 
 
 def test_missing_test_covered_by_unselected_draft_at_order_select():
     ds = drafts(draft("us", "venous-duplex-us"), draft("cbc", "cbc", selected=True))
-    assert advise(triage(ds=ds, hook="order-select"), [dvt_likely_card()], hook="order-select") is None
+    assert advise(triage(ds=ds, hook="order-select", **DVT_LIKELY), [dvt_likely_card()], hook="order-select") is None
 
 
 # =================================================================================================
 # Tier and indicator of each finding (§6.16 item 4 and the table's last column)
 # =================================================================================================
 @pytest.mark.parametrize("build, rule, tier", [
-    (lambda: (triage(ds=drafts(draft("dd", "d-dimer"))), [dvt_likely_card()]),
+    (lambda: (triage(ds=drafts(draft("dd", "d-dimer")), **DVT_LIKELY), [dvt_likely_card()]),
      "OA-DDIMER-ALONE-LIKELY", "emergency-same-day"),
-    (lambda: (triage(facts(pregnancy="pregnant"), drafts(draft("dd", "d-dimer"))), [preg_dvt_card()]),
+    (lambda: (triage(facts(pregnancy="pregnant"), drafts(draft("dd", "d-dimer")), **dvt_open(us_state="none")),
+              [preg_dvt_card()]),
      "OA-DDIMER-PREGNANCY", "emergency-same-day"),
     (lambda: (triage(ds=drafts(draft("dd", "d-dimer"))), [self_care("DVT-NOT-SUSPECTED")]),
      "OA-DDIMER-NOT-INDICATED", "urgent"),
-    (lambda: (triage(ds=drafts(draft("dd", "d-dimer"))), [self_care("DVT-UNLIKELY-US-NEG")]),
+    (lambda: (triage(ds=drafts(draft("dd", "d-dimer")), **dvt_excluded("DVT-UNLIKELY-US-NEG")),
+              [self_care("DVT-UNLIKELY-US-NEG")]),
      "OA-DDIMER-DVT-EXCLUDED", "urgent"),
-    (lambda: (triage(ds=drafts(draft("xr", "knee-xray"))), [dvt_likely_card()]),
+    (lambda: (triage(ds=drafts(draft("xr", "knee-xray")), **DVT_LIKELY), [dvt_likely_card()]),
      "OA-KNEE-IMAGING-DVT-OPEN", "emergency-same-day"),
-    (lambda: (triage(ds=drafts(draft("xr", "knee-xray"), draft("us", "venous-duplex-us"))), [dvt_likely_card()]),
+    (lambda: (triage(ds=drafts(draft("xr", "knee-xray"), draft("us", "venous-duplex-us")), **DVT_LIKELY),
+              [dvt_likely_card()]),
      "OA-KNEE-IMAGING-DVT-OPEN", "urgent"),
     (lambda: (triage(ds=drafts(draft("a", "knee-xray"), draft("b", "knee-xray"))), [ckp_card()]),
      "OA-DUPLICATE-DRAFT", "routine"),
@@ -650,13 +674,14 @@ def test_scan_delayed_is_not_alone_likely():
     # ultrasound-within-4h = false: L2 suggests both tests; a lone D-dimer draft is fine and the
     # emergency duplex is suggested as missing (c)
     l2 = card("dvt-pathway", "emergency-same-day", ["DVT-LIKELY-SCAN-DELAYED"], suggest=["d-dimer", "venous-duplex-us"])
-    c = advise(triage(facts(ka={"ultrasound-within-4h": False}), drafts(draft("dd", "d-dimer"))), [l2])
+    c = advise(triage(facts(ka={"ultrasound-within-4h": False}), drafts(draft("dd", "d-dimer")), **DVT_LIKELY), [l2])
     assert [a.rule for a in c.advice] == ["OA-MISSING-TEST"]
     assert created(c) == ["venous-duplex-us"]
 
 
 def test_alone_likely_with_duplex_draft_is_fine():
-    c = advise(triage(ds=drafts(draft("dd", "d-dimer"), draft("us", "venous-duplex-us"))), [dvt_likely_card()])
+    c = advise(triage(ds=drafts(draft("dd", "d-dimer"), draft("us", "venous-duplex-us")), **DVT_LIKELY),
+               [dvt_likely_card()])
     # the D-dimer is still "not suggested" by the DVT card: forbidden, urgent, nothing to create
     assert [a.rule for a in c.advice] == ["OA-FORBIDDEN-TEST"]
     assert c.tier == "urgent" and created(c) == []
@@ -692,7 +717,7 @@ def test_rendered_card_v26_shape():
     """The advice card through the renderer: delete + create actions, priority from the DVT card."""
     cards = pytest.importorskip("service.cards.render")
     terminology = pytest.importorskip("service.terminology.code_sets")
-    t = triage(ds=drafts(draft("v26-sr-ddimer", "d-dimer", selected=True)), hook="order-select")
+    t = triage(ds=drafts(draft("v26-sr-ddimer", "d-dimer", selected=True)), hook="order-select", **DVT_LIKELY)
     c = build_order_advice(t, [dvt_likely_card()], "order-select")
     out = cards.CardRenderer(terminology.default_terminology()).render(c, t.facts)
     assert out["indicator"] == "critical" and out["source"]["topic"]["code"] == "order-advice"
@@ -711,7 +736,8 @@ def test_rendered_card_v26_shape():
 
 def test_pregnant_minor_is_the_pregnancy_row():
     # §3: the pregnancy variant comes before the paediatric one
-    c = advise(triage(facts(age=16, pregnancy="pregnant"), drafts(draft("dd", "d-dimer"))), [preg_dvt_card()])
+    c = advise(triage(facts(age=16, pregnancy="pregnant"), drafts(draft("dd", "d-dimer")), **dvt_open(us_state="none")),
+               [preg_dvt_card()])
     assert [a.rule for a in c.advice] == ["OA-DDIMER-PREGNANCY"]
 
 
@@ -741,3 +767,107 @@ def test_pregnancy_test_the_pathway_wants_before_a_drafted_ddimer_is_created_at_
     finding = one(c, "OA-MISSING-TEST")
     assert [s.orderable for s in finding.creates] == ["pregnancy-test"] and not finding.deletes
     assert c.tier == "emergency-same-day"
+
+
+# =================================================================================================
+# The one ultrasound state (§6.3), draft priorities, and safety properties of the whole table
+# =================================================================================================
+def _scans(*items):
+    from datetime import timedelta
+
+    from service.chart.facts import Source, Value
+
+    f = facts()
+    out = []
+    for i, (value, days) in enumerate(items):
+        when = None if days is None else NOW - timedelta(days=days)
+        out.append(Value(value, Source(f"Observation/us{i}", when, "final"), when))
+    f.ultrasounds = out
+    return f
+
+
+@pytest.mark.parametrize("scans, expected", [
+    ((), "none"),
+    ((("dvt-seen", 1),), "positive"),
+    ((("no-dvt-seen", 2),), "negative"),
+    ((("no-dvt-seen", 1), ("no-dvt-seen", 7)), "negative-repeat"),   # repeat 6 days after the first
+    ((("no-dvt-seen", 1), ("no-dvt-seen", 3)), "negative"),          # too soon to be the repeat
+    ((("dvt-seen", 9),), "none"),                                     # older than 8 days
+    ((("dvt-seen", None),), "none"),                                  # undated never counts
+    ((("inconclusive", 1), ("no-dvt-seen", 3)), "none"),              # the latest decides
+    ((("no-dvt-seen", 3), ("dvt-seen", 1)), "positive"),              # latest by time, not list order
+])
+def test_ultrasound_state(scans, expected):
+    from service.scores.ultrasound import ultrasound_state
+    from service.vocabulary import UltrasoundState
+
+    state = ultrasound_state(_scans(*scans))
+    assert isinstance(state, UltrasoundState) and state == expected
+
+
+def test_draft_priority_is_a_fhir_code_or_routine():
+    from service.vocabulary import RequestPriority
+
+    b = bundle(sr("a", "cbc", priority="asap"), sr("b", "crp"), dict(sr("c", "esr"), priority={"x": 1}),
+               dict(sr("d", "abi"), priority=["stat"]), sr("e", "ctpa", priority="STAT"))
+    out = match_drafts(b, [], FakeTerminology(), hook="order-sign")
+    assert [d.priority for d in out] == ["asap", "routine", "routine", "routine", "routine"]
+    assert all(isinstance(d.priority, RequestPriority) for d in out)
+    assert [p.rank for p in RequestPriority] == [0, 1, 2, 3]
+    assert [RequestPriority.for_tier(t) for t in INDICATOR] == ["stat", "stat", "urgent", "routine", "routine"]
+
+
+def test_a_pregnant_patient_is_the_pregnancy_variant_without_pathway_state():
+    # the §3 population derivation the DVT pathways use, also when no pathway recorded a state
+    c = advise(triage(facts(pregnancy="postpartum"), drafts(draft("dd", "d-dimer"))), [])
+    assert [a.rule for a in c.advice] == ["OA-DDIMER-PREGNANCY"] and c.tier == "urgent"
+
+
+ORDERABLES = ["venous-duplex-us", "d-dimer", "knee-xray", "mri-knee", "popliteal-us", "ctpa", "uric-acid",
+              "arthrocentesis", "abi", "arterial-duplex", "crp", "cbc"]
+TOPICS_TIERS = [("pe-emergency", "emergency-immediate"), ("dvt-pathway", "emergency-same-day"),
+                ("septic-arthritis", "emergency-same-day"), ("knee-injury-imaging", "urgent"),
+                ("paes", "urgent"), ("chronic-knee-pain-imaging", "routine"), ("self-care", "self-care")]
+
+
+@st.composite
+def advice_case(draw):
+    cards = []
+    for topic, tier in draw(st.lists(st.sampled_from(TOPICS_TIERS), min_size=1, max_size=3, unique=True)):
+        suggest = draw(st.lists(st.sampled_from(ORDERABLES), max_size=3, unique=True))
+        forbid = draw(st.lists(st.sampled_from([o for o in ORDERABLES if o not in suggest]), max_size=3, unique=True))
+        cards.append(card(topic, tier, [f"{topic.upper()}-RULE"], suggest=suggest,
+                          not_suggested={o: "not for this patient" for o in forbid}))
+    picks = draw(st.lists(st.tuples(st.sampled_from(ORDERABLES), st.booleans(),
+                                    st.sampled_from(["routine", "urgent", "stat"])), min_size=1, max_size=5))
+    ds = drafts(*[draft(f"d{i}", o, selected=sel, priority=p) for i, (o, sel, p) in enumerate(picks)])
+    hook = draw(st.sampled_from(["order-select", "order-sign"]))
+    state = draw(st.sampled_from([{}, DVT_LIKELY, dvt_excluded("DVT-UNLIKELY-US-NEG"), dvt_open(us_state="none")]))
+    f = facts(pregnancy=draw(st.sampled_from(["not-pregnant", "pregnant"])), age=draw(st.sampled_from([12, 55])),
+              ka={"hot-swollen-joint": draw(st.booleans())})
+    return triage(f, ds, hook=hook, **state), cards, hook
+
+
+@settings(max_examples=300, deadline=None)
+@given(advice_case())
+def test_advice_never_deletes_what_the_pathway_wants_nor_creates_twice(case):
+    t, cards, hook = case
+    c = advise(t, cards, hook=hook)
+    if c is None:
+        return
+    recommended = {s.orderable for k in cards for s in k.suggestions}
+    by_id = {d.id: d for d in t.drafts}
+    for a in c.advice:
+        for rid in a.deletes:
+            d = by_id[rid]
+            if a.rule != "OA-DUPLICATE-DRAFT":
+                # only a judged draft of a test no card recommends is "against" (§6.16 items 2, 3)
+                assert not d.orderables & recommended
+                assert hook == "order-sign" or d.selected
+    made = created(c)
+    assert len(made) == len(set(made))                                        # item 7: once
+    drafted = {o for d in t.drafts for o in d.orderables}
+    assert not set(made) & drafted                                            # never a covered test
+    assert set(made) <= recommended                                           # only what a card wants
+    tiers = [f["tier"] for f in c.meta["findings"]]
+    assert c.tier == min(tiers, key=lambda x: list(INDICATOR).index(x))       # the most urgent finding

@@ -10,6 +10,7 @@ import pytest
 from cds_hooks.domain import HookRequest
 from cds_hooks.prefetch import FetchSettings, PatientUnavailable, gather_chart
 from tests.support.fhir_stub import FhirStub
+from tests.support.protocol_requests import SERVICE_FOR_HOOK, hook_body
 from tests.support.vignettes import make_service
 
 SETTINGS = FetchSettings(timeout=2.0, max_pages=5, backoff_s=0.01)
@@ -195,8 +196,6 @@ def test_unusable_next_link_on_a_fetched_page_is_flagged(stub):
 
 # ---- through the HTTP interface (in process) ------------------------------------------------------------
 
-HOOK_SERVICES = {"patient-view": "knee-pain-triage", "encounter-start": "knee-pain-encounter-triage",
-                 "order-select": "knee-order-advisor", "order-sign": "knee-order-check"}
 
 
 @pytest.fixture(scope="module")
@@ -204,9 +203,8 @@ def client(make_app):
     return make_app().test_client()
 
 
-@pytest.mark.parametrize("hook", sorted(HOOK_SERVICES))
+@pytest.mark.parametrize("hook", sorted(SERVICE_FOR_HOOK))
 def test_http_wrong_shapes_answer_200_with_the_data_fetch_card(client, hook):
-    from tests.support.protocol_requests import hook_body
     body = hook_body(hook)
     body["prefetch"]["conditions"] = [CONDITION]
     body["prefetch"]["observations"] = {"resourceType": "Bundle", "type": "searchset",
@@ -215,24 +213,22 @@ def test_http_wrong_shapes_answer_200_with_the_data_fetch_card(client, hook):
                                                    "search": "match"}]}
     body["prefetch"]["procedures"] = {"resourceType": "Bundle", "type": "searchset", "entry": [],
                                       "link": [{"relation": "next", "url": "http://[::1"}]}
-    resp = client.post(f"/cds-services/{HOOK_SERVICES[hook]}", json=body)
+    resp = client.post(f"/cds-services/{SERVICE_FOR_HOOK[hook]}", json=body)
     assert resp.status_code == 200, resp.text
     cards = resp.json["cards"]
     text = " ".join(c.get("detail", "") + c.get("summary", "") for c in cards)
     assert "Condition could not be read" in text
 
 
-@pytest.mark.parametrize("hook", sorted(HOOK_SERVICES))
+@pytest.mark.parametrize("hook", sorted(SERVICE_FOR_HOOK))
 def test_http_patient_without_id_is_used(client, hook):
-    from tests.support.protocol_requests import hook_body
     body = hook_body(hook)
     del body["prefetch"]["patient"]["id"]
-    resp = client.post(f"/cds-services/{HOOK_SERVICES[hook]}", json=body)
+    resp = client.post(f"/cds-services/{SERVICE_FOR_HOOK[hook]}", json=body)
     assert resp.status_code == 200, resp.text
 
 
 def test_http_wrong_shape_patient_without_server_is_412_naming_it(client):
-    from tests.support.protocol_requests import hook_body
     body = hook_body("patient-view")
     body["prefetch"]["patient"] = {"resourceType": "Observation", "id": "p1"}
     resp = client.post("/cds-services/knee-pain-triage", json=body)
@@ -242,9 +238,8 @@ def test_http_wrong_shape_patient_without_server_is_412_naming_it(client):
     assert "an Observation where a Patient was expected" in str(outcome)
 
 
-@pytest.mark.parametrize("hook", sorted(HOOK_SERVICES))
+@pytest.mark.parametrize("hook", sorted(SERVICE_FOR_HOOK))
 def test_http_unusable_next_link_with_a_fhir_server_answers_200(client, hook, caplog):
-    from tests.support.protocol_requests import hook_body
     caplog.set_level(logging.DEBUG)
     with FhirStub() as fhir:
         fhir.add_resource({"resourceType": "Patient", "id": "p1", "gender": "female"})
@@ -253,7 +248,7 @@ def test_http_unusable_next_link_with_a_fhir_server_answers_200(client, hook, ca
                                             "scope": "patient/*.read", "subject": "knee-cds"})
         body["prefetch"]["observations"] = {"resourceType": "Bundle", "type": "searchset", "entry": [],
                                             "link": [{"relation": "next", "url": "http://[::1"}]}
-        resp = client.post(f"/cds-services/{HOOK_SERVICES[hook]}", json=body)
+        resp = client.post(f"/cds-services/{SERVICE_FOR_HOOK[hook]}", json=body)
     assert resp.status_code == 200, resp.text
     text = " ".join(c.get("detail", "") for c in resp.json["cards"])
     # the card says only that the FHIR server could not be read (no port-state oracle); the

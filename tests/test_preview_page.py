@@ -12,10 +12,9 @@ from service.tools.local_request import build_request
 from service.tools.local_run import service_for_hook
 from service.preview.card_view import card_view
 from service.preview.markdown import render_markdown
+from tests.support.protocol_requests import SERVICE_FOR_HOOK
 
 INJECTION = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-SERVICE_FOR_HOOK = {"patient-view": "knee-pain-triage", "encounter-start": "knee-pain-encounter-triage",
-                    "order-select": "knee-order-advisor", "order-sign": "knee-order-check"}
 
 
 @pytest.fixture

@@ -10,10 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.fake_domain import FakeDomain
-from tests.support.protocol_requests import hook_body
+from tests.support.protocol_requests import SERVICE_FOR_HOOK, hook_body
 
-SERVICES = {"patient-view": "knee-pain-triage", "encounter-start": "knee-pain-encounter-triage",
-            "order-select": "knee-order-advisor", "order-sign": "knee-order-check"}
 WRONG_VALUES = [None, 0, 1.5, True, "", "x" * 300, [], {}, ["a"], {"a": 1}]
 
 
@@ -39,7 +37,7 @@ def assert_clear_answer(resp):
 
 def mutations():
     """(hook, dotted path, value): each field of each hook set to each wrong type."""
-    for hook in SERVICES:
+    for hook in SERVICE_FOR_HOOK:
         base = hook_body(hook)
         paths = ["hook", "hookInstance", "fhirServer", "fhirAuthorization", "prefetch", "context",
                  "prefetch.patient", "prefetch.observations"]
@@ -57,7 +55,7 @@ def set_path(body, path, value):
     target[last] = value
 
 
-@pytest.mark.parametrize("hook", SERVICES)
+@pytest.mark.parametrize("hook", SERVICE_FOR_HOOK)
 def test_every_field_with_every_wrong_type(client, hook):
     failures = []
     for h, path, value in mutations():
@@ -65,7 +63,7 @@ def test_every_field_with_every_wrong_type(client, hook):
             continue
         body = copy.deepcopy(hook_body(hook))
         set_path(body, path, value)
-        resp = send(client, json.dumps(body).encode(), SERVICES[hook])
+        resp = send(client, json.dumps(body).encode(), SERVICE_FOR_HOOK[hook])
         assert_clear_answer(resp)
         if resp.status_code == 400:
             exprs = [e for i in resp.json["issue"] for e in i.get("expression", [])]
@@ -127,11 +125,11 @@ json_values = st.recursive(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.sampled_from(sorted({p for _, p, _ in mutations()})), value=json_values,
-       hook=st.sampled_from(sorted(SERVICES)))
+       hook=st.sampled_from(sorted(SERVICE_FOR_HOOK)))
 def test_fuzzed_field_values_never_500(client, path, value, hook):
     body = hook_body(hook)
     try:
         set_path(body, path, value)
     except (KeyError, TypeError):
         return
-    assert_clear_answer(send(client, json.dumps(body).encode(), SERVICES[hook]))
+    assert_clear_answer(send(client, json.dumps(body).encode(), SERVICE_FOR_HOOK[hook]))

@@ -19,7 +19,7 @@ import weakref
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import String, and_, delete, exists, func, insert, select, text, update
+from sqlalchemy import String, and_, bindparam, delete, exists, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
@@ -39,6 +39,22 @@ LINK_CHUNK = 400   # card uuids per late-link statement (well below SQLite's bou
 # of its card, committed at the same moment, would each miss the other and stay unlinked. (SQLite
 # serialises writers already: BEGIN IMMEDIATE.) Key: "kneelink".
 LINK_LOCK_KEY = 0x6B6E6565_6C696E6B - (1 << 63)
+
+# The statements of every audit batch, built once: building them costs more than running them.
+INSERT_AUDIT = insert(audit).returning(audit.c.id, sort_by_parameter_order=True)
+INSERT_AUDIT_CARD = insert(audit_card)
+# Feedback that arrived before its card's audit row: linked to the card that issued it
+_ISSUING_CARD = (select(func.max(audit_card.c.id))
+                 .where(audit_card.c.service_id == feedback.c.service_id,
+                        audit_card.c.card_uuid == feedback.c.card_uuid)
+                 .scalar_subquery())
+LINK_WAITING_FEEDBACK = (
+    update(feedback)
+    .where(feedback.c.card_uuid.in_(bindparam("card_uuids", expanding=True)), feedback.c.audit_card_id.is_(None),
+           exists().where(and_(audit_card.c.service_id == feedback.c.service_id,
+                               audit_card.c.card_uuid == feedback.c.card_uuid)))
+    .values(audit_card_id=_ISSUING_CARD, linked=True))
+SERIALIZE_LINKS = select(func.pg_advisory_xact_lock(LINK_LOCK_KEY))
 
 
 class StoreUnavailable(Exception):
@@ -191,12 +207,12 @@ class Store:
 
     def _insert_audit(self, rows: list[dict[str, Any]], records: Sequence[AuditRecord]) -> None:
         with self._writer_engine.begin() as conn:
-            ids = conn.execute(insert(audit).returning(audit.c.id, sort_by_parameter_order=True), rows).scalars().all()
+            ids = conn.execute(INSERT_AUDIT, rows).scalars().all()
             cards = [self._card_row(audit_id, record, card)
                      for audit_id, record in zip(ids, records) for card in record.cards]
             if cards:
                 _serialize_links(conn)
-                conn.execute(insert(audit_card), cards)
+                conn.execute(INSERT_AUDIT_CARD, cards)
                 self._link_waiting_feedback(conn, sorted({c["card_uuid"] for c in cards}))
 
     def _audit_row(self, r: AuditRecord) -> dict[str, Any]:
@@ -226,18 +242,8 @@ class Store:
 
     @staticmethod
     def _link_waiting_feedback(conn: Connection, card_uuids: list[str]) -> None:
-        issuing = (select(func.max(audit_card.c.id))
-                   .where(audit_card.c.service_id == feedback.c.service_id,
-                          audit_card.c.card_uuid == feedback.c.card_uuid)
-                   .scalar_subquery())
         for start in range(0, len(card_uuids), LINK_CHUNK):
-            chunk = card_uuids[start:start + LINK_CHUNK]
-            conn.execute(
-                update(feedback)
-                .where(feedback.c.card_uuid.in_(chunk), feedback.c.audit_card_id.is_(None),
-                       exists().where(and_(audit_card.c.service_id == feedback.c.service_id,
-                                           audit_card.c.card_uuid == feedback.c.card_uuid)))
-                .values(audit_card_id=issuing, linked=True))
+            conn.execute(LINK_WAITING_FEEDBACK, {"card_uuids": card_uuids[start:start + LINK_CHUNK]})
 
     # ------------------------------------------------------------------ feedback
 
@@ -403,7 +409,7 @@ class Store:
 
 def _serialize_links(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(LINK_LOCK_KEY)))
+        conn.execute(SERIALIZE_LINKS)
 
 
 def _sqlite_file_fault(err: SQLAlchemyError) -> bool:

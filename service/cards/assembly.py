@@ -10,9 +10,7 @@ from service.chart.dates import months_before
 from service.cards.evidence import ago, cite, fmt_time
 from service.chart.facts import Facts
 from service.pathways.state import Triage
-from service.vocabulary import DvtStatus, Tier, Topic
-
-KNEE_IMAGING = ("knee-xray", "mri-knee", "popliteal-us")
+from service.vocabulary import KNEE_IMAGING, DvtStatus, Tier, Topic
 
 
 def sort_key(d: CardDraft) -> tuple[int, int]:

@@ -38,7 +38,7 @@ _IV_WORD = re.compile(r"\bIV\b")
 def classify_intensity(r: ReadState, codings: list[dict], sets: frozenset[str], dosage: dict | None,
                        res: dict) -> AnticoagulantIntensity:
     """terminology §4.1: therapeutic | prophylactic | unknown, first rule that applies."""
-    metas = [m for m in (r.t.anticoagulant_info(c) for c in codings) if m]
+    metas = [m for m in (r.terminology.anticoagulant_info(c) for c in codings) if m]
     ingredients = {m.get("ingredient") for m in metas if m.get("ingredient")}
     if WARFARIN in ingredients:
         return AnticoagulantIntensity.THERAPEUTIC                   # rule 1

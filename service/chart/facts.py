@@ -1,6 +1,6 @@
 """Typed facts read from the chart (clinical-rules.md §1).
 
-``service.chart.build_facts`` turns the gathered FHIR JSON into one :class:`Facts`; scores and
+:func:`service.chart.reader.build_facts` turns the gathered FHIR JSON into one :class:`Facts`; scores and
 pathways read only this. Every value remembers the resource it came from (:class:`Source`) so that
 every card line can cite it. Unknown is explicit: a :class:`Reading` whose ``value`` is ``None``
 or a missing key means "unknown", never "no".

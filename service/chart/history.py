@@ -22,7 +22,7 @@ def canonical_codes(r: ReadState, concept: Any) -> list[tuple[str, str]]:
     """(system, code) of every coding, after site-map system aliasing."""
     out = []
     for c in as_list(as_dict(concept).get("coding")):
-        key, _alias = r.t.canonical(as_dict(c))
+        key, _alias = r.terminology.canonical(as_dict(c))
         if key:
             out.append(key)
     return out
@@ -34,7 +34,7 @@ def read_condition(r: ReadState, res: dict) -> None:
     if verification in COND_EXCLUDED:
         return                                                    # §1.2
     clinical = first_code(res.get("clinicalStatus"))
-    match = r.t.match("Condition.code", res.get("code"))
+    match = r.terminology.match("Condition.code", res.get("code"))
     r.note_via(match.maps)
     onset, flags = None, set()
     if "onsetDateTime" in res:
@@ -84,12 +84,12 @@ def read_procedure(r: ReadState, res: dict) -> None:
     else:
         p = as_dict(res.get("performedPeriod"))
         t, _ = r.read_time(ref, p.get("end") or p.get("start"), "performed")
-    match = r.t.match("Procedure.code", res.get("code"))
+    match = r.terminology.match("Procedure.code", res.get("code"))
     r.note_via(match.maps)
     r.facts.procedures.append(ProcedureFact(
         source=Source(ref, t, status, concept_label(res.get("code")), match.via),
         codes=canonical_codes(r, res.get("code")), sets=match.sets,
-        orderables=r.t.orderables_for(res.get("code")), status=status, time=t))
+        orderables=r.terminology.orderables_for(res.get("code")), status=status, time=t))
 
 
 def _context_encounter_id(context: dict) -> str | None:
@@ -105,9 +105,9 @@ def read_encounter(r: ReadState, res: dict) -> None:
     period = as_dict(res.get("period"))
     start, _ = r.read_time(ref, period.get("start"), "period start") if period.get("start") else (None, set())
     end, _ = parse_time(period.get("end"))        # an end in the future is normal for a stay
-    cls = r.t.match("Encounter.class", res.get("class"))
-    reasons = r.t.match("Encounter.reasonCode", as_list(res.get("reasonCode")))
-    types = r.t.match("Encounter.type", as_list(res.get("type")))
+    cls = r.terminology.match("Encounter.class", res.get("class"))
+    reasons = r.terminology.match("Encounter.reasonCode", as_list(res.get("reasonCode")))
+    types = r.terminology.match("Encounter.type", as_list(res.get("type")))
     r.note_via(cls.maps | reasons.maps | types.maps)
     refs = [ref_ for ref_ in (as_text(as_dict(x).get("reference")) for x in as_list(res.get("reasonReference")))
             if ref_]

@@ -87,7 +87,7 @@ def boolean_answer(r: ReadState, part: dict, local: LocalCode | None) -> bool | 
                 found, mapped = local.answer_for(as_dict(c).get("code"))
                 if found:
                     return mapped if isinstance(mapped, bool) else None
-        return r.t.yes_no(cc)
+        return r.terminology.yes_no(cc)
     if "valueString" in part:
         s = part.get("valueString")
         if local:
@@ -122,7 +122,7 @@ def _coded_answer(r: ReadState, code: str, part: dict, local: LocalCode | None) 
         if found and isinstance(mapped, dict):
             codings = [mapped]
     if code == "symptom-side":
-        sides = {SIDE_SETS[s] for s in r.t.answer_sets(codings, SIDE_QUESTION) if s in SIDE_SETS}
+        sides = {SIDE_SETS[s] for s in r.terminology.answer_sets(codings, SIDE_QUESTION) if s in SIDE_SETS}
         return sides.pop() if len(sides) == 1 else None
     system, allowed = KA_CODED_ANSWERS[code]
     for c in codings:

@@ -50,7 +50,7 @@ def _resolve_reference(r: ReadState, res: dict) -> dict | None:
 def _medication_codes(r: ReadState, res: dict, kind: str) -> _Coded:
     if "medicationCodeableConcept" in res:
         cc = res.get("medicationCodeableConcept")
-        m = r.t.match(f"{kind}.medicationCodeableConcept", cc)
+        m = r.terminology.match(f"{kind}.medicationCodeableConcept", cc)
         r.note_via(m.maps)
         return _Coded(m.sets, coding_list(cc), concept_label(cc), m.via, True)
     med = _resolve_reference(r, res)
@@ -62,8 +62,8 @@ def _medication_codes(r: ReadState, res: dict, kind: str) -> _Coded:
     codings = coding_list(code) + [c for cc in ingredients for c in coding_list(cc)]
     if not codings:
         return _Coded(frozenset(), [], concept_label(code), "", False)   # a Medication without a code
-    m1 = r.t.match("Medication.code", code)
-    m2 = r.t.match("Medication.ingredient.itemCodeableConcept", ingredients)
+    m1 = r.terminology.match("Medication.code", code)
+    m2 = r.terminology.match("Medication.ingredient.itemCodeableConcept", ingredients)
     r.note_via(m1.maps | m2.maps)
     display = concept_label(code) or concept_label(ingredients[0] if ingredients else {})
     return _Coded(m1.sets | m2.sets, codings, display, m1.via or m2.via, True)

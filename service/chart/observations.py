@@ -78,14 +78,14 @@ def _effective_time(r: ReadState, ref: str, res: dict) -> tuple[datetime | None,
 
 def _read_part(r: ReadState, obs: ObservationPart) -> None:
     code = obs.part.get("code")
-    ka = r.t.ka_code(code)
+    ka = r.terminology.ka_code(code)
     if ka is not None:
         # contract §3: a knee-assessment Observation is that item and nothing else (§7.7: a ka result
         # carrying an imaging LOINC is a result only)
         read_ka_item(r, obs, ka[0], ka[1])
         return
-    match = r.t.match(obs.element, code)
-    local = r.t.local_entry(code)
+    match = r.terminology.match(obs.element, code)
+    local = r.terminology.local_entry(code)
     sets = match.sets
     if sets:
         r.note_via(match.maps)
@@ -98,7 +98,7 @@ def _read_part(r: ReadState, obs: ObservationPart) -> None:
             for s in KNEE_COMPLAINT_SETS:
                 if s in sets:
                     r.complaint_obs.append((s, obs.source(concept_label(code) or s, match.via)))
-        orderables = r.t.orderables_for(code) & IMAGING_ORDERABLES
+        orderables = r.terminology.orderables_for(code) & IMAGING_ORDERABLES
         if orderables:      # §7.7: an imaging report Observation ("done"), never a ka result
             r.facts.reports.append(ReportFact(obs.source(concept_label(code), match.via), frozenset(orderables),
                                               obs.time))
@@ -238,7 +238,7 @@ def _add_ddimer(r: ReadState, obs: ObservationPart, set_name: str, via: str, loc
 # ---- pregnancy evidence, smoking ------------------------------------------------------------------
 
 def _add_pregnancy_status(r: ReadState, obs: ObservationPart, via: str, local: LocalCode | None) -> None:
-    sets = r.t.answer_sets(mapped_codings(obs.part, local), "pregnancy-status")
+    sets = r.terminology.answer_sets(mapped_codings(obs.part, local), "pregnancy-status")
     if "pregnancy" in sets:
         value = "pregnant"
     elif "not-pregnant" in sets:
@@ -269,7 +269,7 @@ def _add_edd(r: ReadState, obs: ObservationPart, via: str) -> None:
 
 
 def _add_smoking(r: ReadState, obs: ObservationPart, via: str) -> None:
-    sets = r.t.answer_sets(mapped_codings(obs.part, None), "smoking-status")
+    sets = r.terminology.answer_sets(mapped_codings(obs.part, None), "smoking-status")
     value = next((s.replace("-smoker", "") for s in ("current-smoker", "former-smoker", "never-smoker")
                   if s in sets), None)
     r.smoking_values.append(obs.value(value, f"smoking status: {value or 'unknown'}", via))

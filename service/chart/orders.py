@@ -38,4 +38,5 @@ def read_order(r: ReadState, res: dict, drafts: set[str]) -> None:
         occurrence = None
     r.facts.orders.append(OrderFact(
         source=Source(ref, occurrence or authored, status, concept_label(res.get("code"))),
-        status=status, orderables=r.t.orderables_for(res.get("code")), authored=authored, occurrence=occurrence))
+        status=status, orderables=r.terminology.orderables_for(res.get("code")), authored=authored,
+        occurrence=occurrence))

@@ -22,7 +22,7 @@ MIN_TIME = datetime.min.replace(tzinfo=timezone.utc)
 class ReadState:
     chart: Chart
     now: datetime
-    t: Terminology
+    terminology: Terminology
     context: dict
     hook: str
     facts: Facts = field(init=False)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from service.pathways.state import Triage
+from service.vocabulary import KNEE_IMAGING
 
 # §2 T2: any of these ka: items true within its window (windows are applied by the chart layer)
 T2_ITEMS = (
@@ -11,7 +12,7 @@ T2_ITEMS = (
 )
 INJURY_MECHANISMS = ("twist", "fall", "blunt")
 # §2 T5: a draft for knee imaging triggers at the order hooks
-T5_ORDERABLES = frozenset({"knee-xray", "mri-knee", "popliteal-us"})
+T5_ORDERABLES = frozenset(KNEE_IMAGING)
 # types that can hold a trigger (§2 "Unreadable chart"); medications, Procedures and chart
 # ServiceRequests cannot
 TRIGGER_TYPES = frozenset({"Observation", "Condition", "Encounter"})

@@ -22,10 +22,9 @@ from service.pathways.dvt_text import (
 from service.pathways.popliteal_mass import rupture_signs, rupture_suspected
 from service.pathways.state import Triage
 from service.scores.d_dimer import DDimerState, interpret, interpret_ddimer, pregnancy_not_excluded, select
+from service.scores.ultrasound import CURRENT_SCAN, ultrasound_state
 from service.scores.wells_dvt import WellsDvt, wells_dvt
-from service.vocabulary import DvtStatus, Population, Tier, Topic, UltrasoundState, WellsClass
-
-CURRENT_SCAN = timedelta(days=8)
+from service.vocabulary import KNEE_IMAGING, DvtStatus, Population, Tier, Topic, UltrasoundState, WellsClass
 
 # -- predicates ---------------------------------------------------------------------------------------
 def ddimer_replaced_by_scan(t: Triage) -> bool:
@@ -46,22 +45,6 @@ def interim_anticoagulation_current(facts) -> bool:
 def modifier_reason(t: Triage) -> str:
     parts = (["anticoagulated"] if t.already_anticoagulated else []) + (["inpatient or recent surgery"] if t.imaging_first else [])
     return " and ".join(parts)
-
-
-def us_state(facts) -> str:
-    """§6.3 US state from ka:venous-ultrasound-result (latest within 8 days)."""
-    now = facts.now
-    current = [u for u in facts.ultrasounds if u.time is not None and u.time >= now - CURRENT_SCAN]
-    if not current:
-        return "none"
-    latest = max(current, key=lambda u: u.time)
-    if latest.value == "dvt-seen":
-        return "positive"
-    if latest.value != "no-dvt-seen":
-        return "none"
-    earlier = [u for u in facts.ultrasounds if u.value == "no-dvt-seen" and u.time is not None
-               and timedelta(days=5) <= latest.time - u.time <= timedelta(days=10)]
-    return "negative-repeat" if earlier else "negative"
 
 
 def latest_negative_scan(facts):
@@ -135,7 +118,7 @@ def _ddimer_suggest(rule: str, reason: str, now) -> Suggest:
 
 
 def _forbid_knee_imaging(draft: CardDraft) -> None:
-    for orderable in ("knee-xray", "mri-knee", "popliteal-us"):
+    for orderable in KNEE_IMAGING:
         mc.not_suggest(draft, orderable, KNEE_IMAGING_REASON)
 
 
@@ -148,7 +131,7 @@ def evaluate(t: Triage) -> None:
     ac = facts.anticoagulation
     t.already_anticoagulated = ac.state == "current" and ac.pre_existing is True
     t.imaging_first = facts.setting.imaging_first
-    us = us_state(facts)
+    us = ultrasound_state(facts)
     t.us_state = us
     likely = wells.klass != WellsClass.UNLIKELY
     dd = interpret_ddimer(facts, t.settings, wells_unlikely=not likely, population="adult",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from service.cards.draft import CardDraft, Suggest
 from service.pathways import drafting as mc
-from service.pathways.dvt import us_state
+from service.scores.ultrasound import ultrasound_state
 from service.pathways.state import Triage
 from service.vocabulary import DvtStatus, Population, Tier, Topic
 
@@ -18,7 +18,7 @@ def evaluate(t: Triage) -> None:
     if t.population != Population.PAEDIATRIC or not t.dvt_suspected:
         return
     facts = t.facts
-    t.us_state = us_state(facts)
+    t.us_state = ultrasound_state(facts)
     t.dvt_status = DvtStatus.OPEN
     draft = CardDraft(topic=TOPIC, tier=Tier.EMERGENCY_SAME_DAY, guidelines=["ng158"])
     draft.add_rule("DVT-PAEDIATRIC")

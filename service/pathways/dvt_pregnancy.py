@@ -13,14 +13,13 @@ from service.cards.text import clip_summary
 from service.cards.draft import CardDraft, Suggest
 from service.cards.evidence import cite, fmt_date
 from service.pathways import drafting as mc
-from service.pathways.dvt import us_state
 from service.pathways.state import Triage
 from service.scores.d_dimer import interpret_ddimer
 from service.scores.left_rule import left_rule
+from service.scores.ultrasound import CURRENT_SCAN, ultrasound_state
 from service.vocabulary import DvtStatus, Population, Tier, Topic, UltrasoundState
 
 TOPIC = Topic.DVT_PATHWAY
-CURRENT_SCAN = timedelta(days=8)
 EPISODE_GAP = timedelta(days=10)      # negative scans this close belong to one episode
 REPEAT_DAYS = (3, 7)
 LMWH = ("LMWH until VTE is excluded unless strongly contraindicated (clinician decision); DOACs are not used "
@@ -47,7 +46,7 @@ def evaluate(t: Triage) -> None:
     if t.population != Population.PREGNANCY or not t.dvt_suspected:
         return
     facts = t.facts
-    us = us_state(facts)
+    us = ultrasound_state(facts)
     t.us_state = us
     draft = CardDraft(topic=TOPIC, tier=Tier.EMERGENCY_SAME_DAY, guidelines=["rcog"])
     _status_lines(t, draft)

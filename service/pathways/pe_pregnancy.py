@@ -12,7 +12,7 @@ from datetime import timedelta
 from service.cards.draft import CardDraft, Suggest
 from service.cards.evidence import cite
 from service.pathways import drafting as mc
-from service.pathways.dvt import us_state
+from service.scores.ultrasound import ultrasound_state
 from service.pathways.dvt_suspicion import dvt_sign_lines
 from service.pathways.state import Triage
 from service.vocabulary import UltrasoundState
@@ -60,7 +60,7 @@ def apply(t: Triage, draft: CardDraft, unstable: bool) -> tuple[str, str]:
     """Row P7 on the PE card; returns the plan and the summary's test words."""
     draft.add_rule(RULE)
     draft.guidelines.append("rcog")
-    us = us_state(t.facts)
+    us = ultrasound_state(t.facts)
     t.us_state = us
     draft.recommendation.append(NO_SCORES)
     plan = next(name for name, holds in PLANS if holds(t, us, unstable))

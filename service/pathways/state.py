@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.cards.draft import CardDraft, NotSuggested
+from service.chart.draft_orders import DraftOrder
 from service.chart.facts import Facts
 from service.vocabulary import DvtStatus, Population, Tier, UltrasoundState, WellsClass, more_urgent
 
@@ -22,20 +23,6 @@ class RuleSettings:
     """The configuration the clinical rules read (contract §8)."""
 
     age_adjusted_ddimer: bool = False
-
-
-@dataclass
-class DraftOrder:
-    """A draft ServiceRequest of an order hook (§6.16 item 2)."""
-
-    id: str
-    resource: dict[str, Any]
-    orderables: frozenset[str]      # catalog ids it matches (empty: unknown order, ignored)
-    reason_sets: frozenset[str]     # knee complaint sets matched on reasonCode (T5)
-    priority: str                   # stat | asap | urgent | routine (none = routine)
-    occurrence_day: str | None      # UTC date of occurrence[x], for duplicate detection
-    selected: bool = False          # order-select: in context.selections
-    index: int = 0                  # position in draftOrders
 
 
 @dataclass

@@ -6,7 +6,7 @@ The examples are the public acceptance vignettes (contract §9), shipped in the 
 it is meant for, draft orders for the order hooks and, optionally, context keys and the service
 configuration it needs. Times: every value that is exactly ``@now``, ``@now±Nu`` (u = y, w, d, h, m for
 minutes) becomes a UTC time relative to ``now`` (``YYYY-MM-DDThh:mm:ssZ``); ``:date`` keeps the UTC
-date only. The request is built by :mod:`service.local_request`, the way contract §9 says a test
+date only. The request is built by :mod:`service.tools.local_request`, the way contract §9 says a test
 runner builds it.
 """
 from __future__ import annotations

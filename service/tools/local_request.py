@@ -22,12 +22,13 @@ from urllib.parse import parse_qsl
 
 from cds_hooks.domain import ServiceDefinition
 
-ORDER_HOOKS = frozenset({"order-select", "order-sign"})
+from service.catalog import ORDER_HOOKS
+from service.terminology.code_sets import ORDERABLE_SYSTEM
+
 HOOKS = ("patient-view", "encounter-start", "order-select", "order-sign")
 # an Encounter in one of these states is the visit the hook is about (contract §9)
 ACTIVE_ENCOUNTER = ("in-progress", "arrived", "triaged", "planned")
 PRACTITIONER = "Practitioner/example"
-ORDERABLE_SYSTEM = "http://knee-cds.example/fhir/CodeSystem/orderable"
 
 _TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z0-9_]+)\s*\}\}")
 # what "_sort=-date" orders by: the resource's clinical date (first one present wins)

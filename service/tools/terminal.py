@@ -11,12 +11,14 @@ import re
 import textwrap
 from typing import Any
 
-EXTENSION_KEY = "example.knee-cds"
-ORDERABLE_SYSTEM = "http://knee-cds.example/fhir/CodeSystem/orderable"
+from service.cards.render import EXTENSION_KEY
+from service.terminology.code_sets import ORDERABLE_SYSTEM
+from service.vocabulary import Tier
+
 WIDTH = 100
 # ANSI colours per tier (clinical-rules §0 tier rank): red, magenta, yellow, cyan, green
-TIER_COLOURS = {"emergency-immediate": "1;31", "emergency-same-day": "1;35", "urgent": "1;33",
-                "routine": "1;36", "self-care": "1;32"}
+TIER_COLOURS = {Tier.EMERGENCY_IMMEDIATE: "1;31", Tier.EMERGENCY_SAME_DAY: "1;35", Tier.URGENT: "1;33",
+                Tier.ROUTINE: "1;36", Tier.SELF_CARE: "1;32"}
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

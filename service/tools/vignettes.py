@@ -29,15 +29,16 @@ from cds_hooks.domain import HookRequest, ServiceDefinition
 
 from service.tools.examples import render_times
 from service.tools.examples import service_for_hook as service_for
+from service.cards.render import EXTENSION_KEY
+from service.terminology.code_sets import ORDERABLE_SYSTEM
 from service.tools.local_request import (
     ORDER_HOOKS,
-    ORDERABLE_SYSTEM,
     build_context,
     evaluate_template,
     visit_encounter,
 )
+from service.vocabulary import Tier
 
-EXTENSION_KEY = "example.knee-cds"
 FHIR_JSON = "application/fhir+json"
 
 
@@ -193,9 +194,9 @@ def build_server_request(loaded: LoadedVignette, base: str, load: bool = True) -
 
 # ---- checking a response -------------------------------------------------------------------------------
 
-TIER_ORDER = ["emergency-immediate", "emergency-same-day", "urgent", "routine", "self-care"]
-INDICATOR = {"emergency-immediate": "critical", "emergency-same-day": "critical", "urgent": "warning",
-             "routine": "info", "self-care": "info"}
+# contract §4: the tiers, most urgent first, and the card indicator each tier carries
+TIER_ORDER = [str(tier) for tier in Tier]
+INDICATOR = {str(tier): tier.indicator for tier in Tier}
 
 
 def _extension(card: dict[str, Any]) -> dict[str, Any]:

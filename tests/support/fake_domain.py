@@ -1,7 +1,7 @@
 """A tiny stand-in Domain for protocol tests (kept out of the production package).
 
 Run as a server:  python -m tests.support.fake_domain --host 127.0.0.1 --port P
-It advertises the real four services (service.services) and answers from the chart it is given:
+It advertises the real four services (service.catalog) and answers from the chart it is given:
 
 - patientId "no-cards"   -> {"cards": []}
 - patientId "boom"       -> the domain raises (tests the catch-all: an OperationOutcome, no trace)

@@ -1,4 +1,4 @@
-"""pytest plugin: a real FHIR R4 server for integration tests (issue 4 item 5).
+"""pytest plugin: a real FHIR R4 server for integration tests.
 
 ``fhir_base`` (session) is the base URL of a FHIR R4 server:
 

@@ -11,7 +11,8 @@ from typing import Any, Iterable
 
 from service.cards.draft import CardDraft, NotSuggested, Suggest
 from service.chart.facts import Anticoagulation, Facts, Pregnancy, Reading, Setting, Source, Value
-from service.pathways.state import DraftOrder, Triage
+from service.chart.draft_orders import DraftOrder
+from service.pathways.state import Triage
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 ORDERABLE_SYSTEM = "http://knee-cds.example/fhir/CodeSystem/orderable"

@@ -4,6 +4,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+# contract §1: the service of each hook, as the contract names them (not read from the service itself)
+SERVICE_FOR_HOOK = {"patient-view": "knee-pain-triage", "encounter-start": "knee-pain-encounter-triage",
+                    "order-select": "knee-order-advisor", "order-sign": "knee-order-check"}
+
 
 def empty_bundle() -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "searchset", "entry": []}

@@ -30,7 +30,8 @@ import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT_S = 30
+# generous: on a shared CI machine gunicorn's start-up check and migrations can take tens of seconds
+STARTUP_TIMEOUT_S = 90
 # scripts/test.sh runs the suite against the wheel installed in a fresh virtual environment
 # (KNEE_CDS_TEST_INSTALLED=1). Server processes then start outside the checkout and without it on
 # PYTHONPATH: `python -m` and gunicorn put their working directory first on sys.path, which would

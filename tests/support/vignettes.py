@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from cds_hooks.domain import ServiceDefinition
-from service.tools.local_request import ORDERABLE_SYSTEM
+from service.terminology.code_sets import ORDERABLE_SYSTEM
 from service.tools.vignettes import (
     INDICATOR,
     TIER_ORDER,
