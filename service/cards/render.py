@@ -20,26 +20,13 @@ from service.cards.guidelines import GUIDELINES
 from service.terminology.code_sets import Terminology
 from service.pathways.state import KNOWLEDGE_VERSION
 from service.chart.units import humanise_units
+from service.vocabulary import RequestPriority, Tier
 
 CS = "http://knee-cds.example/fhir/CodeSystem/"
 SOURCE_LABEL = "knee-cds: pain behind the knee"
 EXTENSION_KEY = "example.knee-cds"
 SUMMARY_MAX = ct.SUMMARY_MAX
 
-INDICATOR = {
-    "emergency-immediate": "critical",
-    "emergency-same-day": "critical",
-    "urgent": "warning",
-    "routine": "info",
-    "self-care": "info",
-}
-PRIORITY = {
-    "emergency-immediate": "stat",
-    "emergency-same-day": "stat",
-    "urgent": "urgent",
-    "routine": "routine",
-    "self-care": "routine",
-}
 SIDE_TEXT = {"left": "left", "right": "right", "bilateral": "both legs (score the more symptomatic leg)"}
 
 
@@ -140,7 +127,7 @@ class CardRenderer:
         card: dict[str, Any] = {
             "uuid": str(uuid.uuid4()),
             "summary": clip_summary(draft.summary or TOPIC_DISPLAY.get(draft.topic, draft.topic)),
-            "indicator": INDICATOR[draft.tier],
+            "indicator": Tier(draft.tier).indicator,
             "detail": render_detail(draft, [(s.orderable, self._suggested_name(s)) for s in draft.suggestions]),
             "source": {
                 "label": SOURCE_LABEL,
@@ -154,7 +141,7 @@ class CardRenderer:
         if suggestions:
             card["selectionBehavior"] = "any"
             card["suggestions"] = suggestions
-        if INDICATOR[draft.tier] in ("warning", "critical"):
+        if Tier(draft.tier).indicator in ("warning", "critical"):
             card["overrideReasons"] = [dict(r) for r in self._override_reasons]
         card["links"] = links
         ext: dict[str, Any] = {"tier": draft.tier, "rules": _unique(draft.rules)}
@@ -229,7 +216,7 @@ class CardRenderer:
             "resourceType": "ServiceRequest",
             "status": "draft",
             "intent": "proposal",
-            "priority": s.priority or PRIORITY[tier],
+            "priority": s.priority or str(RequestPriority.for_tier(tier)),
             "code": {
                 "coding": self.terminology.orderable_codings(s.orderable),
                 "text": self.terminology.orderable_display(s.orderable)[:1].upper()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from service.pathways.state import Triage
+from service.scores.injury import MECHANISMS as INJURY_MECHANISMS
 from service.vocabulary import KNEE_IMAGING
 
 # §2 T2: any of these ka: items true within its window (windows are applied by the chart layer)
@@ -10,7 +11,6 @@ T2_ITEMS = (
     "knee-deformity", "exertional-calf-pain", "pulse-loss-on-provocation", "acute-limb-ischaemia",
     "night-pain",
 )
-INJURY_MECHANISMS = ("twist", "fall", "blunt")
 # §2 T5: a draft for knee imaging triggers at the order hooks
 T5_ORDERABLES = frozenset(KNEE_IMAGING)
 # types that can hold a trigger (§2 "Unreadable chart"); medications, Procedures and chart

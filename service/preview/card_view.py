@@ -7,10 +7,10 @@ from typing import Any
 
 from markupsafe import Markup
 
+from service.cards.render import EXTENSION_KEY
 from service.preview.markdown import render_markdown
+from service.terminology.code_sets import ORDERABLE_SYSTEM
 
-EXTENSION_KEY = "example.knee-cds"
-ORDERABLE_SYSTEM = "http://knee-cds.example/fhir/CodeSystem/orderable"
 # CDS Hooks 2.0 Card.indicator, most urgent first
 INDICATORS = ("critical", "warning", "info")
 
