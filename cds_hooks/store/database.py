@@ -87,20 +87,21 @@ _open_stores: "weakref.WeakSet[Store]" = weakref.WeakSet()
 def close_all(timeout: float = 10.0) -> bool:
     """Write every queued audit row of every store of this process (within ``timeout`` in all);
     for gunicorn's ``worker_exit`` hook and ``atexit``. True when nothing was lost."""
-    deadline = _monotonic() + timeout
-    ok = True
-    for store in list(_open_stores):
-        ok = store.close(max(0.1, deadline - _monotonic())) and ok
-    return ok
+    return _each_store("close", timeout)
 
 
 def flush_all(timeout: float = 10.0) -> bool:
     """Write every queued audit row of every open store of this process, keeping the stores open
     (within ``timeout`` in all). True when every queue was written."""
+    return _each_store("flush", timeout)
+
+
+def _each_store(method: str, timeout: float) -> bool:
+    """``store.<method>(seconds left)`` on every open store, within ``timeout`` in all."""
     deadline = _monotonic() + timeout
     ok = True
     for store in list(_open_stores):
-        ok = store.flush(max(0.1, deadline - _monotonic())) and ok
+        ok = getattr(store, method)(max(0.1, deadline - _monotonic())) and ok
     return ok
 
 

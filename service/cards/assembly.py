@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from service.cards.draft import TOPIC_ORDER, CardDraft, NotSuggested, tier_rank
+from service.cards.draft import TOPIC_ORDER, CardDraft, NotSuggested
 from service.cards.merge import limb_supersedes_paes, pe_supersedes_dvt, review_into_dvt
 from service.cards.text import CARD_FLAGS, ORDERABLE_TITLES, explains, lower_first, references
 from service.chart.dates import months_before
@@ -14,7 +14,7 @@ from service.vocabulary import KNEE_IMAGING, DvtStatus, Tier, Topic
 
 
 def sort_key(d: CardDraft) -> tuple[int, int]:
-    return tier_rank(d.tier), TOPIC_ORDER.index(d.topic)
+    return Tier(d.tier).rank, TOPIC_ORDER.index(d.topic)
 
 
 # -- §7.2 suppression ---------------------------------------------------------------------------
@@ -80,7 +80,7 @@ def resolve_conflicts(t: Triage) -> None:
             for other in cards:
                 if other is draft:
                     continue
-                rank_other, rank_mine = tier_rank(other.tier), tier_rank(draft.tier)
+                rank_other, rank_mine = Tier(other.tier).rank, Tier(draft.tier).rank
                 if other.forbids(s.orderable) and not other.suggests(s.orderable):
                     # parallel work-up: injury/septic/mass radiographs stay while DVT is open (§7.3 item 2)
                     parallel = (s.orderable == "knee-xray" and other.topic == "dvt-pathway"

@@ -35,11 +35,6 @@ TOPIC_DISPLAY = {
 }
 
 
-def tier_rank(tier: str) -> int:
-    """0 for the most urgent tier (:attr:`Tier.rank` of a tier given as its string)."""
-    return Tier(tier).rank
-
-
 @dataclass
 class Suggest:
     """Suggest orderable X (§0): one create action with a ServiceRequest (contract §4)."""

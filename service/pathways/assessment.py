@@ -5,7 +5,7 @@ treated as normal: that sentence is on the card.
 """
 from __future__ import annotations
 
-from service.cards.draft import CardDraft, tier_rank
+from service.cards.draft import CardDraft
 from service.vocabulary import Tier, Topic, more_urgent
 from service.pathways.minimum_dataset import minimum_dataset
 from service.pathways.state import Triage
@@ -94,7 +94,7 @@ def evaluate(t: Triage) -> None:
     pathway_tier = None
     for draft in t.cards.values():
         pathway_tier = more_urgent(pathway_tier, draft.tier)
-    above_routine = pathway_tier is not None and tier_rank(pathway_tier) < Tier.ROUTINE.rank
+    above_routine = pathway_tier is not None and Tier(pathway_tier).rank < Tier.ROUTINE.rank
     if not above_routine:
         mtd = minimum_dataset(t)
         if not mtd.complete:

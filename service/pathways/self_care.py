@@ -6,7 +6,7 @@ because of unknowns, ASSESS-TRIAGE-INCOMPLETE (urgent) takes its place (added by
 """
 from __future__ import annotations
 
-from service.cards.draft import CardDraft, NotSuggested, tier_rank
+from service.cards.draft import CardDraft, NotSuggested
 from service.vocabulary import Tier, Topic
 from service.cards.evidence import cite
 from service.pathways.minimum_dataset import minimum_dataset
@@ -92,7 +92,7 @@ def home_care(facts) -> tuple[list[str], bool]:
 
 
 def _only_self_care_cards(t: Triage) -> bool:
-    return all(tier_rank(d.tier) >= Tier.SELF_CARE.rank for d in t.cards.values())
+    return all(Tier(d.tier).rank >= Tier.SELF_CARE.rank for d in t.cards.values())
 
 
 def eligible(t: Triage) -> bool:
