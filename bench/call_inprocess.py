@@ -1,8 +1,11 @@
 """Benchmark (not a test): one whole hook call through the Flask app, in process.
 
-Body bytes in -> JSON bytes out through ``service.app:create_app()`` with Flask's test client:
-JSON decoding and shape check, request schema, prefetch gathering, triage, card rendering and the
-audit row, everything but the socket. Every vignette of ../shared/vignettes (prefetch-filled, found
+Body bytes in -> JSON bytes out through ``service.app:create_app()``, called as a WSGI server calls
+it (one environ per request, as gunicorn builds it; the body in a fresh stream): JSON decoding and
+shape check, request schema, prefetch gathering, triage, card rendering and the audit row,
+everything but the socket and the HTTP parsing. ``--test-client`` goes through Flask's test client
+instead, which builds each request with werkzeug's EnvironBuilder and wraps each answer in a test
+response: that costs about as much again as the empty endpoint itself, and no server does it. Every vignette of ../shared/vignettes (prefetch-filled, found
 at run time) is called in turn; p50/p99 are over all calls. Each call alternates with the same body
 posted to the empty endpoint of bench/ceiling_app.py (JSON parsed, ``{"cards": []}`` answered), so
 that on a shared machine the ratio to that floor stays readable when absolute times are not.
@@ -16,6 +19,7 @@ that is not installed, the top of a cProfile. Exit status 1 when a call does not
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import statistics
 import sys
@@ -52,6 +56,29 @@ def request_bodies(only: str | None) -> list[tuple[str, str, bytes]]:
     return bodies
 
 
+# what gunicorn puts in every environ besides the request's own headers
+SERVER_ENVIRON = {
+    "REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1",
+    "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "50000",
+    "HTTP_HOST": "127.0.0.1:8080", "CONTENT_TYPE": "application/json", "HTTP_CONNECTION": "keep-alive",
+    "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "wsgi.multithread": True,
+    "wsgi.multiprocess": True, "wsgi.run_once": False,
+}
+
+
+def wsgi_post(app, path: str, body: bytes) -> int:
+    """POST ``body`` to ``app`` as a WSGI server does; the answer is read in full. Returns the status."""
+    environ = dict(SERVER_ENVIRON, PATH_INFO=path, CONTENT_LENGTH=str(len(body)), **{"wsgi.input": io.BytesIO(body)})
+    status: list[str] = []
+    result = app(environ, lambda s, headers, exc_info=None: status.append(s))
+    try:
+        b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return int(status[0].split(" ", 1)[0])
+
+
 def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, int(len(sorted_values) * fraction))]
 
@@ -62,6 +89,8 @@ def main() -> int:
     parser.add_argument("--vignette", help="only this vignette id (e.g. V01)")
     parser.add_argument("--profile", action="store_true", help="profile the timed calls")
     parser.add_argument("--database-url", help="store URL (default: a fresh SQLite file)")
+    parser.add_argument("--test-client", action="store_true",
+                        help="call through Flask's test client instead of the WSGI callable")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="knee-cds-bench-") as tmp:
@@ -69,16 +98,21 @@ def main() -> int:
                    "KNEE_CDS_DATABASE_URL": args.database_url or f"sqlite:///{tmp}/store.sqlite3"}
         app = create_app({"ENVIRON": environ, "BIND_HOST": "127.0.0.1", "RETENTION_THREAD": False,
                           "INSTANCE_PATH": tmp})
-        client = app.test_client()
-        floor = create_ceiling_app().test_client()
+        ceiling = create_ceiling_app()
         bodies = request_bodies(args.vignette)
         if not bodies:
             print("no vignette to call", file=sys.stderr)
             return 1
-        headers = {"Content-Type": "application/json"}
+        if args.test_client:
+            client, floor = app.test_client(), ceiling.test_client()
+            headers = {"Content-Type": "application/json"}
 
-        def call(service_id: str, body: bytes, target=client) -> int:
-            return target.post(f"/cds-services/{service_id}", data=body, headers=headers).status_code
+            def call(service_id: str, body: bytes, target=client) -> int:
+                return target.post(f"/cds-services/{service_id}", data=body, headers=headers).status_code
+        else:
+            def call(service_id: str, body: bytes, target=app) -> int:
+                return wsgi_post(target, f"/cds-services/{service_id}", body)
+            floor = ceiling
 
         for vid, service_id, body in bodies:  # warm-up, and every call must succeed
             status = call(service_id, body)
