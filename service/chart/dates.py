@@ -15,6 +15,7 @@ leaves the datetime range once moved to UTC) is ``None``: unknown, never "now" o
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
@@ -65,6 +66,12 @@ def parse_fhir_time(value: Any) -> FhirTime | None:
     """Read a FHIR date / dateTime / instant; None when it is not one (see module doc)."""
     if not isinstance(value, str):
         return None
+    if len(value) > _MAX_TEXT:
+        return _parse(value)
+    return _parse_short(value)
+
+
+def _parse(value: str) -> FhirTime | None:
     text = value.strip()
     if not text or len(text) > _MAX_TEXT:
         return None
@@ -79,6 +86,11 @@ def parse_fhir_time(value: Any) -> FhirTime | None:
         return _from_match(m)
     except (ValueError, OverflowError):
         return None
+
+
+# a pure function of a short string, and a chart repeats its times (effective, issued, onset): the
+# strings a chart can hold are memoised, bounded (a FhirTime is immutable)
+_parse_short = functools.lru_cache(maxsize=4096)(_parse)
 
 
 def _full_datetime(text: str) -> FhirTime | None:

@@ -78,14 +78,15 @@ def _effective_time(r: ReadState, ref: str, res: dict) -> tuple[datetime | None,
 
 def _read_part(r: ReadState, obs: ObservationPart) -> None:
     code = obs.part.get("code")
-    ka = r.terminology.ka_code(code)
+    reading = r.terminology.read_code(obs.element, code)
+    ka = reading.ka
     if ka is not None:
         # contract §3: a knee-assessment Observation is that item and nothing else (§7.7: a ka result
         # carrying an imaging LOINC is a result only)
         read_ka_item(r, obs, ka[0], ka[1])
         return
-    match = r.terminology.match(obs.element, code)
-    local = r.terminology.local_entry(code)
+    match = reading.match
+    local = reading.local
     sets = match.sets
     if sets:
         r.note_via(match.maps)
@@ -98,7 +99,7 @@ def _read_part(r: ReadState, obs: ObservationPart) -> None:
             for s in KNEE_COMPLAINT_SETS:
                 if s in sets:
                     r.complaint_obs.append((s, obs.source(concept_label(code) or s, match.via)))
-        orderables = r.terminology.orderables_for(code) & IMAGING_ORDERABLES
+        orderables = reading.orderables & IMAGING_ORDERABLES
         if orderables:      # §7.7: an imaging report Observation ("done"), never a ka result
             r.facts.reports.append(ReportFact(obs.source(concept_label(code), match.via), frozenset(orderables),
                                               obs.time))
