@@ -157,12 +157,29 @@ def utc_day(value: Any) -> str | None:
     return t.point.date().isoformat() if t else None
 
 
+def day_text(t: date) -> str:
+    """``t`` as ``%Y-%m-%d`` writes it. isoformat is several times faster than strftime, which (on
+    glibc) writes a year before 1000 without padding: that case keeps strftime."""
+    return t.strftime("%Y-%m-%d") if t.year < 1000 else (t.date() if isinstance(t, datetime) else t).isoformat()
+
+
 def months_before(dt: datetime, months: int) -> datetime:
     """Calendar months (§1.1 item 2); a day that does not exist in the target month clamps to its end
     (31 March - 1 month = 28/29 February)."""
+    if dt.tzinfo is UTC:
+        # every window of a read asks this with the same clock: memoised, bounded. Only UTC times:
+        # equal times in other zones hash alike but fall on other calendar days
+        return _months_before_utc(dt, months)
+    return _months_before(dt, months)
+
+
+def _months_before(dt: datetime, months: int) -> datetime:
     year, month = divmod(dt.year * 12 + dt.month - 1 - months, 12)
     day = min(dt.day, calendar.monthrange(year, month + 1)[1])
     return dt.replace(year=year, month=month + 1, day=day)
+
+
+_months_before_utc = functools.lru_cache(maxsize=256)(_months_before)
 
 
 def completed_years(birth: date, on: date) -> int:

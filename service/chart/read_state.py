@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 from cds_hooks.domain import Chart
-from service.chart.dates import Precision, parse_fhir_time
+from service.chart.dates import Precision, day_text, parse_fhir_time
 from service.chart.facts import Facts, Source, Value
 from service.chart.fhir_json import resource_ref, shown_value
 from service.chart.windows import FUTURE_TOLERANCE
@@ -78,7 +78,7 @@ class ReadState:
             return None, flags
         if t.precision is not Precision.TIME and t.partial:
             flags.add("partial-date")
-            self.note("partial-date", f"{ref}: partial {what} {raw} read as {t.point:%Y-%m-%d}")
+            self.note("partial-date", f"{ref}: partial {what} {raw} read as {day_text(t.point)}")
         if t.point > self.latest_allowed:
             flags.add("future-date")
             self.date_note("future-date", f"{ref}: {what} {shown_value(raw)} is later than now; read as unknown")
