@@ -15,6 +15,7 @@ leaves the datetime range once moved to UTC) is ``None``: unknown, never "now" o
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
@@ -65,6 +66,12 @@ def parse_fhir_time(value: Any) -> FhirTime | None:
     """Read a FHIR date / dateTime / instant; None when it is not one (see module doc)."""
     if not isinstance(value, str):
         return None
+    if len(value) > _MAX_TEXT:
+        return _parse(value)
+    return _parse_short(value)
+
+
+def _parse(value: str) -> FhirTime | None:
     text = value.strip()
     if not text or len(text) > _MAX_TEXT:
         return None
@@ -79,6 +86,11 @@ def parse_fhir_time(value: Any) -> FhirTime | None:
         return _from_match(m)
     except (ValueError, OverflowError):
         return None
+
+
+# a pure function of a short string, and a chart repeats its times (effective, issued, onset): the
+# strings a chart can hold are memoised, bounded (a FhirTime is immutable)
+_parse_short = functools.lru_cache(maxsize=4096)(_parse)
 
 
 def _full_datetime(text: str) -> FhirTime | None:
@@ -145,12 +157,29 @@ def utc_day(value: Any) -> str | None:
     return t.point.date().isoformat() if t else None
 
 
+def day_text(t: date) -> str:
+    """``t`` as ``%Y-%m-%d`` writes it. isoformat is several times faster than strftime, which (on
+    glibc) writes a year before 1000 without padding: that case keeps strftime."""
+    return t.strftime("%Y-%m-%d") if t.year < 1000 else (t.date() if isinstance(t, datetime) else t).isoformat()
+
+
 def months_before(dt: datetime, months: int) -> datetime:
     """Calendar months (§1.1 item 2); a day that does not exist in the target month clamps to its end
     (31 March - 1 month = 28/29 February)."""
+    if dt.tzinfo is UTC:
+        # every window of a read asks this with the same clock: memoised, bounded. Only UTC times:
+        # equal times in other zones hash alike but fall on other calendar days
+        return _months_before_utc(dt, months)
+    return _months_before(dt, months)
+
+
+def _months_before(dt: datetime, months: int) -> datetime:
     year, month = divmod(dt.year * 12 + dt.month - 1 - months, 12)
     day = min(dt.day, calendar.monthrange(year, month + 1)[1])
     return dt.replace(year=year, month=month + 1, day=day)
+
+
+_months_before_utc = functools.lru_cache(maxsize=256)(_months_before)
 
 
 def completed_years(birth: date, on: date) -> int:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from service.chart import units
+from service.chart.dates import day_text
 from service.chart.facts import Quantity
 from service.chart.fhir_json import as_dict, as_list, as_text, coding_list
 from service.chart.observation_part import ObservationPart
@@ -72,7 +73,7 @@ def shown(value: Any) -> str:
     if isinstance(value, Quantity):
         return f"{value.comparator or ''}{value.value:g} {value.unit or ''}".strip()
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d")
+        return day_text(value)
     return str(value)
 
 

@@ -34,4 +34,5 @@ class ObservationPart:
         return Source(self.ref, self.time, self.status, display, via)
 
     def value(self, value: Any, display: str, via: str = "", extra: Iterable[str] = ()) -> Value:
-        return Value(value, self.source(display, via), self.time, self.issued, self.flags | frozenset(extra))
+        return Value(value, Source(self.ref, self.time, self.status, display, via), self.time, self.issued,
+                     self.flags.union(extra) if extra else self.flags)

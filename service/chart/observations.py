@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from service.chart import units
-from service.chart.dates import parse_time
+from service.chart.dates import parse_fhir_time, parse_time
 from service.chart.facts import DDimer, ReportFact
 from service.chart.fhir_json import as_dict, as_list, as_text, concept_label, first_code, resource_ref
 from service.chart.ka_items import boolean_answer, has_value, mapped_codings, read_ka_item
@@ -39,6 +39,7 @@ INTERPRETATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ObservationInt
 POSITIVE_INTERPRETATION = frozenset({"H", "HH", "HU", "A", "AA", "POS", "DET"})
 NEGATIVE_INTERPRETATION = frozenset({"N", "NEG", "ND"})
 EDD_TERM_DAYS = 280.0
+_NO_FLAGS: frozenset[str] = frozenset()
 
 
 def read_observation(r: ReadState, res: dict) -> None:
@@ -47,18 +48,21 @@ def read_observation(r: ReadState, res: dict) -> None:
         return                                                    # §1.2
     ref = resource_ref(res)
     t, flags = _effective_time(r, ref, res)
-    if "future-date" in flags:
+    if flags and "future-date" in flags:
         return                                                    # §1.1 item 2: ignored
-    issued, _ = parse_time(res.get("issued"))
+    issued_time = parse_fhir_time(res.get("issued"))
     if t is None:
         flags.add("undated")
     if status == "preliminary":
         flags.add("preliminary")
-    base = ObservationPart(res, res, OBSERVATION_CODE, ref, t, issued, status, frozenset(flags))
+    base = ObservationPart(res, res, OBSERVATION_CODE, ref, t, issued_time.point if issued_time else None,
+                           status, frozenset(flags) if flags else _NO_FLAGS)
     _read_part(r, base)
-    for comp in as_list(res.get("component")):
-        if isinstance(comp, dict):
-            _read_part(r, base.component(comp))
+    components = res.get("component")
+    if components and isinstance(components, list):
+        for comp in components:
+            if isinstance(comp, dict):
+                _read_part(r, base.component(comp))
 
 
 def _effective_time(r: ReadState, ref: str, res: dict) -> tuple[datetime | None, set[str]]:
@@ -78,14 +82,15 @@ def _effective_time(r: ReadState, ref: str, res: dict) -> tuple[datetime | None,
 
 def _read_part(r: ReadState, obs: ObservationPart) -> None:
     code = obs.part.get("code")
-    ka = r.terminology.ka_code(code)
+    reading = r.terminology.read_code(obs.element, code)
+    ka = reading.ka
     if ka is not None:
         # contract §3: a knee-assessment Observation is that item and nothing else (§7.7: a ka result
         # carrying an imaging LOINC is a result only)
         read_ka_item(r, obs, ka[0], ka[1])
         return
-    match = r.terminology.match(obs.element, code)
-    local = r.terminology.local_entry(code)
+    match = reading.match
+    local = reading.local
     sets = match.sets
     if sets:
         r.note_via(match.maps)
@@ -98,7 +103,7 @@ def _read_part(r: ReadState, obs: ObservationPart) -> None:
             for s in KNEE_COMPLAINT_SETS:
                 if s in sets:
                     r.complaint_obs.append((s, obs.source(concept_label(code) or s, match.via)))
-        orderables = r.terminology.orderables_for(code) & IMAGING_ORDERABLES
+        orderables = reading.orderables & IMAGING_ORDERABLES
         if orderables:      # §7.7: an imaging report Observation ("done"), never a ka result
             r.facts.reports.append(ReportFact(obs.source(concept_label(code), match.via), frozenset(orderables),
                                               obs.time))

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 from cds_hooks.domain import Chart
-from service.chart.dates import parse_fhir_time
+from service.chart.dates import Precision, day_text, parse_fhir_time
 from service.chart.facts import Facts, Source, Value
 from service.chart.fhir_json import resource_ref, shown_value
 from service.chart.windows import FUTURE_TOLERANCE
@@ -40,6 +40,11 @@ class ReadState:
     symptom_obs: list[tuple[str, Source]] = field(default_factory=list)
     complaint_obs: list[tuple[str, Source]] = field(default_factory=list)
     _quality_seen: set[tuple[str, str]] = field(default_factory=set)
+    # the latest time that is not "the future" (§1.1 item 2), computed once per read
+    latest_allowed: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.latest_allowed = self.now + FUTURE_TOLERANCE
 
     # ---- quality lines -------------------------------------------------------------------------
     def note(self, flag: str, text: str) -> None:
@@ -71,10 +76,10 @@ class ReadState:
                 self.date_note("undated", f"{ref}: {what} {shown_value(raw)} is not a valid FHIR date; "
                                           "read as unknown")
             return None, flags
-        if t.partial:
+        if t.precision is not Precision.TIME and t.partial:
             flags.add("partial-date")
-            self.note("partial-date", f"{ref}: partial {what} {raw} read as {t.point:%Y-%m-%d}")
-        if t.point > self.now + FUTURE_TOLERANCE:
+            self.note("partial-date", f"{ref}: partial {what} {raw} read as {day_text(t.point)}")
+        if t.point > self.latest_allowed:
             flags.add("future-date")
             self.date_note("future-date", f"{ref}: {what} {shown_value(raw)} is later than now; read as unknown")
             return None, flags

@@ -11,7 +11,7 @@ from service.chart import windows
 from service.chart.facts import Quantity, Reading, Value
 from service.chart.ka_items import shown
 from service.chart.read_state import MIN_TIME, ReadState
-from service.chart.windows import H, Window, within
+from service.chart.windows import FUTURE_TOLERANCE, H, Window, window_start, within
 from service.terminology.code_sets import BOOLEAN, KNEE_ASSESSMENT
 
 # §1.3 item 4: ka booleans where false is the higher-risk value
@@ -81,7 +81,8 @@ def _raises_risk(concept: str, value: Any) -> bool:
 def resolve(concept: str, values: list[Value], now: datetime, window: Window) -> Reading | None:
     """One concept's Reading: latest in window wins; same-time disagreement -> higher risk + conflict;
     earlier differing values within 24 h -> superseded. Undated: used only when risk-raising."""
-    dated = [v for v in values if v.time is not None and within(v.time, now, window)]
+    start, latest = window_start(now, window), now + FUTURE_TOLERANCE      # once per concept
+    dated = [v for v in values if v.time is not None and start <= v.time <= latest]
     if not dated:
         undated = [v for v in values if v.time is None]
         if not undated:

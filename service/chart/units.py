@@ -188,15 +188,17 @@ def read_quantity(concept: str, vq: Any, *, default_unit: str | None = None,
     if not isinstance(vq, dict):      # plain dict: typing.Mapping checks are slow on the hot path
         return UnitResult(None, frozenset({FLAG_UNIT}), "value is not a Quantity")
     value = _number(vq.get("value"))
-    comparator = vq.get("comparator") if isinstance(vq.get("comparator"), str) else None
+    comparator = vq.get("comparator")
+    if not isinstance(comparator, str):
+        comparator = None
+    raw_unit, raw_code = vq.get("unit"), vq.get("code")
     unit_text = quantity_unit_text(vq)
     # the FEU/DDU word may be on the code or on the human unit (V24: code "mg/L", unit "mg/L FEU")
-    assay_word = None
-    for text in (vq.get("unit"), vq.get("code")):
-        if isinstance(text, str):
-            _, word = strip_assay_word(text)
-            assay_word = assay_word or word
-    unit_text, _ = strip_assay_word(unit_text)
+    assay_word = _without_assay_word(raw_unit)[1] if isinstance(raw_unit, str) else None
+    if assay_word is None and isinstance(raw_code, str):
+        assay_word = _without_assay_word(raw_code)[1]
+    if unit_text is not None:
+        unit_text = _without_assay_word(unit_text)[0]
     if unit_aliases and isinstance(unit_text, str):
         for local, accepted in unit_aliases.items():
             if local.strip().lower() == unit_text.strip().lower():
@@ -204,8 +206,8 @@ def read_quantity(concept: str, vq: Any, *, default_unit: str | None = None,
                 break
     if unit_text is None and default_unit:
         unit_text = default_unit
-    recorded = " ".join(x for x in ((_fmt(value) if value is not None else str(vq.get("value"))),
-                                      (vq.get("unit") or vq.get("code") or "")) if x)
+    number_text = f"{value:g}" if value is not None else str(vq.get("value"))
+    recorded = " ".join([x for x in (number_text, raw_unit or raw_code or "") if x])
     if comparator:
         recorded = comparator + recorded
     if value is None:

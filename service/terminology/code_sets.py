@@ -17,7 +17,7 @@ import functools
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple
 
 from service.terminology.mapping_files import MAPPINGS_DIR, read_json_file
 
@@ -91,11 +91,42 @@ EMPTY_MATCH = Match(frozenset())
 _NO_SETS: frozenset[str] = frozenset()
 
 
+class CodeReading(NamedTuple):
+    """What the terminology makes of one coded element of an Observation (or component): its
+    knee-assessment item, the sets it matches, its site-map entry, the orderables it names."""
+
+    ka: tuple[str, LocalCode | None] | None
+    match: Match
+    local: LocalCode | None
+    orderables: frozenset[str]
+
+
+# Lookups are memoised per element and (system, code) pairs: they are pure functions of those strings
+# and of the immutable terminology, and a chart repeats a few dozen codes. Bounded: emptied when full.
+_MEMO_LIMIT = 4096
+
+
 def coding_key(system: Any, code: Any) -> tuple[str, str] | None:
     if type(system) is not str or type(code) is not str:
         return None
     s, c = system.strip(), code.strip()
     return (s, c) if s and c else None
+
+
+def coding_pairs(codings: Any) -> tuple[tuple[str, str], ...]:
+    """The (system, code) strings of ``codings`` in order: all that matching reads of them (a coding
+    whose system or code is not a string matches nothing)."""
+    if type(codings) is dict and type(inner := codings.get("coding")) is list:
+        items: list = inner         # the common shape, a CodeableConcept: read without building a list
+    else:
+        items = _codings(codings)
+    pairs = []
+    for coding in items:
+        if isinstance(coding, dict):
+            system, code = coding.get("system"), coding.get("code")
+            if type(system) is str and type(code) is str:
+                pairs.append((system, code))
+    return tuple(pairs)
 
 
 def _codings(codings: Any) -> list[dict[str, Any]]:
@@ -122,7 +153,8 @@ class Terminology:
     :func:`service.terminology.site_maps.load_terminology`."""
 
     __slots__ = ("_sets", "_members", "_prefixes", "_aliases", "_local", "_local_members",
-                 "_orderable_by_code", "_orderables", "_anticoag", "site_maps", "_answer_to")
+                 "_orderable_by_code", "_orderables", "_anticoag", "site_maps", "_answer_to", "_matches",
+                 "_readings")
 
     def __init__(self, data: Mapping[str, Any]):
         sets = {k: v for k, v in data.items() if k != "orderables" and isinstance(v, Mapping)}
@@ -171,6 +203,8 @@ class Terminology:
         self._local: Mapping[tuple[str, str], LocalCode] = MappingProxyType({})
         self._local_members: Mapping[tuple[str, str, str], LocalCode] = MappingProxyType({})
         self.site_maps: tuple[SiteMapInfo, ...] = ()
+        self._matches: dict[tuple[str, tuple[tuple[str, str], ...]], Match] = {}
+        self._readings: dict[tuple[str, tuple[tuple[str, str], ...]], CodeReading] = {}
 
     def with_site_maps(self, aliases: dict[str, SystemAlias], local: dict[tuple[str, str], LocalCode],
                         infos: list[SiteMapInfo]) -> "Terminology":
@@ -187,6 +221,7 @@ class Terminology:
         clone._local = MappingProxyType(dict(local))
         clone._local_members = MappingProxyType(local_members)
         clone.site_maps = tuple(infos)
+        clone._matches, clone._readings = {}, {}        # memos of the published sets alone do not hold
         return clone
 
     # ---- sets -------------------------------------------------------------------------------
@@ -219,6 +254,26 @@ class Terminology:
 
     def match(self, element: str, codings: Any) -> Match:
         """Sets that any coding of ``codings`` belongs to, read from ``element`` (terminology §1.3)."""
+        key = (element, coding_pairs(codings))
+        found = self._matches.get(key)
+        if found is None:
+            if len(self._matches) >= _MEMO_LIMIT:
+                self._matches.clear()
+            found = self._matches[key] = self._match(element, codings)
+        return found
+
+    def read_code(self, element: str, codings: Any) -> CodeReading:
+        """Knee-assessment item, sets, site-map entry and orderables of an Observation code."""
+        key = (element, coding_pairs(codings))
+        found = self._readings.get(key)
+        if found is None:
+            if len(self._readings) >= _MEMO_LIMIT:
+                self._readings.clear()
+            found = self._readings[key] = CodeReading(self.ka_code(codings), self.match(element, codings),
+                                                      self.local_entry(codings), self.orderables_for(codings))
+        return found
+
+    def _match(self, element: str, codings: Any) -> Match:
         found: frozenset[str] | None = None
         via = ""
         maps: set[str] = set()
