@@ -7,15 +7,26 @@ vignette expectations keep the plain values the contract names, while the code r
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Self
 
 
 class RankedStrEnum(StrEnum):
-    """A StrEnum whose declaration order is a ranking, most urgent first."""
+    """A StrEnum whose declaration order is a ranking, most urgent first.
 
-    @property
-    def rank(self) -> int:
-        """0 for the most urgent member; a lower rank is more urgent."""
-        return type(self)._member_names_.index(self.name)
+    ``rank``: 0 for the most urgent member; a lower rank is more urgent. Set once per member as it is
+    created (its place in the declaration), since rankings are compared on every card and finding.
+    """
+
+    rank: int
+
+    def __init__(self, *args: object) -> None:
+        self.rank = len(type(self)._member_names_)
+
+    @classmethod
+    def of(cls, value: str) -> Self:
+        """The member for a value (member or plain string): a dictionary look-up, else the enum's own
+        lookup (which raises ValueError for a value it does not hold)."""
+        return cls._value2member_map_.get(value) or cls(value)
 
 
 class Tier(RankedStrEnum):
@@ -38,8 +49,9 @@ class Tier(RankedStrEnum):
 def more_urgent(a: str | None, b: str | None) -> Tier | None:
     """The more urgent of two tiers; an absent tier yields to the other."""
     if a is None or b is None:
-        return None if a is None and b is None else Tier(a if b is None else b)
-    return Tier(a) if Tier(a).rank <= Tier(b).rank else Tier(b)
+        return None if a is None and b is None else Tier.of(a if b is None else b)
+    tier_a, tier_b = Tier.of(a), Tier.of(b)
+    return tier_a if tier_a.rank <= tier_b.rank else tier_b
 
 
 class Topic(StrEnum):

@@ -59,7 +59,7 @@ def assemble(s: Situation, findings: list[Finding]) -> CardDraft:
     tier = findings[0].tier
     for f in findings:
         tier = more_urgent(tier, f.tier)
-    card = CardDraft(topic=Topic.ORDER_ADVICE, tier=Tier(tier))
+    card = CardDraft(topic=Topic.ORDER_ADVICE, tier=Tier.of(tier))
     for f in findings:
         card.add_rule(f.rule)
     for f in findings:

@@ -40,7 +40,7 @@ def evaluate(s: Situation) -> list[Finding]:
             continue
         candidates = [f for o in sorted(draft.orderables) for f in against_findings(s, phrases, draft, o)]
         if candidates:
-            findings.append(min(candidates, key=lambda f: (Tier(f.tier).rank, 0 if f.wants else 1,
+            findings.append(min(candidates, key=lambda f: (Tier.of(f.tier).rank, 0 if f.wants else 1,
                                                            row_index(f.rule))))
             judged_by_a_row.add(draft.id)
     # Rows without a delete, triggered by any draft (not "against", item 2); the drafts they judge
@@ -89,7 +89,7 @@ def forbidden_test(s: Situation, phrases: Phrases, draft: DraftOrder) -> Finding
 
 def _keep_order(s: Situation, d: DraftOrder) -> tuple[int, int, int]:
     """§6.16 "keep one": the most urgent priority, then the selected draft (order-select), then the first."""
-    return (RequestPriority(d.priority).rank, 0 if (s.hook == ORDER_SELECT and d.selected) else 1, d.index)
+    return (RequestPriority.of(d.priority).rank, 0 if (s.hook == ORDER_SELECT and d.selected) else 1, d.index)
 
 
 def duplicates(s: Situation, phrases: Phrases, deleted: set[str]) -> list[Finding]:

@@ -52,7 +52,7 @@ class Finding:
     @property
     def sort_key(self) -> tuple[int, int, int]:
         first = min((d.index for d in self.deletes), default=10**6)
-        return (Tier(self.tier).rank, row_index(self.rule), first)
+        return (Tier.of(self.tier).rank, row_index(self.rule), first)
 
 
 # -- predicates and tiers the rows share -------------------------------------------------------------
@@ -122,7 +122,7 @@ def ctpa_waits_for_duplex(s: Situation) -> bool:
     current scan; a positive duplex treats and spares the radiation. Pregnancy alone (S5) never
     holds back chest imaging, and the CTPA of suspected high-risk PE is never deleted."""
     st = s.state
-    return (st.pregnant and bool(dvt_sign_lines(s.facts)) and st.ultrasound == UltrasoundState.NONE
+    return (st.pregnant and bool(s.triage.derived(dvt_sign_lines)) and st.ultrasound == UltrasoundState.NONE
             and not st.pe_unstable)
 
 
@@ -195,7 +195,7 @@ def radiograph_card(s: Situation) -> CardDraft | None:
 def mri_before_radiograph_tier(s: Situation) -> Tier:
     card = radiograph_card(s)
     if not s.covered(Orderable.KNEE_XRAY) and card is not None and card.tier in EMERGENCY:
-        return Tier(card.tier)
+        return Tier.of(card.tier)
     return Tier.URGENT
 
 
@@ -337,11 +337,17 @@ def new_finding(s: Situation, rule: str, tier: str, draft: DraftOrder, orderable
                    motivating=rules, cards=kept_cards, why=why, advice=advice)
 
 
+# drafted test -> the rows that judge it, in table order (built once at load)
+ROWS_JUDGING: dict[str, tuple[AgainstRow, ...]] = {
+    orderable: tuple(row for row in AGAINST_ROWS if orderable in row.drafted)
+    for orderable in {o for row in AGAINST_ROWS for o in row.drafted}}
+
+
 def against_findings(s: Situation, phrases: Phrases, draft: DraftOrder, orderable: str) -> list[Finding]:
     """The rows that judge this drafted test against the pathway."""
     out = []
-    for row in AGAINST_ROWS:
-        if orderable not in row.drafted or not row.holds(s):
+    for row in ROWS_JUDGING.get(orderable, ()):
+        if not s.holds(row.rule, row.holds):
             continue
         values = {"test": test_name(orderable), **row.why_values(s)}
         out.append(new_finding(

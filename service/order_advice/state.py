@@ -18,7 +18,7 @@ Vocabulary (all from §6.16):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from service.cards.draft import TOPIC_ORDER, CardDraft, NotSuggested, Suggest
 from service.catalog import ORDER_SIGN
@@ -112,11 +112,13 @@ def _dvt_card(cards: list[CardDraft]) -> CardDraft | None:
     return next((c for c in cards if DVT_SUPERSEDED in c.rules or any(r in c.rules for r in excluded)), None)
 
 
-def clinical_state(t: Triage, cards: list[CardDraft]) -> ClinicalState:
+def clinical_state(t: Triage, cards: list[CardDraft], rules: list[str] | None = None) -> ClinicalState:
     """The state order advice reads. The population is the one §3 derivation the DVT pathways use;
-    the ultrasound state is the pathways' one when they recorded it, else the same derivation."""
+    the ultrasound state is the pathways' one when they recorded it, else the same derivation.
+    ``rules``: :func:`all_rules` of the cards, when the caller has it already."""
     facts = t.facts
-    rules = all_rules(cards, t)
+    if rules is None:
+        rules = all_rules(cards, t)
     by_topic = {c.topic: c for c in cards}
     pe_card = by_topic.get(Topic.PE_EMERGENCY)
     return ClinicalState(
@@ -143,7 +145,7 @@ def clinical_state(t: Triage, cards: list[CardDraft]) -> ClinicalState:
 def card_order(card: CardDraft) -> tuple[int, int]:
     """Most urgent card first; at equal tier, the topic order of §7.4."""
     topic = TOPIC_ORDER.index(card.topic) if card.topic in TOPIC_ORDER else len(TOPIC_ORDER)
-    return (Tier(card.tier).rank, topic)
+    return (Tier.of(card.tier).rank, topic)
 
 
 class Situation:
@@ -158,15 +160,20 @@ class Situation:
         # §6.16 item 2: drafts that match nothing are ignored
         self.drafts = sorted((d for d in t.drafts if d.orderables), key=lambda d: d.index)
         self.judged = [d for d in self.drafts if d.id and (hook == ORDER_SIGN or d.selected)]
-        self.state = clinical_state(t, self.cards)
-        self._recommended()
-        self._forbidden()
+        # §6.16 item 2: every draft counts as covering its tests (selected or not)
+        self.covered_tests = frozenset(o for d in self.drafts for o in d.orderables)
+        self.state = clinical_state(t, self.cards, self.rules)
+        by_urgency = sorted(self.cards, key=card_order)
+        self._recommended(by_urgency)
+        self._forbidden(by_urgency)
+        # each row's predicate is evaluated once per request, however many drafts it judges
+        self._holds: dict[str, bool] = {}
 
-    def _recommended(self) -> None:
+    def _recommended(self, by_urgency: list[CardDraft]) -> None:
         """orderable -> the card that recommends it (the most urgent, §7.3 item 4), and its Suggests."""
         self.recommending_card: dict[str, CardDraft] = {}
         self.suggests: dict[str, list[Suggest]] = {}
-        for card in sorted(self.cards, key=card_order):
+        for card in by_urgency:
             for s in card.suggestions:
                 self.recommending_card.setdefault(s.orderable, card)
                 if self.recommending_card[s.orderable] is card:
@@ -176,16 +183,24 @@ class Situation:
                 self.recommending_card.setdefault(orderable, card)
         self.recommended = set(self.recommending_card)
 
-    def _forbidden(self) -> None:
+    def _forbidden(self, by_urgency: list[CardDraft]) -> None:
         self.forbidden: dict[str, tuple[CardDraft, NotSuggested]] = {}
-        for card in sorted(self.cards, key=card_order):
+        for card in by_urgency:
             for n in card.not_recommended:
                 if n.orderable not in self.recommended and n.orderable not in self.forbidden:
                     self.forbidden[n.orderable] = (card, n)
 
     def covered(self, orderable: str) -> bool:
         """§6.16 item 2: every draft counts as covering its tests (selected or not)."""
-        return any(orderable in d.orderables for d in self.drafts)
+        return orderable in self.covered_tests
+
+    def holds(self, rule: str, predicate: Callable[["Situation"], bool]) -> bool:
+        """``predicate(self)``, the named predicate of the table row ``rule``, evaluated once."""
+        try:
+            return self._holds[rule]
+        except KeyError:
+            value = self._holds[rule] = predicate(self)
+            return value
 
     def creatable(self, orderable: str) -> bool:
         """A test order advice may create: suggested by a card (never a test no card suggests, and
@@ -207,7 +222,7 @@ class Situation:
         return [self.recommending_card[o] for o in orderables if o in self.recommending_card]
 
     def emergency_tier(self, card: CardDraft | None) -> Tier | None:
-        return Tier(card.tier) if card is not None and card.tier in EMERGENCY else None
+        return Tier.of(card.tier) if card is not None and card.tier in EMERGENCY else None
 
     def dvt_rules(self) -> list[str]:
         """The DVT result's rule ids on the card that holds it."""

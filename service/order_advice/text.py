@@ -141,13 +141,21 @@ HEADLINE = "**Order advice: {summary}.** {advice}."
 NO_SCAN = "no leg-vein ultrasound result within 8 days"
 
 
-def test_name(orderable: str) -> str:
-    """A catalog test as a sentence names it: "leg-vein ultrasound", "D-dimer", "anti-CCP"
-    (the card's title with its first letter lowered, unless that letter is a symbol or acronym)."""
-    title = ORDERABLE_TITLES.get(orderable, orderable)
+def _sentence_name(title: str) -> str:
+    """The card's title with its first letter lowered, unless that letter is a symbol or acronym."""
     if len(title) > 1 and title[0].isupper() and title[1].islower():
         return title[0].lower() + title[1:]
     return title
+
+
+# built once at load: every finding names its tests several times
+_TEST_NAMES = {orderable: _sentence_name(title) for orderable, title in ORDERABLE_TITLES.items()}
+
+
+def test_name(orderable: str) -> str:
+    """A catalog test as a sentence names it: "leg-vein ultrasound", "D-dimer", "anti-CCP"."""
+    name = _TEST_NAMES.get(orderable)
+    return name if name is not None else _sentence_name(orderable)
 
 
 def test_names(orderables: Iterable[str]) -> list[str]:
@@ -255,7 +263,7 @@ class Phrases:
         return "; ".join(signs) or "PAES-SUSPECTED"
 
     def dvt_signs(self) -> str:
-        return "; ".join(dvt_sign_lines(self.facts))
+        return "; ".join(self.s.triage.derived(dvt_sign_lines))
 
     # -- the DVT and PE results ------------------------------------------------------------------
     def dvt_main_rule(self) -> str:

@@ -94,7 +94,7 @@ def evaluate(t: Triage) -> None:
     pathway_tier = None
     for draft in t.cards.values():
         pathway_tier = more_urgent(pathway_tier, draft.tier)
-    above_routine = pathway_tier is not None and Tier(pathway_tier).rank < Tier.ROUTINE.rank
+    above_routine = pathway_tier is not None and Tier.of(pathway_tier).rank < Tier.ROUTINE.rank
     if not above_routine:
         mtd = minimum_dataset(t)
         if not mtd.complete:

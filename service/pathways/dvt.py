@@ -139,7 +139,9 @@ def evaluate(t: Triage) -> None:
     draft = CardDraft(topic=Topic.DVT_PATHWAY, tier=Tier.EMERGENCY_SAME_DAY, guidelines=["ng158"])
     excluded_by = _row(t, draft, wells, us, dd)
     _modifiers(t, draft, wells, dd)
-    _evidence(t, draft, wells, dd)
+    # the Wells lines go on this card and, should the PE card supersede it, on that one
+    wells_evidence, wells_unknown = wells.evidence_lines(), wells.unknown_lines()
+    _evidence(t, draft, wells, dd, wells_evidence, wells_unknown)
     if excluded_by is not None:
         t.close_dvt(excluded_by)
         draft.tier = Tier.SELF_CARE
@@ -155,7 +157,7 @@ def evaluate(t: Triage) -> None:
     draft.scores["dDimer"] = dd.score_key()
     t.dvt_carried_by_pe = CardDraft(
         topic=Topic.DVT_PATHWAY, tier=draft.tier, scores=dict(draft.scores),
-        evidence=wells.evidence_lines() + mc.suspicion_lines(t), unknown=wells.unknown_lines(),
+        evidence=wells_evidence + mc.suspicion_lines(t), unknown=list(wells_unknown),
         flags=[item.flag for item in wells.items if item.flag in mc.CARD_FLAGS])
     t.add_card(draft)
 
@@ -416,9 +418,10 @@ def _modifiers(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) ->
                           ["Pregnancy status (LOINC 82810-3): decides the pathway and the anticoagulant."])
 
 
-def _evidence(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) -> None:
+def _evidence(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState, wells_evidence: list[str],
+              wells_unknown: list[str]) -> None:
     facts = t.facts
-    draft.evidence[:0] = wells.evidence_lines()
+    draft.evidence[:0] = wells_evidence
     side = facts.ka.get("symptom-side")
     if side and side.winner:
         if side.value == "bilateral":
@@ -437,7 +440,7 @@ def _evidence(t: Triage, draft: CardDraft, wells: WellsDvt, dd: DDimerState) -> 
     if facts.smoking is not None and facts.smoking.value == "current":
         non_scoring.append("current smoker")
     draft.evidence.append("Risk factors that do not score in Wells: " + ("; ".join(non_scoring) or "none recorded") + ".")
-    draft.unknown[:0] = wells.unknown_lines()
+    draft.unknown[:0] = wells_unknown
     if dd.result is None:
         draft.unknown.append("No D-dimer on record.")
     not_doc = [i for i in wells.items if i.state == "not-documented"]

@@ -115,7 +115,7 @@ def risk_factors(t: Triage) -> list[str]:
 
 def suspicion(t: Triage) -> list[str]:
     facts = t.facts
-    reasons: list[str] = dvt_sign_lines(facts)
+    reasons: list[str] = list(t.derived(dvt_sign_lines))
     complaint = bool({"T1", "T3", "T4"} & set(t.triggers))
     if complaint:
         factors = risk_factors(t)
@@ -145,7 +145,7 @@ def evaluate(t: Triage) -> None:
     t.population = population(t)
     t.suspicion = suspicion(t)
     t.dvt_suspected = bool(t.suspicion)
-    t.dvt_signs = dvt_sign_lines(t.facts)
+    t.dvt_signs = t.derived(dvt_sign_lines)
     t.pe_symptom = any(t.facts.symptoms.get(s) for s in PE_SYMPTOMS)
     if t.dvt_suspected:
         t.dvt_status = DvtStatus.OPEN

@@ -46,7 +46,7 @@ def dvt_confirmed(t: Triage, us: str, unstable: bool) -> bool:
 
 def duplex_first(t: Triage, us: str, unstable: bool) -> bool:
     """DVT signs S1–S4, no current scan, and a stable patient (an unstable one goes to CTPA)."""
-    return bool(dvt_sign_lines(t.facts)) and us == UltrasoundState.NONE and not unstable
+    return bool(t.derived(dvt_sign_lines)) and us == UltrasoundState.NONE and not unstable
 
 
 PLANS = (
@@ -77,7 +77,7 @@ def _apply_plan(draft: CardDraft, t: Triage, plan: str) -> str:
         return "LMWH (DVT on ultrasound)"
     if plan == "duplex-first":
         # the signs are cited in Evidence; here their names only
-        signs = ", ".join(line.split(": ", 1)[-1].split(":")[0].split(" (")[0] for line in dvt_sign_lines(facts))
+        signs = ", ".join(line.split(": ", 1)[-1].split(":")[0].split(" (")[0] for line in t.derived(dvt_sign_lines))
         mc.suggest(draft, Suggest("venous-duplex-us", RULE, "leg-vein compression duplex first (signs of "
                                   "DVT): if it is positive, no further PE imaging is needed",
                                   period=(now, now + timedelta(hours=4))))

@@ -92,7 +92,7 @@ def home_care(facts) -> tuple[list[str], bool]:
 
 
 def _only_self_care_cards(t: Triage) -> bool:
-    return all(Tier(d.tier).rank >= Tier.SELF_CARE.rank for d in t.cards.values())
+    return all(Tier.of(d.tier).rank >= Tier.SELF_CARE.rank for d in t.cards.values())
 
 
 def eligible(t: Triage) -> bool:

@@ -8,7 +8,7 @@ another are steps of :mod:`service.cards.assembly`. Pure data: no I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from service.cards.draft import CardDraft, NotSuggested
 from service.chart.draft_orders import DraftOrder
@@ -16,6 +16,8 @@ from service.chart.facts import Facts
 from service.vocabulary import DvtStatus, Population, Tier, UltrasoundState, WellsClass, more_urgent
 
 KNOWLEDGE_VERSION = "1.1.0"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,18 @@ class Triage:
     # items for the assessment-needed card (§6.14): rule id -> lines, and the tier each asks for
     assessment: dict[str, list[str]] = field(default_factory=dict)
     assessment_tiers: dict[str, Tier] = field(default_factory=dict)
+    # values derived from the facts that several pathways read (see :meth:`derived`)
+    _derived: dict[Callable[[Facts], Any], Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def derived(self, compute: Callable[[Facts], T]) -> T:
+        """``compute(self.facts)`` for a pure function of the facts, computed once per triage: the DVT
+        signs, for one, are read by the suspicion trigger, the PE pathway in pregnancy and order advice.
+        The value is shared: callers never modify it."""
+        try:
+            return self._derived[compute]
+        except KeyError:
+            value = self._derived[compute] = compute(self.facts)
+            return value
 
     @property
     def pe_supersedes_dvt(self) -> bool:
