@@ -6,18 +6,29 @@ from datetime import datetime, timezone
 from service.chart.facts import Source
 
 
+# the fields as ``strftime("%Y-%m-%d %H:%M")`` prints them (the year unpadded, the others two digits);
+# printf-style on the fields costs a fraction of strftime, which every citation paid
+DATE_FORMAT = "%d-%02d-%02d"
+MINUTE_FORMAT = DATE_FORMAT + " %02d:%02d UTC"
+
+
+def utc_date(dt: datetime) -> str:
+    """'2026-03-02' for a datetime in UTC."""
+    return DATE_FORMAT % (dt.year, dt.month, dt.day)
+
+
 def fmt_time(dt: datetime | None) -> str:
     """'2026-03-02 09:00 UTC'; a date at midnight prints as the date only."""
     if dt is None:
         return "undated"
     dt = dt.astimezone(timezone.utc)
     if dt.hour == 0 and dt.minute == 0 and dt.second == 0:
-        return dt.strftime("%Y-%m-%d")
-    return dt.strftime("%Y-%m-%d %H:%M UTC")
+        return utc_date(dt)
+    return MINUTE_FORMAT % (dt.year, dt.month, dt.day, dt.hour, dt.minute)
 
 
 def fmt_date(dt: datetime | None) -> str:
-    return "undated" if dt is None else dt.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    return "undated" if dt is None else utc_date(dt.astimezone(timezone.utc))
 
 
 def cite(source: Source, with_time: bool = True) -> str:

@@ -9,12 +9,14 @@ and assembly decided.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from service.cards import text as ct
 from service.cards.text import clip_summary
 from service.cards.draft import TOPIC_DISPLAY, AdviceSuggestion, CardDraft, Suggest
+from service.cards.evidence import utc_date
 from service.chart.facts import Facts
 from service.cards.guidelines import GUIDELINES
 from service.terminology.code_sets import Terminology
@@ -31,7 +33,9 @@ SIDE_TEXT = {"left": "left", "right": "right", "bilateral": "both legs (score th
 
 
 def iso(dt: datetime) -> str:
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """'2026-03-02T09:00:00Z' (FHIR dateTime in UTC)."""
+    dt = dt.astimezone(timezone.utc)
+    return "%sT%02d:%02d:%02dZ" % (utc_date(dt), dt.hour, dt.minute, dt.second)
 
 
 def _to_minute(dt: datetime) -> datetime:
@@ -121,13 +125,16 @@ class CardRenderer:
     def __init__(self, terminology: Terminology):
         self.terminology = terminology
         self._override_reasons = _override_reasons(terminology)
+        # the catalog is fixed once loaded: each orderable's names and codings are prepared here once
+        self._orderables = {o: _OrderableText.of(terminology, o) for o in terminology.orderable_ids}
 
     def render(self, draft: CardDraft, facts: Facts) -> dict[str, Any]:
         links = self._links(draft)
+        indicator = Tier(draft.tier).indicator
         card: dict[str, Any] = {
             "uuid": str(uuid.uuid4()),
             "summary": clip_summary(draft.summary or TOPIC_DISPLAY.get(draft.topic, draft.topic)),
-            "indicator": Tier(draft.tier).indicator,
+            "indicator": indicator,
             "detail": render_detail(draft, [(s.orderable, self._suggested_name(s)) for s in draft.suggestions]),
             "source": {
                 "label": SOURCE_LABEL,
@@ -141,7 +148,7 @@ class CardRenderer:
         if suggestions:
             card["selectionBehavior"] = "any"
             card["suggestions"] = suggestions
-        if Tier(draft.tier).indicator in ("warning", "critical"):
+        if indicator in ("warning", "critical"):
             card["overrideReasons"] = [dict(r) for r in self._override_reasons]
         card["links"] = links
         ext: dict[str, Any] = {"tier": draft.tier, "rules": _unique(draft.rules)}
@@ -154,9 +161,13 @@ class CardRenderer:
         return card
 
     # -- pieces -----------------------------------------------------------------------------
+    def _orderable(self, orderable: str) -> _OrderableText:
+        known = self._orderables.get(orderable)
+        return known if known is not None else _OrderableText.of(self.terminology, orderable)
+
     def _suggested_name(self, s: Suggest) -> str:
         """'proximal leg-vein ultrasound (result within 4 hours)' from the suggestion's label."""
-        label = s.label or self.terminology.orderable_display(s.orderable)
+        label = s.label or self._orderable(s.orderable).display
         return ct.lower_first(label.removeprefix("Order ").removeprefix("order "))
 
     def _links(self, draft: CardDraft) -> list[dict[str, str]]:
@@ -175,7 +186,7 @@ class CardRenderer:
     def _suggestion(self, s: Suggest, draft: CardDraft, facts: Facts) -> dict[str, Any]:
         return {
             "uuid": str(uuid.uuid4()),
-            "label": s.label or f"Order {self.terminology.orderable_display(s.orderable)}",
+            "label": s.label or f"Order {self._orderable(s.orderable).display}",
             "isRecommended": True,
             "actions": [self._create_action(s, draft, facts)],
         }
@@ -196,10 +207,9 @@ class CardRenderer:
         return {"uuid": str(uuid.uuid4()), "label": a.label, "isRecommended": True, "actions": actions}
 
     def _create_action(self, s: Suggest, draft: CardDraft, facts: Facts) -> dict[str, Any]:
-        display = self.terminology.orderable_display(s.orderable)
         return {
             "type": "create",
-            "description": f"{display[:1].upper()}{display[1:]} ({s.rule})",
+            "description": f"{self._orderable(s.orderable).title} ({s.rule})",
             "resource": self.service_request(s, draft.tier, facts),
         }
 
@@ -217,11 +227,7 @@ class CardRenderer:
             "status": "draft",
             "intent": "proposal",
             "priority": s.priority or str(RequestPriority.for_tier(tier)),
-            "code": {
-                "coding": self.terminology.orderable_codings(s.orderable),
-                "text": self.terminology.orderable_display(s.orderable)[:1].upper()
-                + self.terminology.orderable_display(s.orderable)[1:],
-            },
+            "code": self._orderable(s.orderable).code(),
             "subject": {"reference": facts.patient_ref},
         }
         if s.period:
@@ -234,6 +240,24 @@ class CardRenderer:
         # (what follows the test, the leg) the note restates the reason rather than going missing.
         resource["note"] = [{"text": f"{s.rule}: {note or s.reason}"}]
         return resource
+
+
+@dataclass(frozen=True, slots=True)
+class _OrderableText:
+    """How a card names and codes one catalog orderable (contract §4, §5)."""
+
+    display: str                                # as the catalog names it
+    title: str                                  # the same, first letter capital
+    codings: tuple[dict[str, str], ...]         # every catalog coding ({system, code, display})
+
+    @classmethod
+    def of(cls, terminology: Terminology, orderable: str) -> _OrderableText:
+        display = terminology.orderable_display(orderable)
+        return cls(display, display[:1].upper() + display[1:], tuple(terminology.orderable_codings(orderable)))
+
+    def code(self) -> dict[str, Any]:
+        """A fresh ServiceRequest.code (each card owns its JSON)."""
+        return {"coding": [dict(c) for c in self.codings], "text": self.title}
 
 
 def _override_reasons(terminology: Terminology) -> list[dict[str, str]]:

@@ -108,9 +108,15 @@ def is_conditional(line: str) -> bool:
     return bool(_CONDITIONAL.match(line.strip()))
 
 
+@lru_cache(maxsize=256)
+def _test_words(orderable: str) -> re.Pattern[str]:
+    """Any of the orderable's words at the start of a word, as one pattern (compiled once per orderable)."""
+    words = ORDERABLE_WORDS.get(orderable, (orderable,))
+    return re.compile("|".join(rf"\b{re.escape(w)}" for w in words))
+
+
 def names_test(line: str, orderable: str) -> bool:
-    low = line.lower()
-    return any(re.search(rf"\b{re.escape(w)}", low) for w in ORDERABLE_WORDS.get(orderable, (orderable,)))
+    return _test_words(orderable).search(line.lower()) is not None
 
 
 def states_main_action(lines: list[str], suggested: list[str]) -> bool:
@@ -187,49 +193,64 @@ def layout_evidence(lines: list[str]) -> EvidenceLayout:
       stay in place, each line starting with a capital.
     """
     lines = unique(lines)
-    pe_card = any(line.startswith("Wells PE") for line in lines)
-    has_score = any(_WELLS_ITEM.match(line) or line.startswith(("Wells DVT", "Wells PE", "LEFt")) for line in lines)
+    # each line classified once (one regex pass per kind), then the rules below read the flags
     line_refs = [references(line) for line in lines]
-    suspicion = [bool(_SUSPICION.match(line)) for line in lines]
+    suspicion = [_SUSPICION.match(line) is not None for line in lines]
+    score_item = [_SCORE_ITEM.match(line) is not None for line in lines]
+    wells_item = [_WELLS_ITEM.match(line) for line in lines]
+    pe_card = any(line.startswith("Wells PE") for line in lines)
+    has_score = any(w is not None or line.startswith(("Wells DVT", "Wells PE", "LEFt"))
+                    for w, line in zip(wells_item, lines))
     # what the lines other than the suspicion lines cite (a suspicion line is checked against these)
     cited_by_findings = frozenset().union(*(r for r, s in zip(line_refs, suspicion) if not s))
-    score_refs = [r for r, line in zip(line_refs, lines) if _SCORE_ITEM.match(line)]
+    score_refs = [r for r, s in zip(line_refs, score_item) if s]
     layout = EvidenceLayout()
-    for i, line in enumerate(lines):
-        refs = line_refs[i]
-        if suspicion[i]:
+    labelled: list[bool] = []          # per main line: does it (still) carry a §5 label "S2: "
+    for line, refs, is_suspicion, is_score, wells in zip(lines, line_refs, suspicion, score_item, wells_item):
+        if is_suspicion:
             if (refs and refs <= cited_by_findings) or (not refs and has_score):
                 continue
-        elif refs and not _SCORE_ITEM.match(line) and any(refs <= s for s in score_refs):
+        elif refs and not is_score and any(refs <= s for s in score_refs):
             continue            # "Heart rate 112/min. Observation/hr" beside "Wells PE +1.5, heart rate …: Observation/hr"
         # on the PE card the DVT items are the secondary score: its total stays, the items go below
-        if is_wells_zero(line) or _NONE_RECORDED.match(line) or (pe_card and _WELLS_ITEM.match(line)):
+        if (wells is not None and (pe_card or float(wells.group(1)) == 0)) or _NONE_RECORDED.match(line):
             layout.score_detail.append(line)
             continue
-        layout.main.append(line if _SUSPICION.match(line) else upper_first(line))
-    layout = _with_side(layout)
-    # the §5 labels (S1…) are the rule's, not the clinician's: a sign that stays reads as a finding
-    layout.main = [upper_first(_SUSPICION.sub("", line)) for line in layout.main]
+        if is_suspicion:
+            layout.main.append(line)
+            labelled.append(True)
+        else:
+            text = upper_first(line)
+            layout.main.append(text)
+            # the capital can make a label of it ("s2: …" -> "S2: …"), as it reads from here on
+            labelled.append(text != line and _SUSPICION.match(text) is not None)
+    layout.main = _with_side(layout.main, labelled)
     return layout
 
 
 _SIDE = re.compile(r"^(?:Left|Right) leg \([^)]*\)$")
 
 
-def _with_side(layout: EvidenceLayout) -> EvidenceLayout:
+def _with_side(main: list[str], labelled: list[bool]) -> list[str]:
     """The leg and its signs on one line, as in the contract's V01 card: "Left leg (Observation/side);
-    leg swelling: Observation/swelling (…)". The §5 labels (S1…) are the rule's, not the clinician's."""
-    side = next((i for i, line in enumerate(layout.main) if _SIDE.match(line)), None)
-    signs = [i for i, line in enumerate(layout.main) if _SUSPICION.match(line) and references(line)]
-    if side is None or not signs:
-        return layout
-    text = "; ".join(lower_first(_SUSPICION.sub("", layout.main[i])) for i in signs)
-    layout.main[side] = f"{layout.main[side]}; {text}"
-    layout.main = [line for i, line in enumerate(layout.main) if i not in signs]
-    return layout
+    leg swelling: Observation/swelling (…)". The §5 labels (S1…) are the rule's, not the clinician's:
+    they are dropped, and a sign that stays on its own line reads as a finding (capital first)."""
+    side = next((i for i, line in enumerate(main) if _SIDE.match(line)), None)
+    signs = [i for i, line in enumerate(main) if labelled[i] and references(line)] if side is not None else []
+    if signs:
+        text = "; ".join(lower_first(_SUSPICION.sub("", main[i])) for i in signs)
+        main[side] = f"{main[side]}; {text}"
+        merged = set(signs)
+        main = [line for i, line in enumerate(main) if i not in merged]
+        labelled = [label for i, label in enumerate(labelled) if i not in merged]
+    # every other line already starts with a capital
+    return [upper_first(_SUSPICION.sub("", line)) if label else line for line, label in zip(main, labelled)]
 
 
 # -- not recommended ----------------------------------------------------------------------------
+_NEEDS_IT = re.compile(r"\bneeds it\.$")
+
+
 def group_not_recommended(items: list[tuple[str, str]]) -> list[str]:
     """[(title, reason)] -> one line per reason: "Knee radiograph, knee MRI: <reason>" (contract §4)."""
     by_reason: dict[str, list[str]] = {}
@@ -240,7 +261,7 @@ def group_not_recommended(items: list[tuple[str, str]]) -> list[str]:
     for reason, titles in by_reason.items():
         names = unique([titles[0]] + [lower_first(t) for t in titles[1:]])
         if len(names) > 1:
-            reason = re.sub(r"\bneeds it\.$", "needs them.", reason)   # several tests share the reason
+            reason = _NEEDS_IT.sub("needs them.", reason)   # several tests share the reason
         out.append(f"{', '.join(names)}: {reason}")
     return out
 

@@ -348,6 +348,9 @@ _TEXT_UNITS = ("10*9/L", "10*3/uL", "10*3/mm3", "10*12/L", "{cells}/uL", "ug/L",
                "mm[Hg]", "[degF]", "{beats}/min", "{breaths}/min", "Cel")
 _TEXT_UNIT_RE = re.compile(
     r"(?<![\w*/{\[])(" + "|".join(re.escape(u) for u in sorted(_TEXT_UNITS, key=len, reverse=True)) + r")(?![\w*])")
+# the same codes as a bare alternation: the engine skips ahead to their first characters, so card text
+# without any unit (most of it) is ruled out at a fraction of the cost of the boundary checks above
+_TEXT_UNIT_ANYWHERE = re.compile("|".join(re.escape(u) for u in _TEXT_UNITS))
 
 
 def display_unit(unit: str | None) -> str:
@@ -359,4 +362,6 @@ def display_unit(unit: str | None) -> str:
 
 def humanise_units(text: str) -> str:
     """Replace raw UCUM codes inside card text ('wbc 15.2 10*9/L' -> 'wbc 15.2 × 10⁹/L')."""
+    if _TEXT_UNIT_ANYWHERE.search(text) is None:
+        return text
     return _TEXT_UNIT_RE.sub(lambda m: DISPLAY_UNITS[m.group(1)], text)
