@@ -259,13 +259,28 @@ class _DraftOrders(_FhirObject):
         return bundle
 
 
-class _PrefetchValue(fields.Field):
-    """A prefetch value: any JSON. Contract §2: null means "no data"; a value of the wrong shape (not an
-    object, another resourceType, a Bundle of a non-search type) is not a bad request but "absent": the
-    chart reader fetches it from fhirServer, else reports the key unreadable (cds_hooks.prefetch)."""
+_PREFETCH_KEY_LENGTH = validate.Length(min=1, max=256)
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        return value
+
+def _prefetch_keys(prefetch: dict[str, Any]) -> None:
+    """Every prefetch key a string of 1 to 256 characters, reported per key as fields.Dict reports its
+    keys ({"<key>": {"key": [...]}}); checked in one loop instead of one field per key.
+
+    The values are any JSON. Contract §2: null means "no data"; a value of the wrong shape (not an
+    object, another resourceType, a Bundle of a non-search type) is not a bad request but "absent":
+    the chart reader fetches it from fhirServer, else reports the key unreadable (cds_hooks.prefetch).
+    """
+    errors: dict[Any, dict[str, list[str]]] = {}
+    for key in prefetch:
+        if not isinstance(key, str):
+            errors[key] = {"key": ["Not a valid string."]}
+        elif not 1 <= len(key) <= 256:
+            try:
+                _PREFETCH_KEY_LENGTH(key)
+            except ValidationError as err:
+                errors[key] = {"key": err.messages}
+    if errors:
+        raise ValidationError(errors)
 
 
 class FhirAuthorizationSchema(Schema):
@@ -334,8 +349,7 @@ class _HookRequestBase(Schema):
     hookInstance = fields.String(required=True, validate=validate.Length(min=1, max=256))
     fhirServer = fields.String(allow_none=True, validate=[validate.Length(max=2048), _fhir_server_base])
     fhirAuthorization = fields.Nested(FhirAuthorizationSchema, allow_none=True)
-    prefetch = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=256)),
-                           values=_PrefetchValue(allow_none=True), allow_none=True)
+    prefetch = fields.Dict(allow_none=True, validate=_prefetch_keys)
 
     @validates_schema
     def _authorization_needs_server(self, data, **kwargs):
