@@ -13,11 +13,18 @@ from typing import Any
 
 def strip_empty(value: Any) -> Any:
     """Drop null, "", [] and {} members, recursively (after stripping, so {"a": [null]} goes too).
-    False and 0 are values, and stay."""
+    False and 0 are values, and stay.
+
+    Exact types are tested first and the leaves inline: a card is mostly text, and this runs on
+    every member of every card of every response."""
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if isinstance(item, (dict, list)):
+            cls = item.__class__
+            if cls is str:
+                if item:
+                    out[key] = item
+            elif cls is dict or cls is list or isinstance(item, (dict, list)):
                 item = strip_empty(item)
                 if item:
                     out[key] = item
@@ -27,7 +34,11 @@ def strip_empty(value: Any) -> Any:
     if isinstance(value, list):
         kept = []
         for item in value:
-            if isinstance(item, (dict, list)):
+            cls = item.__class__
+            if cls is str:
+                if item:
+                    kept.append(item)
+            elif cls is dict or cls is list or isinstance(item, (dict, list)):
                 item = strip_empty(item)
                 if item:
                     kept.append(item)
