@@ -11,6 +11,7 @@ feedback outcomes), never from free request text, so that a client cannot grow t
 from __future__ import annotations
 
 import os
+from collections.abc import Container
 
 from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge,
                                Histogram, generate_latest, multiprocess)
@@ -55,7 +56,7 @@ STORE_OPERATIONS = frozenset({"audit", "feedback", "jti", "ready", "retention"})
 _TIER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz-")
 
 
-def bounded(value: object, allowed: frozenset[str]) -> str:
+def bounded(value: object, allowed: Container[str]) -> str:
     return value if isinstance(value, str) and value in allowed else OTHER
 
 

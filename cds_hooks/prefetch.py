@@ -20,7 +20,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, NamedTuple, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 from . import telemetry
@@ -49,9 +49,8 @@ class PatientUnavailable(Exception):
 # ---- templates ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Query:
-    """One prefetch template, rendered for this request."""
+class Query(NamedTuple):
+    """One prefetch template, rendered for this request (a tuple: one per key of every call)."""
 
     key: str
     resource_type: str
@@ -81,7 +80,12 @@ def _compiled(template: str) -> tuple[tuple[str, ...], str, bool]:
 
 def _quoted_values(request: HookRequest) -> dict[str, str]:
     # ids are URL-encoded so a crafted context value cannot add query parameters or path segments
-    return {name: quote(value, safe="") for name, value in _token_values(request).items()}
+    return {name: value if _UNRESERVED.fullmatch(value) else quote(value, safe="")
+            for name, value in _token_values(request).items()}
+
+
+# what quote(value, safe="") leaves as it is (RFC 3986 unreserved): FHIR ids always are
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
 
 
 def render_query(key: str, template: str, request: HookRequest,
@@ -100,7 +104,7 @@ def render_query(key: str, template: str, request: HookRequest,
 # ---- per-key results ----------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class KeyResult:
     resources: list[dict[str, Any]] = field(default_factory=list)
     unreadable: list[Unreadable] = field(default_factory=list)
@@ -142,8 +146,11 @@ def _entries(bundle: dict[str, Any]) -> list[Any]:
 
 def _bundle_reports_error(bundle: dict[str, Any]) -> str | None:
     for entry in _entries(bundle):
-        if isinstance(entry, dict) and _is_error_outcome(entry.get("resource")):
-            return _outcome_text(entry["resource"])
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        # the type first: this runs on every entry of every prefetched Bundle
+        if isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome" \
+                and _is_error_outcome(resource):
+            return _outcome_text(resource)
     return None
 
 
@@ -236,26 +243,33 @@ def _describe(resource: Any) -> str:
 
 def _add_page(query: Query, bundle: dict[str, Any], result: KeyResult, seen: set[str]) -> None:
     """Unwrap one searchset page into ``result`` (only the searched type; _include'd Medications kept)."""
+    wanted = query.resource_type
     for position, entry in enumerate(_entries(bundle)):
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        search = entry.get("search") if isinstance(entry, dict) else None
-        mode = search.get("mode") if isinstance(search, dict) else None   # "search": "match" is seen too
         rtype = resource.get("resourceType") if isinstance(resource, dict) else None
-        if rtype == "OperationOutcome":
-            continue  # warnings about the search itself (errors were handled before)
-        if rtype == "Medication" and query.resource_type != "Medication" and _malformed(resource, "Medication") is None:
-            result.medications[f"Medication/{resource['id']}"] = resource
-            continue
-        if mode == "include" and isinstance(rtype, str) and rtype != query.resource_type:
-            continue  # other _include'd types are not what this key is about
-        problem = _malformed(resource, query.resource_type)
-        if problem:
-            result.skipped.append((query.key, f"entry {position}: {problem} ({_describe(resource)})"))
-            continue
-        if resource["id"] in seen:
+        # an OperationOutcome is never data, even were it the searched type
+        rid = resource.get("id") if rtype == wanted and rtype != "OperationOutcome" else None
+        if not (isinstance(rid, str) and rid.strip()):  # not the plain case of a well-formed match
+            if rtype == "OperationOutcome":
+                continue  # warnings about the search itself (errors were handled before)
+            if rtype == "Medication" and wanted != "Medication" and _malformed(resource, "Medication") is None:
+                result.medications[f"Medication/{resource['id']}"] = resource
+                continue
+            if _included(entry) and isinstance(rtype, str) and rtype != wanted:
+                continue  # other _include'd types are not what this key is about
+            problem = _malformed(resource, wanted)
+            if problem:
+                result.skipped.append((query.key, f"entry {position}: {problem} ({_describe(resource)})"))
+                continue
+        if rid in seen:
             continue  # the same resource on two pages (server paging by offset while data changed)
-        seen.add(resource["id"])
+        seen.add(rid)
         result.resources.append(resource)
+
+
+def _included(entry: Any) -> bool:
+    search = entry.get("search") if isinstance(entry, dict) else None
+    return isinstance(search, dict) and search.get("mode") == "include"   # "search": "match" is seen too
 
 
 # ---- resolving one key --------------------------------------------------------------------------

@@ -6,9 +6,12 @@ reads a request body or a chart. Log events carry identifiers and decisions only
 """
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from typing import Any
+
+from prometheus_client.metrics import MetricWrapperBase
 
 from . import metrics
 from .jsonlog import event
@@ -17,13 +20,20 @@ from .store import AuditRecord
 log = logging.getLogger("knee_cds.calls")
 
 
-def hook_call(audit: AuditRecord, known_services: Iterable[str]) -> None:
-    service = metrics.bounded(audit.service_id, frozenset(known_services))
+@functools.lru_cache(maxsize=1024)
+def _series(metric: MetricWrapperBase, *labels: str) -> MetricWrapperBase:
+    """The labelled series of ``metric``, looked up once: ``labels()`` checks and locks on every call,
+    and the label values come from fixed sets (see cds_hooks.metrics)."""
+    return metric.labels(*labels)
+
+
+def hook_call(audit: AuditRecord, known_services: Container[str]) -> None:
+    service = metrics.bounded(audit.service_id, known_services)
     seconds = audit.duration_ms / 1000.0
-    metrics.HOOK_CALLS.labels(service, metrics.status_label(audit.http_status)).inc()
-    metrics.HOOK_DURATION.labels(service).observe(seconds)
+    _series(metrics.HOOK_CALLS, service, metrics.status_label(audit.http_status)).inc()
+    _series(metrics.HOOK_DURATION, service).observe(seconds)
     for card in audit.cards:
-        metrics.CARDS.labels(service, metrics.tier_label(card.tier)).inc()
+        _series(metrics.CARDS, service, metrics.tier_label(card.tier)).inc()
     rule_ids = list(dict.fromkeys(rule for card in audit.cards for rule in card.rules))
     level = logging.WARNING if audit.http_status >= 500 else logging.INFO
     event(log, level, "hook.call",
