@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from service.chart.dates import day_text, months_before, parse_fhir_time
-from service.chart.facts import Source, Value
+from service.chart.facts import Quantity, Source, Value
 from service.terminology.code_sets import CODESETS_PATH, Terminology, default_terminology
 from service.terminology.mapping_files import read_json_file
 from service.terminology.site_maps import load_terminology
@@ -89,7 +89,7 @@ def test_day_text_is_what_strftime_writes(t):
     assert day_text(t) == t.strftime("%Y-%m-%d")
 
 
-@pytest.mark.parametrize("cls", [Source, Value])
+@pytest.mark.parametrize("cls", [Source, Value, Quantity])
 def test_one_step_constructors_keep_the_dataclass(cls):
     fields = dataclasses.fields(cls)
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
@@ -97,8 +97,8 @@ def test_one_step_constructors_keep_the_dataclass(cls):
     assert [p.default for p in params] == [
         inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default for f in fields]
     source = Source("Observation/a", None, "final", "heart rate 88/min")
-    obj = source if cls is Source else Value(88, source, None)
+    obj = {Source: source, Value: Value(88, source, None), Quantity: Quantity(88.0, "/min", None, "88 /min")}[cls]
     assert obj == copy.copy(obj) and hash(obj) == hash(copy.deepcopy(obj))
     with pytest.raises(dataclasses.FrozenInstanceError):
-        obj.time = datetime.now(timezone.utc)
+        setattr(obj, fields[0].name, None)
     assert repr(obj).startswith(cls.__name__ + "(")

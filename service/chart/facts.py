@@ -100,6 +100,11 @@ class Quantity:
     comparator: str | None = None  # "<", "<=", ">", ">=", "ad" (terminology §13 comparators)
     as_recorded: str = ""          # "0.65 mg/L FEU", "101.3 [degF]"
 
+    # one per measured value read: fields set in one step, as for Source
+    def __init__(self, value: float, unit: str | None, comparator: str | None = None, as_recorded: str = ""):
+        object.__setattr__(self, "__dict__", {"value": value, "unit": unit, "comparator": comparator,
+                                              "as_recorded": as_recorded})
+
 
 @dataclass(frozen=True)
 class Value:
