@@ -37,14 +37,20 @@ def group_resources(r: ReadState) -> dict[str, list[dict]]:
     resources = r.chart.resources if isinstance(r.chart.resources, dict) else {}
     for key, items in resources.items():
         for res in as_list(items):
-            if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
+            rtype = res.get("resourceType") if isinstance(res, dict) else None
+            if not isinstance(rtype, str):
                 r.note("data-quality", f"a {key} entry is not a FHIR resource; skipped")
                 continue
-            ident = (res["resourceType"], str(res.get("id")))
-            if res.get("id") is not None and ident in seen:
+            rid = res.get("id")
+            ident = (rtype, rid if type(rid) is str else str(rid))
+            if rid is not None and ident in seen:
                 continue
             seen.add(ident)
-            out.setdefault(res["resourceType"], []).append(res)
+            group = out.get(rtype)
+            if group is None:
+                out[rtype] = [res]
+            else:
+                group.append(res)
     return out
 
 

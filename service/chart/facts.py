@@ -83,6 +83,13 @@ class Source:
     display: str = ""              # short human label: "heart rate 88/min", "paclitaxel"
     via_site_map: str = ""         # "local code FS-2232, site map st-example-hospital 2026-03-01.1"
 
+    # Built for every value of every chart: the fields are set in one step, where the generated frozen
+    # __init__ makes one object.__setattr__ call per field. Same signature; frozen as declared.
+    def __init__(self, ref: str, time: datetime | None = None, status: str | None = None, display: str = "",
+                 via_site_map: str = ""):
+        object.__setattr__(self, "__dict__", {"ref": ref, "time": time, "status": status, "display": display,
+                                              "via_site_map": via_site_map})
+
 
 @dataclass(frozen=True)
 class Quantity:
@@ -92,6 +99,11 @@ class Quantity:
     unit: str | None               # canonical unit ("Cel", "%", "/min", "mg/L", "ug/L", "cm", "min" ...)
     comparator: str | None = None  # "<", "<=", ">", ">=", "ad" (terminology §13 comparators)
     as_recorded: str = ""          # "0.65 mg/L FEU", "101.3 [degF]"
+
+    # one per measured value read: fields set in one step, as for Source
+    def __init__(self, value: float, unit: str | None, comparator: str | None = None, as_recorded: str = ""):
+        object.__setattr__(self, "__dict__", {"value": value, "unit": unit, "comparator": comparator,
+                                              "as_recorded": as_recorded})
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,12 @@ class Value:
     time: datetime | None          # effective time (None = undated, §1.1 item 4)
     issued: datetime | None = None
     flags: frozenset[str] = frozenset()   # preliminary, undated, partial-date, unit, unit-assumed ...
+
+    # one per Observation value read: fields set in one step, as for Source
+    def __init__(self, value: Any, source: Source, time: datetime | None, issued: datetime | None = None,
+                 flags: frozenset[str] = frozenset()):
+        object.__setattr__(self, "__dict__", {"value": value, "source": source, "time": time, "issued": issued,
+                                              "flags": flags})
 
 
 @dataclass
@@ -230,7 +248,8 @@ class Pregnancy:
     flags: set[str] = field(default_factory=set)   # stale-condition, conflict (with gender male)
 
     def __post_init__(self) -> None:
-        self.state = PregnancyState(self.state)
+        if type(self.state) is not PregnancyState:          # a member passes as it is
+            self.state = PregnancyState(self.state)
 
 
 @dataclass
@@ -246,7 +265,8 @@ class Anticoagulation:
     flags: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.state = AnticoagulationState(self.state)
+        if type(self.state) is not AnticoagulationState:    # a member passes as it is
+            self.state = AnticoagulationState(self.state)
 
 
 @dataclass

@@ -4,6 +4,7 @@ complaint, pregnancy evidence, smoking status — or an imaging report (§7.7). 
 (:mod:`service.chart.resolution`)."""
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -113,15 +114,22 @@ def _read_part(r: ReadState, obs: ObservationPart) -> None:
 
 def _read_measurements(r: ReadState, obs: ObservationPart, sets: frozenset[str], via: str,
                        local: LocalCode | None) -> None:
-    for set_name, key in VITAL_SETS.items():
-        if set_name in sets:
-            _add_measure(r, r.vital_values, key, set_name, obs, via, local)
-    for set_name, key in LAB_SETS.items():
-        if set_name in sets:
-            _add_measure(r, r.lab_values, key, set_name, obs, via, local)
-    ddimer_sets = [s for s in DDIMER_SETS if s in sets]
-    if ddimer_sets:
-        _add_ddimer(r, obs, ddimer_sets[0], via, local)
+    vitals, labs, ddimer = _measures_in(sets)
+    for set_name, key in vitals:
+        _add_measure(r, r.vital_values, key, set_name, obs, via, local)
+    for set_name, key in labs:
+        _add_measure(r, r.lab_values, key, set_name, obs, via, local)
+    if ddimer:
+        _add_ddimer(r, obs, ddimer, via, local)
+
+
+@functools.lru_cache(maxsize=256)
+def _measures_in(sets: frozenset[str]) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...], str | None]:
+    """(vital (set, key)s, lab (set, key)s, first D-dimer set) of a code's sets, in table order: a pure
+    function of the set names, memoised (a chart's codes match a handful of set combinations)."""
+    return (tuple((s, key) for s, key in VITAL_SETS.items() if s in sets),
+            tuple((s, key) for s, key in LAB_SETS.items() if s in sets),
+            next((s for s in DDIMER_SETS if s in sets), None))
 
 
 def _read_pregnancy_and_smoking(r: ReadState, obs: ObservationPart, sets: frozenset[str], via: str,

@@ -82,7 +82,11 @@ def resolve(concept: str, values: list[Value], now: datetime, window: Window) ->
     """One concept's Reading: latest in window wins; same-time disagreement -> higher risk + conflict;
     earlier differing values within 24 h -> superseded. Undated: used only when risk-raising."""
     start, latest = window_start(now, window), now + FUTURE_TOLERANCE      # once per concept
-    dated = [v for v in values if v.time is not None and start <= v.time <= latest]
+    if len(values) == 1:            # the common case: one value of the concept
+        t = values[0].time
+        dated = values if t is not None and start <= t <= latest else []
+    else:
+        dated = [v for v in values if v.time is not None and start <= v.time <= latest]
     if not dated:
         undated = [v for v in values if v.time is None]
         if not undated:

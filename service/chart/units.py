@@ -18,7 +18,7 @@ import math
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 from service.chart.facts import Quantity
 
@@ -144,9 +144,9 @@ def match_accepted(concept: str, unit: str | None) -> str | None:
     return accepted.get(norm.lower()) if accepted else None
 
 
-@dataclass(frozen=True)
-class UnitResult:
-    """What :func:`read_quantity` made of one valueQuantity."""
+class UnitResult(NamedTuple):
+    """What :func:`read_quantity` made of one valueQuantity (a NamedTuple: built for every measured
+    value and read once)."""
 
     quantity: Quantity | None          # canonical; None = not used (unknown) or no number
     flags: frozenset[str] = frozenset()

@@ -113,20 +113,31 @@ def coding_key(system: Any, code: Any) -> tuple[str, str] | None:
     return (s, c) if s and c else None
 
 
-def coding_pairs(codings: Any) -> tuple[tuple[str, str], ...]:
-    """The (system, code) strings of ``codings`` in order: all that matching reads of them (a coding
-    whose system or code is not a string matches nothing)."""
+def _remember(memo: dict, key: tuple[str, ...], answer: Any) -> Any:
+    """Store ``answer`` in a bounded memo (emptied when full) and return it."""
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = answer
+    return answer
+
+
+def _memo_key(element: str, codings: Any) -> tuple[str, ...]:
+    """``element`` and the system and code strings of ``codings`` in order, flat: all that matching
+    reads of them (a coding whose system or code is not a string matches nothing)."""
     if type(codings) is dict and type(inner := codings.get("coding")) is list:
-        items: list = inner         # the common shape, a CodeableConcept: read without building a list
+        if len(inner) == 1 and type(coding := inner[0]) is dict:      # the common shape: one coding
+            system, code = coding.get("system"), coding.get("code")
+            return (element, system, code) if type(system) is str and type(code) is str else (element,)
+        items: list = inner         # a CodeableConcept: read without building a list
     else:
         items = _codings(codings)
-    pairs = []
+    key = [element]
     for coding in items:
         if isinstance(coding, dict):
             system, code = coding.get("system"), coding.get("code")
             if type(system) is str and type(code) is str:
-                pairs.append((system, code))
-    return tuple(pairs)
+                key += (system, code)
+    return tuple(key)
 
 
 def _codings(codings: Any) -> list[dict[str, Any]]:
@@ -203,8 +214,8 @@ class Terminology:
         self._local: Mapping[tuple[str, str], LocalCode] = MappingProxyType({})
         self._local_members: Mapping[tuple[str, str, str], LocalCode] = MappingProxyType({})
         self.site_maps: tuple[SiteMapInfo, ...] = ()
-        self._matches: dict[tuple[str, tuple[tuple[str, str], ...]], Match] = {}
-        self._readings: dict[tuple[str, tuple[tuple[str, str], ...]], CodeReading] = {}
+        self._matches: dict[tuple[str, ...], Match] = {}           # _memo_key -> Match
+        self._readings: dict[tuple[str, ...], CodeReading] = {}    # _memo_key -> CodeReading
 
     def with_site_maps(self, aliases: dict[str, SystemAlias], local: dict[tuple[str, str], LocalCode],
                         infos: list[SiteMapInfo]) -> "Terminology":
@@ -254,24 +265,19 @@ class Terminology:
 
     def match(self, element: str, codings: Any) -> Match:
         """Sets that any coding of ``codings`` belongs to, read from ``element`` (terminology §1.3)."""
-        key = (element, coding_pairs(codings))
+        key = _memo_key(element, codings)
         found = self._matches.get(key)
-        if found is None:
-            if len(self._matches) >= _MEMO_LIMIT:
-                self._matches.clear()
-            found = self._matches[key] = self._match(element, codings)
-        return found
+        return found if found is not None else _remember(self._matches, key, self._match(element, codings))
 
     def read_code(self, element: str, codings: Any) -> CodeReading:
         """Knee-assessment item, sets, site-map entry and orderables of an Observation code."""
-        key = (element, coding_pairs(codings))
+        key = _memo_key(element, codings)
         found = self._readings.get(key)
-        if found is None:
-            if len(self._readings) >= _MEMO_LIMIT:
-                self._readings.clear()
-            found = self._readings[key] = CodeReading(self.ka_code(codings), self.match(element, codings),
-                                                      self.local_entry(codings), self.orderables_for(codings))
-        return found
+        if found is not None:
+            return found
+        return _remember(self._readings, key, CodeReading(
+            self.ka_code(codings), self.match(element, codings), self.local_entry(codings),
+            self.orderables_for(codings)))
 
     def _match(self, element: str, codings: Any) -> Match:
         found: frozenset[str] | None = None
