@@ -190,10 +190,11 @@ def cancer_item(facts: Facts) -> WellsItem:
     raise AssertionError("W1_ROWS ends with a row that always holds")
 
 
-def cancer_risk_factor(facts: Facts) -> WellsItem | None:
+def cancer_risk_factor(facts: Facts, cancer: WellsItem | None = None) -> WellsItem | None:
     """§5 S5: W1 scores, or is unknown only because an active cancer lacks a qualifier. An anti-cancer
-    drug without a cancer Condition is not a risk factor; an unreadable type supplies none."""
-    item = cancer_item(facts)
+    drug without a cancer Condition is not a risk factor; an unreadable type supplies none.
+    ``cancer``: W1 (:func:`cancer_item`) when the caller has it already."""
+    item = cancer if cancer is not None else cancer_item(facts)
     if item.state == "scores" or item.flag == "cancer-activity-unconfirmed":
         return item
     return None
@@ -252,13 +253,14 @@ def alternative_item(facts: Facts) -> WellsItem:
                      tuple(reading.sources) if reading and reading.known else (), "zero")
 
 
-def wells_dvt(facts: Facts) -> WellsDvt:
-    items = [cancer_item(facts), paralysis_item(facts), bedridden_item(facts)]
+def wells_dvt(facts: Facts, cancer: WellsItem | None = None, previous_dvt: WellsItem | None = None) -> WellsDvt:
+    """The score, its items in W1–W10 order. ``cancer`` (W1) and ``previous_dvt`` (W9): those items when
+    the caller has them already (Wells PE, PERC and the suspicion trigger read them too)."""
+    items = [cancer if cancer is not None else cancer_item(facts), paralysis_item(facts), bedridden_item(facts)]
     items += [_ka_item(facts, wid, code, label) for wid, code, label in EXAM_ITEMS[:2]]
     items.append(calf_item(facts))
     items += [_ka_item(facts, wid, code, label) for wid, code, label in EXAM_ITEMS[2:]]
-    items += [previous_dvt_item(facts), alternative_item(facts)]
-    items.sort(key=lambda i: int(i.id[1:]))
+    items += [previous_dvt if previous_dvt is not None else previous_dvt_item(facts), alternative_item(facts)]
     lo = sum(i.points or 0 for i in items)
     hi = lo + sum(1 for i in items if i.state == "unknown")
     return WellsDvt(lo, hi, classify(lo, hi), three_tier(lo, hi), tuple(items))
