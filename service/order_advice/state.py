@@ -196,11 +196,10 @@ class Situation:
 
     def holds(self, rule: str, predicate: Callable[["Situation"], bool]) -> bool:
         """``predicate(self)``, the named predicate of the table row ``rule``, evaluated once."""
-        try:
-            return self._holds[rule]
-        except KeyError:
+        value = self._holds.get(rule)
+        if value is None:
             value = self._holds[rule] = predicate(self)
-            return value
+        return value
 
     def creatable(self, orderable: str) -> bool:
         """A test order advice may create: suggested by a card (never a test no card suggests, and

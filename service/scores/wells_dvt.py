@@ -15,6 +15,9 @@ from service.chart.units import compare
 from service.vocabulary import WellsClass
 
 SIX_MONTHS = timedelta(days=183)
+# the resource types that hold the history items (W1–W3, W9) and the medications W1 reads (§1.13)
+HISTORY_TYPES = frozenset({"Condition", "Procedure"})
+MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationStatement"})
 # §4.1 "W10 on the card"
 W10_ATTESTED_FALSE = "Wells 0, alternative diagnosis at least as likely: attested false ({ref}, {time})"
 W10_NOT_ATTESTED = "No attestation that an alternative diagnosis is at least as likely"
@@ -149,15 +152,16 @@ def cancer_evidence(facts: Facts) -> CancerEvidence:
                if c.active or (c.abatement is not None and c.abatement >= now - SIX_MONTHS)]
     palliative = [c.source for c in facts.conditions_in("palliative-care") if c.active]
     palliative += [p.source for p in facts.procedures_in("palliative-care")]
-    palliative += [e.source for e in facts.encounters if "palliative-care" in e.type_sets | e.reason_sets]
+    palliative += [e.source for e in facts.encounters
+                   if "palliative-care" in e.type_sets or "palliative-care" in e.reason_sets]
     return CancerEvidence(
         cancers=tuple(c.source for c in cancers),
         treatment=tuple(dict.fromkeys(facts.cancer_treatment)),
         medication=tuple(dict.fromkeys(facts.medication_use.get("antineoplastic-therapy", []))),
         palliative=tuple(palliative),
         recent_onset=tuple(c.source for c in cancers if c.onset and c.onset >= now - SIX_MONTHS),
-        history_unreadable=bool(facts.unreadable_types & {"Condition", "Procedure"}),
-        medications_unreadable=bool(facts.unreadable_types & {"MedicationRequest", "MedicationStatement"}),
+        history_unreadable=not HISTORY_TYPES.isdisjoint(facts.unreadable_types),
+        medications_unreadable=not MEDICATION_TYPES.isdisjoint(facts.unreadable_types),
     )
 
 
@@ -209,7 +213,7 @@ def paralysis_item(facts: Facts) -> WellsItem:
                 if p.time is None or p.time >= facts.now - timedelta(days=84)]
     if sources:
         return WellsItem("W2", label, 1, tuple(sources), "scores")
-    if facts.unreadable_types & {"Condition", "Procedure"}:
+    if not HISTORY_TYPES.isdisjoint(facts.unreadable_types):
         return WellsItem("W2", label, None, state="unknown")
     if facts.ka_false("lower-limb-immobilisation"):
         return WellsItem("W2", label, 0, tuple(facts.ka["lower-limb-immobilisation"].sources), "zero")
