@@ -142,10 +142,13 @@ def clinical_state(t: Triage, cards: list[CardDraft], rules: list[str] | None = 
     )
 
 
+# topic -> its place in the §7.4 order (built once at load)
+_TOPIC_PLACE = {topic: place for place, topic in enumerate(TOPIC_ORDER)}
+
+
 def card_order(card: CardDraft) -> tuple[int, int]:
     """Most urgent card first; at equal tier, the topic order of §7.4."""
-    topic = TOPIC_ORDER.index(card.topic) if card.topic in TOPIC_ORDER else len(TOPIC_ORDER)
-    return (Tier.of(card.tier).rank, topic)
+    return (Tier.of(card.tier).rank, _TOPIC_PLACE.get(card.topic, len(TOPIC_ORDER)))
 
 
 class Situation:
