@@ -9,6 +9,7 @@ from service.cards.draft import CardDraft, Suggest
 from service.chart.dates import utc_day
 from service.chart.draft_orders import match_drafts
 from service.order_advice.assemble import build_order_advice
+from service.order_advice.state import Situation
 from tests.support.order_factory import (
     ICD10, NOW, ORDERABLE_SYSTEM, FakeTerminology, bundle, card, draft, drafts, dvt_likely_card, facts,
     sr, triage,
@@ -880,3 +881,26 @@ def test_test_names_in_sentences_come_from_the_card_titles():
     assert [test_name(o) for o in ("venous-duplex-us", "d-dimer", "anti-ccp", "mri-knee", "crp", "ctpa")] == [
         "leg-vein ultrasound", "D-dimer", "anti-CCP", "knee MRI", "CRP", "CTPA"]
     assert all(test_name(o)[1:] == title[1:] for o, title in ORDERABLE_TITLES.items())
+
+
+def test_a_row_predicate_is_evaluated_once_per_request():
+    t = triage(ds=drafts(draft("a", "d-dimer"), draft("b", "d-dimer")))
+    s = Situation(t, [], "order-sign")
+    calls = []
+
+    def holds(situation):
+        calls.append(situation)
+        return True
+
+    assert s.holds("OA-DDIMER-NOT-INDICATED", holds) and s.holds("OA-DDIMER-NOT-INDICATED", holds)
+    assert calls == [s]
+
+
+def test_two_drafts_of_one_test_get_one_finding_from_the_most_urgent_row():
+    # pregnant with DVT open: OA-DDIMER-PREGNANCY (critical) beats OA-DDIMER-NOT-INDICATED and the like
+    t = triage(facts(pregnancy="pregnant"), drafts(draft("a", "d-dimer"), draft("b", "d-dimer")),
+               population="pregnancy", **dvt_open())
+    c = advise(t, [dvt_likely_card()])
+    assert c is not None
+    found = [a for a in c.advice if a.rule.startswith("OA-DDIMER")]
+    assert [a.rule for a in found] == ["OA-DDIMER-PREGNANCY"] and sorted(found[0].deletes) == ["a", "b"]

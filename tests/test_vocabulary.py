@@ -2,7 +2,9 @@
 import json
 from importlib import resources
 
-from service.vocabulary import Orderable, Tier, Topic, more_urgent
+import pytest
+
+from service.vocabulary import Orderable, RequestPriority, Tier, Topic, more_urgent
 
 
 def test_orderables_are_the_catalog_of_the_code_sets():
@@ -25,3 +27,12 @@ def test_more_urgent_keeps_the_more_urgent_and_ignores_absent():
     assert more_urgent(None, "self-care") is Tier.SELF_CARE
     assert more_urgent("emergency-immediate", None) is Tier.EMERGENCY_IMMEDIATE
     assert more_urgent(None, None) is None
+
+
+def test_of_finds_the_member_for_a_member_or_its_string():
+    assert Tier.of("urgent") is Tier.URGENT and Tier.of(Tier.ROUTINE) is Tier.ROUTINE
+    assert RequestPriority.of("stat") is RequestPriority.STAT
+    with pytest.raises(ValueError):
+        Tier.of("soon")
+    with pytest.raises(ValueError):
+        more_urgent("soon", "urgent")

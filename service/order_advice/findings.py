@@ -19,9 +19,8 @@ from service.order_advice.rows import (
     MISSING_TEST,
     Finding,
     addition_finding,
-    against_findings,
+    against_finding,
     new_finding,
-    row_index,
 )
 from service.order_advice.state import EMERGENCY, Situation, card_order
 from service.order_advice.text import ADVICE, WHY, Phrases, draft_ref, test_name
@@ -38,10 +37,9 @@ def evaluate(s: Situation) -> list[Finding]:
     for draft in s.judged:
         if draft.orderables & s.recommended:
             continue
-        candidates = [f for o in sorted(draft.orderables) for f in against_findings(s, phrases, draft, o)]
-        if candidates:
-            findings.append(min(candidates, key=lambda f: (Tier.of(f.tier).rank, 0 if f.wants else 1,
-                                                           row_index(f.rule))))
+        finding = against_finding(s, phrases, draft)
+        if finding is not None:
+            findings.append(finding)
             judged_by_a_row.add(draft.id)
     # Rows without a delete, triggered by any draft (not "against", item 2); the drafts they judge
     # are not judged again by OA-FORBIDDEN-TEST ("no other rule").

@@ -343,18 +343,27 @@ ROWS_JUDGING: dict[str, tuple[AgainstRow, ...]] = {
     for orderable in {o for row in AGAINST_ROWS for o in row.drafted}}
 
 
-def against_findings(s: Situation, phrases: Phrases, draft: DraftOrder, orderable: str) -> list[Finding]:
-    """The rows that judge this drafted test against the pathway."""
-    out = []
-    for row in ROWS_JUDGING.get(orderable, ()):
-        if not s.holds(row.rule, row.holds):
-            continue
-        values = {"test": test_name(orderable), **row.why_values(s)}
-        out.append(new_finding(
-            s, row.rule, row.tier(s), draft, orderable, s.want(*row.instead(s)),
-            why=phrases.fill(WHY[row.rule], **values), advice=phrases.fill(ADVICE[row.rule]),
-            motivating=row.motivating(s), cards=row.cards(s)))
-    return out
+def against_finding(s: Situation, phrases: Phrases, draft: DraftOrder) -> Finding | None:
+    """The finding of the rows that judge this draft's tests against the pathway: the most urgent, then
+    one that creates a test instead, then the earlier row of the table (then the draft's first test).
+    Only that row's sentences are written."""
+    best: tuple[tuple[int, int, int], AgainstRow, str, Tier, list[str]] | None = None
+    for orderable in sorted(draft.orderables):
+        for row in ROWS_JUDGING.get(orderable, ()):
+            if not s.holds(row.rule, row.holds):
+                continue
+            tier, wants = row.tier(s), s.want(*row.instead(s))
+            key = (Tier.of(tier).rank, 0 if wants else 1, row_index(row.rule))
+            if best is None or key < best[0]:
+                best = (key, row, orderable, tier, wants)
+    if best is None:
+        return None
+    _key, row, orderable, tier, wants = best
+    values = {"test": test_name(orderable), **row.why_values(s)}
+    return new_finding(
+        s, row.rule, tier, draft, orderable, wants,
+        why=phrases.fill(WHY[row.rule], **values), advice=phrases.fill(ADVICE[row.rule]),
+        motivating=row.motivating(s), cards=row.cards(s))
 
 
 def addition_finding(s: Situation, phrases: Phrases, row: AdditionRow) -> Finding | None:

@@ -142,10 +142,13 @@ def clinical_state(t: Triage, cards: list[CardDraft], rules: list[str] | None = 
     )
 
 
+# topic -> its place in the §7.4 order (built once at load)
+_TOPIC_PLACE = {topic: place for place, topic in enumerate(TOPIC_ORDER)}
+
+
 def card_order(card: CardDraft) -> tuple[int, int]:
     """Most urgent card first; at equal tier, the topic order of §7.4."""
-    topic = TOPIC_ORDER.index(card.topic) if card.topic in TOPIC_ORDER else len(TOPIC_ORDER)
-    return (Tier.of(card.tier).rank, topic)
+    return (Tier.of(card.tier).rank, _TOPIC_PLACE.get(card.topic, len(TOPIC_ORDER)))
 
 
 class Situation:
@@ -196,11 +199,10 @@ class Situation:
 
     def holds(self, rule: str, predicate: Callable[["Situation"], bool]) -> bool:
         """``predicate(self)``, the named predicate of the table row ``rule``, evaluated once."""
-        try:
-            return self._holds[rule]
-        except KeyError:
+        value = self._holds.get(rule)
+        if value is None:
             value = self._holds[rule] = predicate(self)
-            return value
+        return value
 
     def creatable(self, orderable: str) -> bool:
         """A test order advice may create: suggested by a card (never a test no card suggests, and

@@ -23,7 +23,7 @@ from service.pathways.popliteal_mass import rupture_signs, rupture_suspected
 from service.pathways.state import Triage
 from service.scores.d_dimer import DDimerState, interpret, interpret_ddimer, pregnancy_not_excluded, select
 from service.scores.ultrasound import CURRENT_SCAN, ultrasound_state
-from service.scores.wells_dvt import WellsDvt, wells_dvt
+from service.scores.wells_dvt import WellsDvt, cancer_item, previous_dvt_item, wells_dvt
 from service.vocabulary import KNEE_IMAGING, DvtStatus, Population, Tier, Topic, UltrasoundState, WellsClass
 
 # -- predicates ---------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def evaluate(t: Triage) -> None:
     if not t.dvt_suspected or t.population != Population.ADULT:
         return
     facts = t.facts
-    wells = wells_dvt(facts)
+    wells = wells_dvt(facts, t.derived(cancer_item), t.derived(previous_dvt_item))
     t.wells_class = wells.klass
     ac = facts.anticoagulation
     t.already_anticoagulated = ac.state == "current" and ac.pre_existing is True

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from service.cards.evidence import cite, cite_all
 from service.chart.facts import Facts, Quantity
-from service.scores.wells_dvt import cancer_risk_factor
+from service.scores.wells_dvt import cancer_item, cancer_risk_factor
 from service.pathways.state import Triage
 from service.vocabulary import DvtStatus, Population
 from service.chart.units import compare
@@ -83,7 +83,7 @@ def risk_factors(t: Triage) -> list[str]:
     vte = facts.conditions_in("vte-history")
     if vte:
         out.append(f"previous VTE ({cite_all([c.source for c in vte], False)})")
-    cancer = cancer_risk_factor(facts)
+    cancer = cancer_risk_factor(facts, t.derived(cancer_item))
     if cancer is not None:
         what = "cancer, activity unconfirmed" if cancer.state == "unknown" else "active cancer"
         out.append(f"{what} ({cite_all(list(cancer.sources), False)})")

@@ -21,6 +21,7 @@ from service.scores.d_dimer import DDimerState, interpret_ddimer, pregnancy_not_
 from service.scores.perc import Perc, perc, perc_applies
 from service.scores.score_items import compare, fmt_quantity, num, quantity
 from service.scores.wells_pe import WellsPe, wells_pe
+from service.scores.wells_dvt import cancer_item, previous_dvt_item
 from service.vocabulary import Population, Tier, Topic
 
 TOPIC = Topic.PE_EMERGENCY
@@ -73,12 +74,13 @@ def workup(t: Triage) -> Workup:
     if t.population != Population.ADULT or not t.pe_symptom:
         return Workup()
     facts = t.facts
-    wells = wells_pe(facts)
+    cancer, previous_dvt = t.derived(cancer_item), t.derived(previous_dvt_item)
+    wells = wells_pe(facts, cancer, previous_dvt)
     t.pe_likely = wells.likely
     # the age-adjusted cut-off is never used on the PE pathway (§4.9 step 4): wells_unlikely=False
     dd = interpret_ddimer(facts, t.settings, wells_unlikely=False, population="adult",
                           imaging_first=facts.setting.imaging_first)
-    return Workup(wells, perc(facts) if perc_applies(facts) else None, dd)
+    return Workup(wells, perc(facts, previous_dvt) if perc_applies(facts) else None, dd)
 
 
 def evaluate(t: Triage) -> None:

@@ -18,6 +18,7 @@ from service.vocabulary import DvtStatus, Population, Tier, UltrasoundState, Wel
 KNOWLEDGE_VERSION = "1.1.0"
 
 T = TypeVar("T")
+_NOT_YET = object()     # a derived value not computed yet (None is a value)
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,10 @@ class Triage:
         """``compute(self.facts)`` for a pure function of the facts, computed once per triage: the DVT
         signs, for one, are read by the suspicion trigger, the PE pathway in pregnancy and order advice.
         The value is shared: callers never modify it."""
-        try:
-            return self._derived[compute]
-        except KeyError:
+        value = self._derived.get(compute, _NOT_YET)
+        if value is _NOT_YET:
             value = self._derived[compute] = compute(self.facts)
-            return value
+        return value
 
     @property
     def pe_supersedes_dvt(self) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 from service.chart.facts import Facts, Source
 from service.scores.score_items import cited_line, compare, fmt_quantity, quantity
@@ -121,9 +122,9 @@ def _surgery(facts: Facts) -> PercItem:
     return PercItem("surgery", label, False)
 
 
-def _previous(facts: Facts) -> PercItem:
+def _previous(facts: Facts, previous_dvt: Any = None) -> PercItem:
     from service.scores.wells_dvt import previous_dvt_item
-    item = previous_dvt_item(facts)
+    item = previous_dvt if previous_dvt is not None else previous_dvt_item(facts)
     state = True if item.state == "scores" else None if item.state == "unknown" else False
     return PercItem("previous-vte", "prior DVT or PE", state, tuple(item.sources))
 
@@ -139,7 +140,8 @@ def _oestrogen(facts: Facts) -> PercItem:
     return PercItem("oestrogen", label, False)
 
 
-def perc(facts: Facts) -> Perc:
+def perc(facts: Facts, previous_dvt: Any = None) -> Perc:
+    """``previous_dvt``: Wells DVT's W9 item, which "prior DVT or PE" reads, when the caller has it."""
     items = (
         age_criterion(facts),
         _vital(facts, "heart_rate", "hr", "heart rate 100/min or more", ">=", 100, "no heart rate within 24 h"),
@@ -147,7 +149,7 @@ def perc(facts: Facts) -> Perc:
         _swelling(facts),
         _haemoptysis(facts),
         _surgery(facts),
-        _previous(facts),
+        _previous(facts, previous_dvt),
         _oestrogen(facts),
     )
     if any(i.state is True for i in items):

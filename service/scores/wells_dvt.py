@@ -15,6 +15,9 @@ from service.chart.units import compare
 from service.vocabulary import WellsClass
 
 SIX_MONTHS = timedelta(days=183)
+# the resource types that hold the history items (W1–W3, W9) and the medications W1 reads (§1.13)
+HISTORY_TYPES = frozenset({"Condition", "Procedure"})
+MEDICATION_TYPES = frozenset({"MedicationRequest", "MedicationStatement"})
 # §4.1 "W10 on the card"
 W10_ATTESTED_FALSE = "Wells 0, alternative diagnosis at least as likely: attested false ({ref}, {time})"
 W10_NOT_ATTESTED = "No attestation that an alternative diagnosis is at least as likely"
@@ -149,15 +152,16 @@ def cancer_evidence(facts: Facts) -> CancerEvidence:
                if c.active or (c.abatement is not None and c.abatement >= now - SIX_MONTHS)]
     palliative = [c.source for c in facts.conditions_in("palliative-care") if c.active]
     palliative += [p.source for p in facts.procedures_in("palliative-care")]
-    palliative += [e.source for e in facts.encounters if "palliative-care" in e.type_sets | e.reason_sets]
+    palliative += [e.source for e in facts.encounters
+                   if "palliative-care" in e.type_sets or "palliative-care" in e.reason_sets]
     return CancerEvidence(
         cancers=tuple(c.source for c in cancers),
         treatment=tuple(dict.fromkeys(facts.cancer_treatment)),
         medication=tuple(dict.fromkeys(facts.medication_use.get("antineoplastic-therapy", []))),
         palliative=tuple(palliative),
         recent_onset=tuple(c.source for c in cancers if c.onset and c.onset >= now - SIX_MONTHS),
-        history_unreadable=bool(facts.unreadable_types & {"Condition", "Procedure"}),
-        medications_unreadable=bool(facts.unreadable_types & {"MedicationRequest", "MedicationStatement"}),
+        history_unreadable=not HISTORY_TYPES.isdisjoint(facts.unreadable_types),
+        medications_unreadable=not MEDICATION_TYPES.isdisjoint(facts.unreadable_types),
     )
 
 
@@ -190,10 +194,11 @@ def cancer_item(facts: Facts) -> WellsItem:
     raise AssertionError("W1_ROWS ends with a row that always holds")
 
 
-def cancer_risk_factor(facts: Facts) -> WellsItem | None:
+def cancer_risk_factor(facts: Facts, cancer: WellsItem | None = None) -> WellsItem | None:
     """§5 S5: W1 scores, or is unknown only because an active cancer lacks a qualifier. An anti-cancer
-    drug without a cancer Condition is not a risk factor; an unreadable type supplies none."""
-    item = cancer_item(facts)
+    drug without a cancer Condition is not a risk factor; an unreadable type supplies none.
+    ``cancer``: W1 (:func:`cancer_item`) when the caller has it already."""
+    item = cancer if cancer is not None else cancer_item(facts)
     if item.state == "scores" or item.flag == "cancer-activity-unconfirmed":
         return item
     return None
@@ -208,7 +213,7 @@ def paralysis_item(facts: Facts) -> WellsItem:
                 if p.time is None or p.time >= facts.now - timedelta(days=84)]
     if sources:
         return WellsItem("W2", label, 1, tuple(sources), "scores")
-    if facts.unreadable_types & {"Condition", "Procedure"}:
+    if not HISTORY_TYPES.isdisjoint(facts.unreadable_types):
         return WellsItem("W2", label, None, state="unknown")
     if facts.ka_false("lower-limb-immobilisation"):
         return WellsItem("W2", label, 0, tuple(facts.ka["lower-limb-immobilisation"].sources), "zero")
@@ -252,13 +257,14 @@ def alternative_item(facts: Facts) -> WellsItem:
                      tuple(reading.sources) if reading and reading.known else (), "zero")
 
 
-def wells_dvt(facts: Facts) -> WellsDvt:
-    items = [cancer_item(facts), paralysis_item(facts), bedridden_item(facts)]
+def wells_dvt(facts: Facts, cancer: WellsItem | None = None, previous_dvt: WellsItem | None = None) -> WellsDvt:
+    """The score, its items in W1–W10 order. ``cancer`` (W1) and ``previous_dvt`` (W9): those items when
+    the caller has them already (Wells PE, PERC and the suspicion trigger read them too)."""
+    items = [cancer if cancer is not None else cancer_item(facts), paralysis_item(facts), bedridden_item(facts)]
     items += [_ka_item(facts, wid, code, label) for wid, code, label in EXAM_ITEMS[:2]]
     items.append(calf_item(facts))
     items += [_ka_item(facts, wid, code, label) for wid, code, label in EXAM_ITEMS[2:]]
-    items += [previous_dvt_item(facts), alternative_item(facts)]
-    items.sort(key=lambda i: int(i.id[1:]))
+    items += [previous_dvt if previous_dvt is not None else previous_dvt_item(facts), alternative_item(facts)]
     lo = sum(i.points or 0 for i in items)
     hi = lo + sum(1 for i in items if i.state == "unknown")
     return WellsDvt(lo, hi, classify(lo, hi), three_tier(lo, hi), tuple(items))

@@ -6,6 +6,7 @@ wellsPe > 4; unlikely when wellsPeMax <= 4 (4.0 is unlikely); wellsPe <= 4 < wel
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from service.chart.facts import Facts, Source
 from service.scores.score_items import cited_line, compare, fmt_quantity, num, quantity
@@ -163,16 +164,19 @@ def haemoptysis_item(facts: Facts) -> PeItem:
     return PeItem("PE-HAEMOPTYSIS", "haemoptysis", 1, "zero")
 
 
-def wells_pe(facts: Facts) -> WellsPe:
+def wells_pe(facts: Facts, cancer: Any = None, previous_dvt: Any = None) -> WellsPe:
+    """``cancer`` and ``previous_dvt``: Wells DVT's W1 and W9 items, which these two items read, when
+    the caller has them already."""
     from service.scores.wells_dvt import cancer_item, previous_dvt_item
     items = (
         dvt_signs_item(facts),
         alternative_item(facts),
         heart_rate_item(facts),
         immobilisation_item(facts),
-        _from_wells(previous_dvt_item(facts), "PE-PREV", "previous DVT or PE", 1.5),
+        _from_wells(previous_dvt if previous_dvt is not None else previous_dvt_item(facts), "PE-PREV",
+                    "previous DVT or PE", 1.5),
         haemoptysis_item(facts),
-        _from_wells(cancer_item(facts), "PE-CANCER", "malignancy (on treatment, treated in the last 6 months, "
+        _from_wells(cancer if cancer is not None else cancer_item(facts), "PE-CANCER", "malignancy (on treatment, treated in the last 6 months, "
                                                     "or palliative)", 1),
     )
     score = sum(i.points for i in items if i.state == "scores")
