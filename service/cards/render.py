@@ -68,7 +68,7 @@ def render_detail(draft: CardDraft, suggested: list[tuple[str, str]] | None = No
     quality = ct.explain_flags(draft.flags, draft.quality, has_unknown_section=bool(unknown))
     if quality:
         main.append(_section("Data quality", quality))
-    citations = [GUIDELINES[k].citation for k in _unique(draft.guidelines) if k in GUIDELINES]
+    citations = [GUIDELINES[k].citation for k in ct.unique(draft.guidelines) if k in GUIDELINES]
     if citations:
         main.append("**Guideline**: " + "; ".join(citations) + ".")
     if draft.safety_net:
@@ -84,7 +84,7 @@ def render_detail(draft: CardDraft, suggested: list[tuple[str, str]] | None = No
 
 
 def _section(title: str, lines: list[str]) -> str:
-    return f"**{title}**\n" + "\n".join(f"- {line}" for line in lines)
+    return f"**{title}**\n- " + "\n- ".join(lines) if lines else f"**{title}**\n"
 
 
 MORE_DETAIL = "**More detail**"
@@ -98,11 +98,6 @@ SAFETY_NET = (
     "days if the pain lasts more than 1–2 weeks, stops you walking or sleeping, a lump appears, or the "
     "knee locks or gives way."
 )
-
-
-def _unique(items: list[str]) -> list[str]:
-    seen: set[str] = set()
-    return [i for i in items if not (i in seen or seen.add(i))]
 
 
 def _unique_not(draft: CardDraft):
@@ -151,12 +146,12 @@ class CardRenderer:
         if indicator in ("warning", "critical"):
             card["overrideReasons"] = [dict(r) for r in self._override_reasons]
         card["links"] = links
-        ext: dict[str, Any] = {"tier": draft.tier, "rules": _unique(draft.rules)}
+        ext: dict[str, Any] = {"tier": draft.tier, "rules": ct.unique(draft.rules)}
         if draft.scores:
             ext["scores"] = draft.scores
         ext["knowledgeVersion"] = KNOWLEDGE_VERSION
         if draft.flags:
-            ext["flags"] = _unique(draft.flags)
+            ext["flags"] = ct.unique(draft.flags)
         card["extension"] = {EXTENSION_KEY: ext}
         return card
 
@@ -173,7 +168,7 @@ class CardRenderer:
     def _links(self, draft: CardDraft) -> list[dict[str, str]]:
         links: list[dict[str, str]] = []
         seen: set[str] = set()
-        for key in _unique(draft.guidelines) or ["ng158"]:
+        for key in ct.unique(draft.guidelines) or ["ng158"]:
             g = GUIDELINES.get(key)
             if g and g.url not in seen:
                 seen.add(g.url)
