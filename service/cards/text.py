@@ -136,12 +136,14 @@ def order_recommendation(lines: list[str], suggested: list[tuple[str, str]]) -> 
     be obtained …") never comes first. Duplicates are dropped, the order is otherwise kept.
     """
     lines = [upper_first(line) for line in unique(lines)]
-    ids = [o for o, _ in suggested]
-    plain = [line for line in lines if not is_conditional(line)]
-    if ids and not any(names_test(line, o) for line in plain for o in ids):
-        lines.insert(0, f"{upper_first(join_names([n for _, n in suggested]))} {SUGGESTED_MARK}.")
-    if lines and is_conditional(lines[0]):
-        first_plain = next((i for i, line in enumerate(lines) if not is_conditional(line)), None)
+    conditional = list(map(is_conditional, lines))          # each line read once
+    plain = [line for line, c in zip(lines, conditional) if not c]
+    if suggested and not any(names_test(line, o) for line in plain for o, _ in suggested):
+        lead = f"{upper_first(join_names([n for _, n in suggested]))} {SUGGESTED_MARK}."
+        lines.insert(0, lead)
+        conditional.insert(0, is_conditional(lead))
+    if lines and conditional[0]:
+        first_plain = next((i for i, c in enumerate(conditional) if not c), None)
         if first_plain is not None:
             lines.insert(0, lines.pop(first_plain))
     return lines
