@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from cds_hooks.cards_protocol import strip_empty
 from service.cards import text as ct
 from service.cards.text import clip_summary
 from service.cards.draft import TOPIC_DISPLAY, AdviceSuggestion, CardDraft, Suggest
@@ -68,7 +69,7 @@ def render_detail(draft: CardDraft, suggested: list[tuple[str, str]] | None = No
     quality = ct.explain_flags(draft.flags, draft.quality, has_unknown_section=bool(unknown))
     if quality:
         main.append(_section("Data quality", quality))
-    citations = [GUIDELINES[k].citation for k in _unique(draft.guidelines) if k in GUIDELINES]
+    citations = [GUIDELINES[k].citation for k in ct.unique(draft.guidelines) if k in GUIDELINES]
     if citations:
         main.append("**Guideline**: " + "; ".join(citations) + ".")
     if draft.safety_net:
@@ -84,7 +85,7 @@ def render_detail(draft: CardDraft, suggested: list[tuple[str, str]] | None = No
 
 
 def _section(title: str, lines: list[str]) -> str:
-    return f"**{title}**\n" + "\n".join(f"- {line}" for line in lines)
+    return f"**{title}**\n- " + "\n- ".join(lines) if lines else f"**{title}**\n"
 
 
 MORE_DETAIL = "**More detail**"
@@ -98,11 +99,6 @@ SAFETY_NET = (
     "days if the pain lasts more than 1–2 weeks, stops you walking or sleeping, a lump appears, or the "
     "knee locks or gives way."
 )
-
-
-def _unique(items: list[str]) -> list[str]:
-    seen: set[str] = set()
-    return [i for i in items if not (i in seen or seen.add(i))]
 
 
 def _unique_not(draft: CardDraft):
@@ -129,19 +125,23 @@ class CardRenderer:
         self._orderables = {o: _OrderableText.of(terminology, o) for o in terminology.orderable_ids}
 
     def render(self, draft: CardDraft, facts: Facts) -> dict[str, Any]:
+        """The card JSON. It never holds null, "", [] or {} (contract §7): a member that would be
+        empty is left out here, where it is built, so the card needs no stripping afterwards."""
         links = self._links(draft)
         indicator = Tier(draft.tier).indicator
-        card: dict[str, Any] = {
-            "uuid": str(uuid.uuid4()),
-            "summary": clip_summary(draft.summary or TOPIC_DISPLAY.get(draft.topic, draft.topic)),
-            "indicator": indicator,
-            "detail": render_detail(draft, [(s.orderable, self._suggested_name(s)) for s in draft.suggestions]),
-            "source": {
-                "label": SOURCE_LABEL,
-                "url": links[0]["url"],
-                "topic": {"system": CS + "card-topic", "code": draft.topic,
-                          "display": TOPIC_DISPLAY.get(draft.topic, draft.topic)},
-            },
+        card: dict[str, Any] = {"uuid": str(uuid.uuid4())}
+        summary = clip_summary(draft.summary or TOPIC_DISPLAY.get(draft.topic, draft.topic))
+        if summary:
+            card["summary"] = summary
+        card["indicator"] = indicator
+        detail = render_detail(draft, [(s.orderable, self._suggested_name(s)) for s in draft.suggestions])
+        if detail:
+            card["detail"] = detail
+        card["source"] = {
+            "label": SOURCE_LABEL,
+            "url": links[0]["url"],
+            "topic": {"system": CS + "card-topic", "code": draft.topic,
+                      "display": TOPIC_DISPLAY.get(draft.topic, draft.topic)},
         }
         suggestions = [self._suggestion(s, draft, facts) for s in draft.suggestions]
         suggestions += [self._advice(a, draft, facts) for a in draft.advice]
@@ -151,12 +151,17 @@ class CardRenderer:
         if indicator in ("warning", "critical"):
             card["overrideReasons"] = [dict(r) for r in self._override_reasons]
         card["links"] = links
-        ext: dict[str, Any] = {"tier": draft.tier, "rules": _unique(draft.rules)}
-        if draft.scores:
-            ext["scores"] = draft.scores
+        ext: dict[str, Any] = {"tier": draft.tier}
+        rules = [rule for rule in ct.unique(draft.rules) if rule]
+        if rules:
+            ext["rules"] = rules
+        scores = strip_empty(draft.scores)      # the score modules own this structure: stripped here
+        if scores:
+            ext["scores"] = scores
         ext["knowledgeVersion"] = KNOWLEDGE_VERSION
-        if draft.flags:
-            ext["flags"] = _unique(draft.flags)
+        flags = [flag for flag in ct.unique(draft.flags) if flag]
+        if flags:
+            ext["flags"] = flags
         card["extension"] = {EXTENSION_KEY: ext}
         return card
 
@@ -173,7 +178,7 @@ class CardRenderer:
     def _links(self, draft: CardDraft) -> list[dict[str, str]]:
         links: list[dict[str, str]] = []
         seen: set[str] = set()
-        for key in _unique(draft.guidelines) or ["ng158"]:
+        for key in ct.unique(draft.guidelines) or ["ng158"]:
             g = GUIDELINES.get(key)
             if g and g.url not in seen:
                 seen.add(g.url)
@@ -204,7 +209,13 @@ class CardRenderer:
                 "resourceId": f"ServiceRequest/{draft_id}",
             })
         actions.extend(self._create_action(s, draft, facts) for s in a.creates)
-        return {"uuid": str(uuid.uuid4()), "label": a.label, "isRecommended": True, "actions": actions}
+        suggestion: dict[str, Any] = {"uuid": str(uuid.uuid4())}
+        if a.label:
+            suggestion["label"] = a.label
+        suggestion["isRecommended"] = True
+        if actions:
+            suggestion["actions"] = actions
+        return suggestion
 
     def _create_action(self, s: Suggest, draft: CardDraft, facts: Facts) -> dict[str, Any]:
         return {
@@ -227,9 +238,12 @@ class CardRenderer:
             "status": "draft",
             "intent": "proposal",
             "priority": s.priority or str(RequestPriority.for_tier(tier)),
-            "code": self._orderable(s.orderable).code(),
-            "subject": {"reference": facts.patient_ref},
         }
+        code = self._orderable(s.orderable).code()
+        if code:
+            resource["code"] = code
+        if facts.patient_ref:
+            resource["subject"] = {"reference": facts.patient_ref}
         if s.period:
             # Scheduled to the minute, as orders are (both ends floored: a "within 1 h" window never
             # grows). The same chart then gives the same ServiceRequest within that minute, whether
@@ -248,19 +262,25 @@ class _OrderableText:
 
     display: str                                # as the catalog names it
     title: str                                  # the same, first letter capital
-    codings: tuple[dict[str, str], ...]         # every catalog coding ({system, code, display})
+    codings: tuple[dict[str, str], ...]         # every catalog coding ({system, code, display}), none empty
 
     @classmethod
     def of(cls, terminology: Terminology, orderable: str) -> _OrderableText:
         display = terminology.orderable_display(orderable)
-        return cls(display, display[:1].upper() + display[1:], tuple(terminology.orderable_codings(orderable)))
+        codings = strip_empty(terminology.orderable_codings(orderable))
+        return cls(display, display[:1].upper() + display[1:], tuple(codings))
 
     def code(self) -> dict[str, Any]:
-        """A fresh ServiceRequest.code (each card owns its JSON)."""
-        return {"coding": [dict(c) for c in self.codings], "text": self.title}
+        """A fresh ServiceRequest.code (each card owns its JSON); {} when the catalog has nothing."""
+        code: dict[str, Any] = {}
+        if self.codings:
+            code["coding"] = [dict(c) for c in self.codings]
+        if self.title:
+            code["text"] = self.title
+        return code
 
 
 def _override_reasons(terminology: Terminology) -> list[dict[str, str]]:
     """contract §4: all five override-reason codes, in the contract's order, from mappings/."""
-    return [{"system": c["system"], "code": c["code"], "display": c["display"]}
-            for c in terminology.set_codes("override-reason")]
+    return strip_empty([{"system": c["system"], "code": c["code"], "display": c["display"]}
+                        for c in terminology.set_codes("override-reason")])

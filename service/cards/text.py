@@ -25,7 +25,7 @@ REFERENCE = re.compile(r"\b(?:Observation|Condition|MedicationRequest|Medication
 def lower_first(text: str) -> str:
     """Lower-case the first letter for use inside a sentence, never an acronym ("DVT", "CRP", "MRI")."""
     first = text.split(" ", 1)[0]
-    if not first or sum(c.isupper() for c in first) > 1 or not first[:1].isupper():
+    if not first or not first[0].isupper() or any(map(str.isupper, first[1:])):
         return text
     return text[:1].lower() + text[1:]
 
@@ -136,12 +136,14 @@ def order_recommendation(lines: list[str], suggested: list[tuple[str, str]]) -> 
     be obtained …") never comes first. Duplicates are dropped, the order is otherwise kept.
     """
     lines = [upper_first(line) for line in unique(lines)]
-    ids = [o for o, _ in suggested]
-    plain = [line for line in lines if not is_conditional(line)]
-    if ids and not any(names_test(line, o) for line in plain for o in ids):
-        lines.insert(0, f"{upper_first(join_names([n for _, n in suggested]))} {SUGGESTED_MARK}.")
-    if lines and is_conditional(lines[0]):
-        first_plain = next((i for i, line in enumerate(lines) if not is_conditional(line)), None)
+    conditional = list(map(is_conditional, lines))          # each line read once
+    plain = [line for line, c in zip(lines, conditional) if not c]
+    if suggested and not any(names_test(line, o) for line in plain for o, _ in suggested):
+        lead = f"{upper_first(join_names([n for _, n in suggested]))} {SUGGESTED_MARK}."
+        lines.insert(0, lead)
+        conditional.insert(0, is_conditional(lead))
+    if lines and conditional[0]:
+        first_plain = next((i for i, c in enumerate(conditional) if not c), None)
         if first_plain is not None:
             lines.insert(0, lines.pop(first_plain))
     return lines
@@ -159,6 +161,8 @@ _WELLS_ITEM = re.compile(r"^Wells ([+-]?\d+(?:\.\d+)?),")        # "Wells +1, �
 # a line for one item of a score, with its points: "Wells PE +1.5, …", "Ottawa +, …", "LEFt +1, …"
 _SCORE_ITEM = re.compile(r"^(?:Wells PE|Wells|Ottawa|Pittsburgh|LEFt|Kocher) (?:[+-]\d*(?:\.\d+)?|\d+(?:\.\d+)?),")
 _SUSPICION = re.compile(r"^(?:DVT suspected, )?S\d: ")           # §5 S1–S6 trigger lines
+_PE_ITEM = re.compile("Wells PE")                                # a line of the PE card's score
+_SCORE_TOTAL = re.compile("Wells DVT|Wells PE|LEFt")             # a line that shows a score
 _NONE_RECORDED = re.compile(r"^Risk factors that do not score in Wells: none recorded\.?$")
 
 
@@ -194,23 +198,23 @@ def layout_evidence(lines: list[str]) -> EvidenceLayout:
     """
     lines = unique(lines)
     # each line classified once (one regex pass per kind), then the rules below read the flags
-    line_refs = [references(line) for line in lines]
-    suspicion = [_SUSPICION.match(line) is not None for line in lines]
-    score_item = [_SCORE_ITEM.match(line) is not None for line in lines]
-    wells_item = [_WELLS_ITEM.match(line) for line in lines]
-    pe_card = any(line.startswith("Wells PE") for line in lines)
-    has_score = any(w is not None or line.startswith(("Wells DVT", "Wells PE", "LEFt"))
-                    for w, line in zip(wells_item, lines))
+    line_refs = list(map(references, lines))
+    suspicion = list(map(_SUSPICION.match, lines))
+    score_item = list(map(_SCORE_ITEM.match, lines))
+    wells_item = list(map(_WELLS_ITEM.match, lines))
+    pe_card = any(map(_PE_ITEM.match, lines))
+    has_score = any(wells_item) or any(map(_SCORE_TOTAL.match, lines))
     # what the lines other than the suspicion lines cite (a suspicion line is checked against these)
-    cited_by_findings = frozenset().union(*(r for r, s in zip(line_refs, suspicion) if not s))
-    score_refs = [r for r, s in zip(line_refs, score_item) if s]
+    cited_by_findings = frozenset().union(*(r for r, s in zip(line_refs, suspicion) if s is None))
+    score_refs = [r for r, s in zip(line_refs, score_item) if s is not None]
     layout = EvidenceLayout()
     labelled: list[bool] = []          # per main line: does it (still) carry a §5 label "S2: "
+    # (the match objects stand for "matches": None when a line does not)
     for line, refs, is_suspicion, is_score, wells in zip(lines, line_refs, suspicion, score_item, wells_item):
         if is_suspicion:
             if (refs and refs <= cited_by_findings) or (not refs and has_score):
                 continue
-        elif refs and not is_score and any(refs <= s for s in score_refs):
+        elif refs and score_refs and not is_score and any(refs <= s for s in score_refs):
             continue            # "Heart rate 112/min. Observation/hr" beside "Wells PE +1.5, heart rate …: Observation/hr"
         # on the PE card the DVT items are the secondary score: its total stays, the items go below
         if (wells is not None and (pe_card or float(wells.group(1)) == 0)) or _NONE_RECORDED.match(line):
@@ -351,10 +355,5 @@ def sentence(text: str) -> str:
 
 # -- generic ------------------------------------------------------------------------------------
 def unique(items: list[str]) -> list[str]:
-    seen: set[str] = set()
-    out = []
-    for item in items:
-        if item not in seen:
-            seen.add(item)
-            out.append(item)
-    return out
+    """Each item once, at its first place (a dict keeps insertion order)."""
+    return list(dict.fromkeys(items))
