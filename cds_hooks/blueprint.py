@@ -230,6 +230,10 @@ def feedback(service_id: str):
     return jsonify({})
 
 
+# app.extensions key of the app's compact JSON encoder (built on first use, from app.json's settings)
+COMPACT_JSON = "cds_hooks.compact_json"
+
+
 def _json_response(value: dict[str, Any]) -> Response:
     """What ``jsonify(value)`` answers, byte for byte, with the encoder built once per app instead of
     once per call (jsonify indents in debug mode, and answers then)."""
@@ -243,9 +247,6 @@ def _json_response(value: dict[str, Any]) -> Response:
                                   separators=(",", ":"), default=provider.default).encode
         app.extensions[COMPACT_JSON] = encode
     return app.response_class(f"{encode(value)}\n", mimetype=app.json.mimetype)
-
-
-COMPACT_JSON = "cds_hooks.compact_json"
 
 
 def _hook_request(service: ServiceDefinition, data: dict[str, Any]) -> HookRequest:

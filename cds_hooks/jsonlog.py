@@ -88,8 +88,12 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             out["error"] = {"type": record.exc_info[0].__name__,
                             "frames": traceback.format_tb(record.exc_info[2])[-10:]}
-        # ensure_ascii: every control character and non-ASCII character is escaped
-        return json.dumps(out, ensure_ascii=True, default=str, separators=(",", ":"))
+        return _LINE(out)
+
+
+# ensure_ascii: every control character and non-ASCII character is escaped. Built once: json.dumps
+# with these options would build an encoder for every line.
+_LINE = json.JSONEncoder(ensure_ascii=True, default=str, separators=(",", ":")).encode
 
 
 def _bounded_message(record: logging.LogRecord) -> str:

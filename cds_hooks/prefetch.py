@@ -20,7 +20,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, NamedTuple, TypeVar
+from typing import Any, Callable, TypeVar
 from urllib.parse import quote, urljoin, urlsplit
 
 from . import telemetry
@@ -49,14 +49,34 @@ class PatientUnavailable(Exception):
 # ---- templates ----------------------------------------------------------------------------------
 
 
-class Query(NamedTuple):
-    """One prefetch template, rendered for this request (a tuple: one per key of every call)."""
+class Query:
+    """One prefetch template for this request. Its URL is rendered on first use only: a key that
+    the prefetch answers never needs it, and most calls come with every key prefetched."""
 
-    key: str
-    resource_type: str
-    is_read: bool               # "Type/id" (instance read) vs "Type?..." (search)
-    relative_url: str | None    # None when a token could not be filled from the context
-    problem: str = ""           # why relative_url is None
+    __slots__ = ("key", "resource_type", "is_read", "_template", "_tokens", "_rendered")
+
+    def __init__(self, key: str, template: str, tokens: Callable[[], dict[str, str]]):
+        """``tokens``: the request's URL-encoded token values (asked for only when rendering)."""
+        self.key = key
+        _, self.resource_type, self.is_read = _compiled(template)  # is_read: "Type/id" vs "Type?..."
+        self._template = template
+        self._tokens = tokens
+        self._rendered: tuple[str | None, str] | None = None
+
+    @property
+    def relative_url(self) -> str | None:
+        """The query relative to fhirServer; None when a token could not be filled from the context."""
+        return self._render()[0]
+
+    @property
+    def problem(self) -> str:
+        """Why relative_url is None ("" when it is not)."""
+        return self._render()[1]
+
+    def _render(self) -> tuple[str | None, str]:
+        if self._rendered is None:
+            self._rendered = _render(self._template, self._tokens())
+        return self._rendered
 
 
 def _token_values(request: HookRequest) -> dict[str, str]:
@@ -92,13 +112,16 @@ def render_query(key: str, template: str, request: HookRequest,
                  quoted_values: dict[str, str] | None = None) -> Query:
     """``quoted_values``: the request's URL-encoded tokens when already computed for another key."""
     values = _quoted_values(request) if quoted_values is None else quoted_values
-    parts, resource_type, is_read = _compiled(template)
-    names = parts[1::2]
-    missing = [name for name in names if name not in values]
+    return Query(key, template, lambda: values)
+
+
+def _render(template: str, values: dict[str, str]) -> tuple[str | None, str]:
+    """The template filled with ``values``: (relative URL, "") or (None, what is missing)."""
+    parts = _compiled(template)[0]
+    missing = [name for name in parts[1::2] if name not in values]
     if missing:
-        return Query(key, resource_type, is_read, None, f"context has no {', '.join(missing)}")
-    rendered = "".join(values[part] if i % 2 else part for i, part in enumerate(parts))
-    return Query(key, resource_type, is_read, rendered)
+        return None, f"context has no {', '.join(missing)}"
+    return "".join(values[part] if i % 2 else part for i, part in enumerate(parts)), ""
 
 
 # ---- per-key results ----------------------------------------------------------------------------
@@ -554,8 +577,8 @@ class _Network:
 def gather_chart(request: HookRequest, settings: FetchSettings) -> Chart:
     """Read the chart for ``request`` (see module doc). Raises PatientUnavailable, InvalidFhirServer."""
     prefetch = request.prefetch if isinstance(request.prefetch, dict) else {}
-    values = _quoted_values(request)
-    queries = [render_query(key, template, request, values) for key, template in request.service.prefetch.items()]
+    tokens = functools.cache(lambda: _quoted_values(request))  # once, and only when a URL is needed
+    queries = [Query(key, template, tokens) for key, template in request.service.prefetch.items()]
     with _Network(request, settings, width=max(1, min(_MAX_WORKERS, len(queries)))) as network:
         remote = [q for q in queries if _must_fetch(q, prefetch, network.base)]
         fetched = dict(zip((q.key for q in remote),
