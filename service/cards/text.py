@@ -180,11 +180,6 @@ class EvidenceLayout:
     score_detail: list[str] = field(default_factory=list)   # score items that did not change the score
 
 
-def is_wells_zero(line: str) -> bool:
-    m = _WELLS_ITEM.match(line)
-    return bool(m) and float(m.group(1)) == 0
-
-
 def layout_evidence(lines: list[str]) -> EvidenceLayout:
     """Every finding once, grouped by what it supports.
 
@@ -209,7 +204,7 @@ def layout_evidence(lines: list[str]) -> EvidenceLayout:
     score_refs = [r for r, s in zip(line_refs, score_item) if s is not None]
     layout = EvidenceLayout()
     labelled: list[bool] = []          # per main line: does it (still) carry a §5 label "S2: "
-    # (the match objects stand for "matches": None when a line does not)
+    # (a match object where the line matches, None where it does not)
     for line, refs, is_suspicion, is_score, wells in zip(lines, line_refs, suspicion, score_item, wells_item):
         if is_suspicion:
             if (refs and refs <= cited_by_findings) or (not refs and has_score):
