@@ -3,18 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from service.chart.dates import DAY_FORMAT, day_text
 from service.chart.facts import Source
 
 
-# the fields as ``strftime("%Y-%m-%d %H:%M")`` prints them (the year unpadded, the others two digits);
-# printf-style on the fields costs a fraction of strftime, which every citation paid
-DATE_FORMAT = "%d-%02d-%02d"
-MINUTE_FORMAT = DATE_FORMAT + " %02d:%02d UTC"
-
-
-def utc_date(dt: datetime) -> str:
-    """'2026-03-02' for a datetime in UTC."""
-    return DATE_FORMAT % (dt.year, dt.month, dt.day)
+# as ``strftime("%Y-%m-%d %H:%M UTC")`` prints it, written from the fields (see chart.dates.DAY_FORMAT)
+MINUTE_FORMAT = DAY_FORMAT + " %02d:%02d UTC"
 
 
 def fmt_time(dt: datetime | None) -> str:
@@ -23,12 +17,12 @@ def fmt_time(dt: datetime | None) -> str:
         return "undated"
     dt = dt.astimezone(timezone.utc)
     if dt.hour == 0 and dt.minute == 0 and dt.second == 0:
-        return utc_date(dt)
+        return day_text(dt)
     return MINUTE_FORMAT % (dt.year, dt.month, dt.day, dt.hour, dt.minute)
 
 
 def fmt_date(dt: datetime | None) -> str:
-    return "undated" if dt is None else utc_date(dt.astimezone(timezone.utc))
+    return "undated" if dt is None else day_text(dt.astimezone(timezone.utc))
 
 
 def cite(source: Source, with_time: bool = True) -> str:

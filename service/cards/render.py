@@ -17,7 +17,7 @@ from cds_hooks.cards_protocol import strip_empty
 from service.cards import text as ct
 from service.cards.text import clip_summary
 from service.cards.draft import TOPIC_DISPLAY, AdviceSuggestion, CardDraft, Suggest
-from service.cards.evidence import utc_date
+from service.chart.dates import day_text
 from service.chart.facts import Facts
 from service.cards.guidelines import GUIDELINES
 from service.terminology.code_sets import Terminology
@@ -36,7 +36,7 @@ SIDE_TEXT = {"left": "left", "right": "right", "bilateral": "both legs (score th
 def iso(dt: datetime) -> str:
     """'2026-03-02T09:00:00Z' (FHIR dateTime in UTC)."""
     dt = dt.astimezone(timezone.utc)
-    return "%sT%02d:%02d:%02dZ" % (utc_date(dt), dt.hour, dt.minute, dt.second)
+    return "%sT%02d:%02d:%02dZ" % (day_text(dt), dt.hour, dt.minute, dt.second)
 
 
 def _to_minute(dt: datetime) -> datetime:

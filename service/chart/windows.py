@@ -35,11 +35,7 @@ def window_start(now: datetime, window: Window) -> datetime:
 
 def within(t: datetime | None, now: datetime, window: Window) -> bool:
     """§1.1 item 2: now - N <= t <= now + 5 min (inclusive); an unknown time is never within."""
-    if t is None:
-        return False
-    # window_start inline: pathways and the chart layer ask this for every dated value
-    start = months_before(now, window.months) if isinstance(window, CalendarMonths) else now - window
-    return start <= t <= now + FUTURE_TOLERANCE
+    return t is not None and window_start(now, window) <= t <= now + FUTURE_TOLERANCE
 
 
 # ---- knee-assessment items (contract §3) -----------------------------------------------------------
