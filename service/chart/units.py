@@ -114,15 +114,9 @@ def _normalised(text: str) -> str | None:
     return _SPELLINGS.get(s.lower(), s)
 
 
-def strip_assay_word(text: str | None) -> tuple[str | None, str | None]:
-    """('mg/L FEU') -> ('mg/L', 'FEU'): §13 D-dimer item 1."""
-    if not isinstance(text, str):
-        return None, None
-    return _without_assay_word(text)
-
-
 @functools.lru_cache(maxsize=1024)
 def _without_assay_word(text: str) -> tuple[str, str | None]:
+    """('mg/L FEU') -> ('mg/L', 'FEU'): §13 D-dimer item 1."""
     m = _ASSAY_WORD.search(text)
     if not m:
         return text, None
@@ -206,7 +200,7 @@ def read_quantity(concept: str, vq: Any, *, default_unit: str | None = None,
                 break
     if unit_text is None and default_unit:
         unit_text = default_unit
-    number_text = f"{value:g}" if value is not None else str(vq.get("value"))
+    number_text = _fmt(value) if value is not None else str(vq.get("value"))
     recorded = " ".join([x for x in (number_text, raw_unit or raw_code or "") if x])
     if comparator:
         recorded = comparator + recorded
